@@ -36,3 +36,108 @@ EXCITATORY: tuple[str, ...] = ("ampa", "nmda")
 INHIBITORY: tuple[str, ...] = ("gaba", "shunt")
 DENDRITE_CODES: dict[str, int] = {"none": 0, "ampa": 1024, "gaba": 512, "nmda": 256, "shunt": 128}
 """samna's `Dendrite` enum values."""
+
+# --- Bias-generator parameters (samna 0.7.1.0 names) ------------------------------------
+CORE_PARAMETERS: dict[str, str] = {
+    "DEAM_EGAIN_P": "P",
+    "DEAM_ETAU_P": "P",
+    "DEAM_HRES_P": "P",
+    "DEAM_IGAIN_P": "P",
+    "DEAM_ITAU_P": "P",
+    "DEAM_NRES_P": "P",
+    "DEAM_REV_N": "N",
+    "DEAM_VRES_P": "P",
+    "DEGA_IGAIN_P": "P",
+    "DEGA_ITAU_P": "P",
+    "DEGA_REV_P": "P",
+    "DENM_EGAIN_P": "P",
+    "DENM_ETAU_P": "P",
+    "DENM_IGAIN_P": "P",
+    "DENM_ITAU_P": "P",
+    "DENM_NMREV_N": "N",
+    "DENM_REV_N": "N",
+    "DESC_IGAIN_P": "P",
+    "DESC_ITAU_P": "P",
+    "SOAD_CASC_P": "P",
+    "SOAD_GAIN_P": "P",
+    "SOAD_PWTAU_N": "N",
+    "SOAD_TAU_P": "P",
+    "SOAD_W_N": "N",
+    "SOCA_GAIN_P": "P",
+    "SOCA_TAU_P": "P",
+    "SOCA_W_N": "N",
+    "SOHO_VB_P": "P",
+    "SOHO_VH_P": "P",
+    "SOHO_VREF_H_P": "P",
+    "SOHO_VREF_L_P": "P",
+    "SOHO_VREF_M_P": "P",
+    "SOHO_VREF_P": "P",
+    "SOHO_VRST_P": "P",
+    "SOIF_CC_N": "N",
+    "SOIF_DC_P": "P",
+    "SOIF_GAIN_N": "N",
+    "SOIF_LEAK_N": "N",
+    "SOIF_REFR_N": "N",
+    "SOIF_SPKTHR_P": "P",
+    "SYAM_STDW_N": "N",
+    "SYAM_W0_P": "P",
+    "SYAM_W1_P": "P",
+    "SYAM_W2_P": "P",
+    "SYAM_W3_P": "P",
+    "SYAW_STDSTR_N": "N",
+    "SYPD_DLY0_P": "P",
+    "SYPD_DLY1_P": "P",
+    "SYPD_DLY2_P": "P",
+    "SYPD_EXT_N": "N",
+    "SYSA_VB_P": "P",
+    "SYSA_VRES_N": "N",
+}
+"""The 52 per-core bias parameters of a core's parameter group -> transistor type "N" or "P"."""
+CHIP_GLOBAL_PARAMETERS: dict[str, str] = {
+    "R2R_BUFFER_AMPB": "P",
+    "R2R_BUFFER_CCB": "N",
+}
+"""Parameters of chip.global_parameters -> transistor type."""
+CHIP_SHARED_PARAMETERS: dict[str, str] = {
+    "LBWR_VB_P": "P",
+    "NCCF_CAL_OFFBIAS_P": "P",
+    "NCCF_CAL_REFBIAS_V": "N",
+    "PG_BUF_N": "N",
+    "SYAM_STDWAMPB": "P",
+    "SYAM_STDWCCB": "N",
+}
+"""Parameters of chip.shared_parameters01 and shared_parameters23 -> transistor type."""
+CHIP_SADC_PARAMETERS: dict[str, str] = {
+    "NCCF_BIAS_P": "P",
+    "NCCF_HYS_P": "P",
+    "NCCF_PWLK_P": "P",
+    "NCCF_REF_H_V": "N",
+    "NCCF_REF_L_V": "N",
+}
+"""Parameters of each of the 3 dicts of chip.sadc_group_parameters01 and 23 -> transistor type."""
+
+# Simulator current -> the bias-generator parameter that sets it on the chip.
+SIM_TO_BG: dict[str, str] = {
+    "Idc": "SOIF_DC_P",
+    "Igain_mem": "SOIF_GAIN_N",
+    "Itau_mem": "SOIF_LEAK_N",
+    "Iref": "SOIF_REFR_N",
+    "Ispkthr": "SOIF_SPKTHR_P",
+    "Itau_ampa": "DEAM_ETAU_P",
+    "Igain_ampa": "DEAM_EGAIN_P",
+    "Itau_nmda": "DENM_ETAU_P",
+    "Igain_nmda": "DENM_EGAIN_P",
+    "Itau_gaba": "DEGA_ITAU_P",
+    "Igain_gaba": "DEGA_IGAIN_P",
+    "Itau_shunt": "DESC_ITAU_P",
+    "Igain_shunt": "DESC_IGAIN_P",
+    "If_nmda": "DENM_NMREV_N",
+    "Itau_ahp": "SOAD_TAU_P",
+    "Igain_ahp": "SOAD_GAIN_P",
+    "Iw_ahp": "SOAD_W_N",
+    "Ipulse_ahp": "SOAD_PWTAU_N",
+    "Ipulse": "SYPD_EXT_N",
+}
+"""DynapSim current name -> BG parameter name (suffix _N/_P is the transistor type)."""
+BASE_WEIGHT_PARAMETERS: tuple[str, ...] = ("SYAM_W0_P", "SYAM_W1_P", "SYAM_W2_P", "SYAM_W3_P")
+"""BG parameters of a core's base weight currents Iw_0..Iw_3, selected by CAM mask bits 0..3."""
