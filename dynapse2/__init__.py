@@ -1,3 +1,11 @@
-"""dynapse2: simulate, train, quantize and deploy spiking networks on the Dynap-SE2 chip."""
+"""dynapse2: simulate, train, quantize and deploy spiking networks on the Dynap-SE2 chip.
+
+The layers of the package, each importing only the ones above it in this list:
+``physics`` (pure circuit equations), ``nn`` (modules and simulation backends),
+``train``, ``hardware`` (chip facts, quantization, configuration, samna), ``plot``.
+"""
+
+from dynapse2.nn import CURRENTS, DynapSim, Linear, Module, Sequential, default_currents
 
 __version__ = "0.1.0"
+__all__ = ["CURRENTS", "DynapSim", "Linear", "Module", "Sequential", "default_currents"]

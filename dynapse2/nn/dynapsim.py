@@ -1,0 +1,430 @@
+"""DynapSim: the Dynap-SE2 neuron population as a module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynapse2.nn import backends
+from dynapse2.nn.module import Module, parameter, simulation, state
+from dynapse2.physics import constants as K
+from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.spike import SURROGATE_SLOPE
+from dynapse2.physics.step import SYNAPSE_MODELS
+
+SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
+KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
+
+
+def default_currents() -> dict[str, float]:
+    """Nominal currents (A) of every DynapSim parameter, derived from the nominal time
+    constants, pulse widths and gain ratios of :mod:`dynapse2.physics.constants`."""
+    C, T = K.CAPACITANCES, K.TIME_CONSTANTS
+    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSES}
+    itau_mem = leak_current(C["C_mem"], T["tau_mem"], KAPPA_DEFAULT, K.UT)
+    itau_ahp = leak_current(C["C_ahp"], T["tau_ahp"], KAPPA_DEFAULT, K.UT)
+    out = {f"Itau_{s}": itau[s] for s in SYNAPSES}
+    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSES}
+    out |= {
+        "Itau_mem": itau_mem,
+        "Igain_mem": K.GAIN_RATIO_MEM * itau_mem,
+        "Idc": K.IDC,
+        "If_nmda": K.IF_NMDA,
+        "Ispkthr": K.ISPKTHR,
+        "Iref": C["C_ref"] * K.VTH / K.T_REF,
+        "Ipulse": C["C_pulse"] * K.VTH / K.T_PULSE,
+        "Itau_ahp": itau_ahp,
+        "Igain_ahp": K.GAIN_RATIO_SYNAPSE * itau_ahp,
+        "Iw_ahp": K.IW_AHP,
+        "Ipulse_ahp": C["C_pulse_ahp"] * K.VTH / K.T_PULSE_AHP,
+    }
+    return dict(sorted(out.items()))
+
+
+CURRENTS: tuple[str, ...] = tuple(default_currents())
+"""Names of the per-neuron currents of DynapSim (its trainable circuit parameters)."""
+
+TAU_OF: dict[str, tuple[str, str]] = {
+    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSES},
+    "tau_mem": ("C_mem", "Itau_mem"),
+    "tau_ahp": ("C_ahp", "Itau_ahp"),
+}
+"""DPI time constant -> (capacitance, leak current) it is made of."""
+
+MISMATCHED: tuple[str, ...] = CURRENTS + tuple(K.CAPACITANCES) + ("Iscale",)
+"""Quantities that device mismatch perturbs, per neuron."""
+
+MISMATCH_FLOOR = 0.1
+"""Lower clip of a mismatch factor, so that no drawn current or capacitance is <= 0."""
+
+
+def _current_field():
+    return parameter()
+
+
+class DynapSim(Module):
+    """A population of ``n`` Dynap-SE2 neurons, integrated with forward Euler.
+
+    Each neuron has four DPI synapses (AMPA, NMDA, GABA, SHUNT), an adaptive exponential DPI
+    soma with refractory period and spike-frequency adaptation (AHP), as in
+    :mod:`dynapse2.physics.step`. Every current is a per-neuron array of shape ``(n,)`` in A.
+
+    Modelling choices (each one documented option):
+
+    - Synapse pulses: ``synapse_model="linear"`` (default) charges a synapse by the closed-form
+      pulse of the linear DPI regime, I <- I_inf + (I - I_inf) exp(-t_pulse/tau) with
+      I_inf = (I_gain/I_tau) I_w; ``"full"`` integrates the nonlinear DPI equation through the
+      pulse, which grows multiplicatively from rest (much smaller steps for small weights).
+    - Positive feedback: the exponential form I_pf = I_0^(1/(k+1)) I_mem^(k/(k+1)).
+    - Soma: the published equation, leak subtracted once (Rockpool 3.1.0's code subtracts it
+      twice; traces differ from Rockpool's).
+    - GABA subtracts from the soma's input; SHUNT adds to the leak node, so it acts both
+      subtractively and divisively (teili's form).
+    - NMDA reaches the soma through the smooth gate 1 / (1 + I_f_nmda / I_mem).
+    - Refractory period t_ref = C_ref V_th / I_ref: I_mem is held at I_0 and no input
+      integrates for ceil(t_ref / dt) steps after a spike (synapses keep integrating).
+    - AHP: a DPI charged by the neuron's own spikes (pulse width C_pulse_ahp V_th / I_pulse_ahp,
+      weight current I_w_ahp); off by default (I_w_ahp = I_0), as the chip's latch.
+    - Surrogate gradient: fast sigmoid of (I_mem - I_spkthr) / I_spkthr with slope
+      ``surrogate_slope``; ``detach_feedback=True`` stops the gradient through I_pf (forward
+      unchanged), and ``detach_reset=True`` stops it through the reset; together they keep
+      backpropagation through time finite (each inter-spike cycle multiplies I_mem by ~1e5).
+    - Mismatch: ``mismatch=s`` multiplies every current, capacitance and I_scale of every
+      neuron by a frozen factor 1 + s N(0, 1) (clipped at 0.1) drawn from ``key``; the
+      nominal values stay the trainable parameters.
+
+    Args:
+        n: number of neurons.
+        has_rec: add recurrent weights ``w_rec``.
+        w_rec: ``(n, n, 4)`` non-negative weights (row presynaptic, column postsynaptic, last
+            axis AMPA, NMDA, GABA, SHUNT), or a signed ``(n, n)`` array (positive -> AMPA,
+            negative -> GABA); in units of ``Iscale``. Default: zeros, AMPA and GABA active.
+        dt: time step (s); every DPI time constant must be at least 10 dt.
+        mismatch: relative standard deviation of device mismatch (0 = none).
+        key: ``jax.random`` key of the mismatch draw.
+        backend: ``"jax"`` (jit + lax.scan, float32) or ``"numpy"`` (float64 reference).
+        **values: any current (``Itau_ampa``, ...; scalar or ``(n,)``), capacitance
+            (``C_mem``, ...; F), ``Iscale`` (A), ``Ut`` (V), ``kappa_n``, ``kappa_p``, ``Io`` (A)
+            or ``Vth`` (V).
+
+    Input: weighted event counts per synapse type, ``(batch, T, n, 4)`` or ``(T, n, 4)``, in
+    units of ``Iscale``; or a signed ``(batch, T, n)`` / ``(T, n)`` array (as a ``Linear``
+    layer produces) whose positive part drives AMPA and negative part GABA. (With n = 4, a
+    3-d input of shape (T, 4, 4) is read as typed.) Output: spikes ``(batch, T, n)`` (batch
+    axis kept or dropped as given). Recurrent spikes of step t arrive at step t + 1.
+    """
+
+    # trainable currents, (n,) each
+    Idc: jax.Array = _current_field()
+    If_nmda: jax.Array = _current_field()
+    Igain_ahp: jax.Array = _current_field()
+    Igain_ampa: jax.Array = _current_field()
+    Igain_gaba: jax.Array = _current_field()
+    Igain_mem: jax.Array = _current_field()
+    Igain_nmda: jax.Array = _current_field()
+    Igain_shunt: jax.Array = _current_field()
+    Ipulse: jax.Array = _current_field()
+    Ipulse_ahp: jax.Array = _current_field()
+    Iref: jax.Array = _current_field()
+    Ispkthr: jax.Array = _current_field()
+    Itau_ahp: jax.Array = _current_field()
+    Itau_ampa: jax.Array = _current_field()
+    Itau_gaba: jax.Array = _current_field()
+    Itau_mem: jax.Array = _current_field()
+    Itau_nmda: jax.Array = _current_field()
+    Itau_shunt: jax.Array = _current_field()
+    Iw_ahp: jax.Array = _current_field()
+    w_rec: jax.Array | None = parameter()
+
+    # state, (n,) each ((n, 4) for isyn)
+    imem: jax.Array = state()
+    isyn: jax.Array = state()
+    iahp: jax.Array = state()
+    timer: jax.Array = state()
+    spikes: jax.Array = state()
+
+    # simulation parameters
+    n: int = simulation()
+    dt: float = simulation()
+    capacitances: dict[str, float] = simulation()
+    Iscale: float = simulation()
+    Ut: float = simulation()
+    kappa_n: float = simulation()
+    kappa_p: float = simulation()
+    Io: float = simulation()
+    Vth: float = simulation()
+    mismatch: float = simulation()
+    mismatch_factors: dict[str, jax.Array] | None = simulation(static=False)
+    rec_types: tuple[int, ...] = simulation()
+    synapse_model: str = simulation()
+    detach_feedback: bool = simulation()
+    detach_reset: bool = simulation()
+    surrogate_slope: float = simulation()
+    backend: str = simulation()
+
+    def __init__(
+        self,
+        n: int,
+        has_rec: bool = False,
+        w_rec: Any = None,
+        dt: float = 1e-3,
+        *,
+        mismatch: float = 0.0,
+        key: jax.Array | None = None,
+        backend: str = "jax",
+        synapse_model: str = "linear",
+        detach_feedback: bool = True,
+        detach_reset: bool = True,
+        surrogate_slope: float = SURROGATE_SLOPE,
+        **values: Any,
+    ):
+        if not (isinstance(n, int | np.integer) and n >= 1):
+            raise ValueError(f"DynapSim: n = {n!r} must be a positive integer")
+        self.n = n = int(n)
+        _check_choice("backend", backend, backends.BACKENDS)
+        _check_choice("synapse_model", synapse_model, SYNAPSE_MODELS)
+        if not (np.isfinite(dt) and dt > 0):
+            raise ValueError(f"DynapSim: dt = {dt!r} s must be a positive, finite time step")
+        if not (np.isfinite(mismatch) and 0 <= mismatch < 1):
+            raise ValueError(f"DynapSim: mismatch = {mismatch!r} must be in [0, 1)")
+        constants = {
+            "Ut": K.UT,
+            "kappa_n": K.KAPPA_N,
+            "kappa_p": K.KAPPA_P,
+            "Io": K.IO,
+            "Vth": K.VTH,
+            "Iscale": K.ISCALE,
+        }
+        caps = dict(K.CAPACITANCES)
+        currents = default_currents()
+        for name, v in values.items():
+            if name in currents:
+                currents[name] = v
+            elif name in caps:
+                caps[name] = v
+            elif name in constants:
+                constants[name] = v
+            else:
+                raise TypeError(
+                    f"DynapSim: unknown argument {name!r}; currents are {list(CURRENTS)}, "
+                    f"capacitances {list(caps)}, constants {list(constants)}"
+                )
+        for name, v in {**caps, **constants}.items():
+            v = float(v) if np.ndim(v) == 0 else v
+            if not (isinstance(v, float) and np.isfinite(v) and v > 0):
+                raise ValueError(f"DynapSim: {name} = {v!r} must be a positive, finite scalar")
+        self.dt = float(dt)
+        self.capacitances = {k: float(v) for k, v in caps.items()}
+        self.Ut, self.kappa_n, self.kappa_p = (
+            float(constants[k]) for k in ("Ut", "kappa_n", "kappa_p")
+        )
+        self.Io, self.Vth, self.Iscale = (float(constants[k]) for k in ("Io", "Vth", "Iscale"))
+        for name, v in currents.items():
+            setattr(self, name, _per_neuron(name, v, n))
+        _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut)
+
+        if w_rec is not None and not has_rec:
+            raise ValueError("DynapSim: w_rec given but has_rec=False; pass has_rec=True")
+        if has_rec:
+            self.w_rec, self.rec_types = _recurrent(w_rec, n)
+        else:
+            self.w_rec, self.rec_types = None, ()
+
+        self.mismatch = float(mismatch)
+        self.mismatch_factors = (
+            _draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
+            if self.mismatch > 0
+            else None
+        )
+        self.synapse_model = synapse_model
+        self.detach_feedback = bool(detach_feedback)
+        self.detach_reset = bool(detach_reset)
+        self.surrogate_slope = float(surrogate_slope)
+        self.backend = backend
+        for k, v in self.initial_state().items():
+            setattr(self, k, v)
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.n)
+
+    @property
+    def kappa(self) -> float:
+        """Mean subthreshold slope factor (kappa_n + kappa_p) / 2 used by every DPI."""
+        return (self.kappa_n + self.kappa_p) / 2
+
+    def _tau(self, name: str) -> jax.Array:
+        c, i = TAU_OF[name]
+        return time_constant(self.capacitances[c], getattr(self, i), self.kappa, self.Ut)
+
+    tau_ampa = property(lambda self: self._tau("tau_ampa"), doc="AMPA time constant (s), (n,).")
+    tau_nmda = property(lambda self: self._tau("tau_nmda"), doc="NMDA time constant (s), (n,).")
+    tau_gaba = property(lambda self: self._tau("tau_gaba"), doc="GABA time constant (s), (n,).")
+    tau_shunt = property(lambda self: self._tau("tau_shunt"), doc="SHUNT time constant (s).")
+    tau_mem = property(lambda self: self._tau("tau_mem"), doc="Membrane time constant (s), (n,).")
+    tau_ahp = property(lambda self: self._tau("tau_ahp"), doc="AHP time constant (s), (n,).")
+
+    @property
+    def t_ref(self) -> jax.Array:
+        """Refractory period C_ref V_th / I_ref (s), (n,)."""
+        return self.capacitances["C_ref"] * self.Vth / self.Iref
+
+    @property
+    def t_pulse(self) -> jax.Array:
+        """Synaptic pulse width C_pulse V_th / I_pulse (s), (n,)."""
+        return self.capacitances["C_pulse"] * self.Vth / self.Ipulse
+
+    def _nominal(self) -> dict[str, Any]:
+        return {
+            **{c: getattr(self, c) for c in CURRENTS},
+            **self.capacitances,
+            "Iscale": self.Iscale,
+        }
+
+    def effective_values(self) -> dict[str, jax.Array]:
+        """Every current (A), capacitance (F) and ``Iscale`` (A) per neuron, ``(n,)`` each, with
+        this module's device mismatch applied."""
+        nominal = {
+            k: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (self.n,))
+            for k, v in self._nominal().items()
+        }
+        if self.mismatch_factors is None:
+            return nominal
+        return {k: v * self.mismatch_factors[k] for k, v in nominal.items()}
+
+    # -- state and copies ------------------------------------------------------------------
+    def initial_state(self) -> dict[str, jax.Array]:
+        z = jnp.zeros((self.n,), jnp.float32)
+        io = jnp.full((self.n,), self.Io, jnp.float32)
+        return {
+            "imem": io,
+            "isyn": jnp.full((self.n, 4), self.Io, jnp.float32),
+            "iahp": io,
+            "timer": z,
+            "spikes": z,
+        }
+
+    def resample_mismatch(self, key: jax.Array) -> DynapSim:
+        """Return a copy with a fresh draw of device mismatch (same ``mismatch`` fraction)."""
+        if self.mismatch == 0:
+            return self
+        return eqx.tree_at(
+            lambda m: m.mismatch_factors, self, _draw_mismatch(key, self.n, self.mismatch)
+        )
+
+    def with_backend(self, backend: str) -> DynapSim:
+        _check_choice("backend", backend, backends.BACKENDS)
+        return _replace(self, backend=backend)
+
+    # -- simulation ------------------------------------------------------------------------
+    def evolve(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
+        """Simulate ``x`` (see the class docstring for shapes).
+
+        Returns ``(spikes, new_state, record)``; with ``record=True`` the record holds
+        ``imem``, ``vmem``, ``iampa``, ``inmda``, ``igaba``, ``ishunt``, ``iahp`` and ``spikes``,
+        each ``(batch, T, n)`` (A, V, or 0/1).
+        """
+        typed, batched = _input_layout(x, self.n)
+        run = backends.run_numpy if self.backend == "numpy" else backends.run_jax
+        return run(self, x, typed=typed, batched=batched, record=record)
+
+    def __repr__(self) -> str:
+        return (
+            f"DynapSim(n={self.n}, has_rec={self.w_rec is not None}, dt={self.dt}, "
+            f"mismatch={self.mismatch}, backend={self.backend!r}, "
+            f"synapse_model={self.synapse_model!r})"
+        )
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _replace(m: DynapSim, **static: Any) -> DynapSim:
+    new = object.__new__(type(m))
+    for f in m.__dataclass_fields__:
+        object.__setattr__(new, f, static.get(f, getattr(m, f)))
+    return new
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"DynapSim: {name} = {value!r}; allowed values are {list(allowed)}")
+
+
+def _per_neuron(name: str, v: Any, n: int) -> jax.Array:
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full((n,), float(a))
+    if a.shape != (n,):
+        raise ValueError(f"DynapSim: {name} has shape {a.shape}; expected a scalar or ({n},)")
+    bad = ~(np.isfinite(a) & (a > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"DynapSim: {name}[{i}] = {float(a[i])!r} A must be a positive, finite current"
+        )
+    return jnp.asarray(a, jnp.float32)
+
+
+def _check_time_constants(values: dict[str, Any], dt: float, kappa: float, ut: float) -> None:
+    for name, (c, i) in TAU_OF.items():
+        tau = np.asarray(time_constant(values[c], np.asarray(values[i], np.float64), kappa, ut))
+        k = int(np.argmin(tau))
+        if tau.flat[k] < K.MIN_TAU_STEPS * dt * (1 - 1e-6):
+            raise ValueError(
+                f"DynapSim: {name} = {float(tau.flat[k]):.3g} s (neuron {k}; from {i} and {c}) "
+                f"must be at least {K.MIN_TAU_STEPS:g} * dt = {K.MIN_TAU_STEPS * dt:.3g} s for "
+                f"forward Euler; lower dt or {i}"
+            )
+
+
+def _recurrent(w: Any, n: int) -> tuple[jax.Array, tuple[int, ...]]:
+    if w is None:
+        return jnp.zeros((n, n, 4), jnp.float32), (0, 2)
+    a = np.asarray(w, dtype=np.float64)
+    if a.shape == (n, n):
+        if not np.isfinite(a).all():
+            raise ValueError("DynapSim: w_rec contains NaN or inf")
+        typed = np.zeros((n, n, 4))
+        typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
+        return jnp.asarray(typed, jnp.float32), (0, 2)
+    if a.shape != (n, n, 4):
+        raise ValueError(
+            f"DynapSim: w_rec has shape {a.shape}; expected (n, n, 4) = {(n, n, 4)} "
+            f"(non-negative, per synapse type) or a signed (n, n) = {(n, n)}"
+        )
+    if not np.isfinite(a).all():
+        raise ValueError("DynapSim: w_rec contains NaN or inf")
+    if (a < 0).any():
+        idx = tuple(int(i) for i in np.argwhere(a < 0)[0])
+        raise ValueError(
+            f"DynapSim: w_rec{list(idx)} = {float(a[idx])!r} is negative; per-type weights must be "
+            f">= 0 (the sign comes from the synapse type); pass a signed (n, n) array instead"
+        )
+    types = tuple(int(t) for t in range(4) if a[..., t].any())
+    return jnp.asarray(a, jnp.float32), types
+
+
+def _draw_mismatch(key: jax.Array, n: int, frac: float) -> dict[str, jax.Array]:
+    keys = jax.random.split(key, len(MISMATCHED))
+    return {
+        name: jnp.maximum(1.0 + frac * jax.random.normal(k, (n,)), MISMATCH_FLOOR)
+        for name, k in zip(MISMATCHED, keys, strict=True)
+    }
+
+
+def _input_layout(x: Any, n: int) -> tuple[bool, bool]:
+    shape = tuple(np.shape(x))
+    expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
+    if len(shape) == 4 and shape[-2:] == (n, 4):
+        return True, True
+    if len(shape) == 3 and shape[-2:] == (n, 4):
+        return True, False
+    if len(shape) == 3 and shape[-1] == n:
+        return False, True
+    if len(shape) == 2 and shape[-1] == n:
+        return False, False
+    raise ValueError(f"DynapSim: input x has shape {shape}; {expected}")

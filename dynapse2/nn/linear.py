@@ -1,0 +1,73 @@
+"""A dense, signed linear layer: the trainable feed-forward weights of a network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from dynapse2.nn.module import Module, parameter, simulation
+
+
+class Linear(Module):
+    """``y = x @ weight (+ bias)`` over the last axis.
+
+    Args:
+        shape: ``(n_in, n_out)``.
+        weight: signed weights of shape ``(n_in, n_out)``, in units of the next layer's unit
+            weight current; ``None`` draws them from N(0, 1/n_in) with ``key``.
+        has_bias: add a trainable bias of shape ``(n_out,)``.
+        key: ``jax.random`` key of the initial draw (default ``PRNGKey(0)``).
+
+    Input ``(..., n_in)``, for example ``(batch, T, n_in)`` spike counts; output ``(..., n_out)``.
+    """
+
+    weight: jax.Array = parameter()
+    bias: jax.Array | None = parameter()
+    n_in: int = simulation()
+    n_out: int = simulation()
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        weight: Any = None,
+        has_bias: bool = False,
+        key: jax.Array | None = None,
+    ):
+        n_in, n_out = (int(s) for s in shape)
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"Linear: shape must be two positive sizes, got {shape}")
+        if weight is None:
+            key = jax.random.PRNGKey(0) if key is None else key
+            weight = jax.random.normal(key, (n_in, n_out)) / jnp.sqrt(n_in)
+        weight = jnp.asarray(weight, dtype=jnp.float32)
+        if weight.shape != (n_in, n_out):
+            raise ValueError(
+                f"Linear: weight has shape {weight.shape}; expected (n_in, n_out) = {(n_in, n_out)}"
+            )
+        self.weight = weight
+        self.bias = jnp.zeros((n_out,), jnp.float32) if has_bias else None
+        self.n_in, self.n_out = n_in, n_out
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_in, self.n_out)
+
+    def parameters(self) -> dict[str, Any]:
+        p = super().parameters()
+        return p if self.bias is not None else {"weight": p["weight"]}
+
+    def evolve(self, x: Any, record: bool = False) -> tuple[jax.Array, dict, dict]:
+        x = jnp.asarray(x)
+        if x.ndim < 1 or x.shape[-1] != self.n_in:
+            raise ValueError(
+                f"Linear: input has shape {x.shape}; expected (..., n_in) with n_in = {self.n_in}"
+            )
+        y = x @ self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y, {}, {}
+
+    def __repr__(self) -> str:
+        return f"Linear(shape={self.shape}, has_bias={self.bias is not None})"

@@ -1,0 +1,90 @@
+"""Chain modules one after another."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynapse2.nn.module import Module
+
+
+class Sequential(Module):
+    """Feed each module's output to the next.
+
+    Sub-modules are named ``"{index}_{ClassName}"`` (``"0_Linear"``, ``"1_DynapSim"``);
+    parameters, state and records nest under those names. Shapes are checked at construction.
+    """
+
+    modules: tuple[Module, ...]
+
+    def __init__(self, *modules: Module):
+        if not modules:
+            raise ValueError("Sequential needs at least one module")
+        for a, b in zip(modules[:-1], modules[1:], strict=True):
+            if a.shape[1] != b.shape[0]:
+                raise ValueError(
+                    f"Sequential: {type(a).__name__} has shape {a.shape} (output {a.shape[1]}) "
+                    f"but the next module {type(b).__name__} has shape {b.shape} "
+                    f"(input {b.shape[0]})"
+                )
+        self.modules = tuple(modules)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the sub-modules, in order."""
+        return tuple(f"{i}_{type(m).__name__}" for i, m in enumerate(self.modules))
+
+    def __getitem__(self, key: int | str) -> Module:
+        if isinstance(key, str):
+            return self.modules[self.names.index(key)]
+        return self.modules[key]
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.modules[0].shape[0], self.modules[-1].shape[1])
+
+    def _nested(self, method: str) -> dict[str, Any]:
+        return {n: getattr(m, method)() for n, m in zip(self.names, self.modules, strict=True)}
+
+    def parameters(self) -> dict[str, Any]:
+        return self._nested("parameters")
+
+    def state(self) -> dict[str, Any]:
+        return self._nested("state")
+
+    def simulation_parameters(self) -> dict[str, Any]:
+        return self._nested("simulation_parameters")
+
+    def initial_state(self) -> dict[str, Any]:
+        return self._nested("initial_state")
+
+    def set_attributes(self, new: dict[str, Any]) -> Sequential:
+        unknown = sorted(set(new) - set(self.names))
+        if unknown:
+            raise KeyError(
+                f"Sequential.set_attributes: unknown module name(s) {unknown}; "
+                f"modules are {list(self.names)}"
+            )
+        mods = tuple(
+            m.set_attributes(new[n]) if n in new else m
+            for n, m in zip(self.names, self.modules, strict=True)
+        )
+        return Sequential(*mods)
+
+    def with_backend(self, backend: str) -> Sequential:
+        return Sequential(*(m.with_backend(backend) for m in self.modules))
+
+    def evolve(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
+        states, records = {}, {}
+        for name, m in zip(self.names, self.modules, strict=True):
+            x, states[name], rec = m(x, record=record)
+            if record:
+                records[name] = rec
+                records[f"{name}_output"] = x
+        return x, states, records
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  {n}: {m!r}" for n, m in zip(self.names, self.modules, strict=True))
+        return f"Sequential(shape={self.shape},\n{inner}\n)"

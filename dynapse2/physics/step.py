@@ -1,0 +1,176 @@
+"""One forward-Euler time step of a population of Dynap-SE2 neurons.
+
+Pure function of (circuit constants, state, input); the same code runs under JAX (float32,
+``jit``/``scan``, surrogate gradients) and NumPy (the float64 reference) through :class:`Ops`.
+
+Order within a step of length dt, for neurons of shape (..., n):
+1. Synapses (AMPA, NMDA, GABA, SHUNT, stacked on a last axis of 4): forward-Euler decay over
+   dt, then the charge of this step's input events as one pulse (:mod:`dynapse2.physics.dpi`).
+2. Adaptation (AHP DPI): decay, then the charge of the neuron's own spike of the previous step.
+3. Soma: unless refractory, one forward-Euler step of the membrane equation
+   (:mod:`dynapse2.physics.soma`), clipped at I_0 from below.
+4. Spike where I_mem > I_spkthr; reset I_mem to I_0; the neuron then stays refractory (I_mem
+   held at I_0, no input integrates) for ceil(t_ref / dt) steps. At most one spike per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, time_constant
+from dynapse2.physics.soma import membrane_derivative, nmda_gate, positive_feedback
+from dynapse2.physics.spike import spike_jax, spike_numpy
+
+SYNAPSE_MODELS: tuple[str, ...] = ("linear", "full")
+"""How an input pulse charges a synapse: the linear closed form, or the full DPI equation."""
+
+
+class Ops(NamedTuple):
+    """An array namespace plus the two operations that differ between backends."""
+
+    xp: Any
+    spike: Callable[[Any, float], Any]
+    stop_gradient: Callable[[Any], Any]
+
+
+JAX_OPS = Ops(jnp, spike_jax, jax.lax.stop_gradient)
+NUMPY_OPS = Ops(np, spike_numpy, lambda x: x)
+
+
+class Circuit(NamedTuple):
+    """Per-neuron circuit constants, derived once outside the time loop.
+
+    Synapse fields have shape (n, 4) (AMPA, NMDA, GABA, SHUNT); the others (n,). Currents in
+    A, times in s.
+    """
+
+    syn_tau: Any
+    syn_igain: Any
+    syn_itau: Any
+    syn_iw: Any
+    t_pulse: Any
+    tau_mem: Any
+    igain_mem: Any
+    itau_mem: Any
+    idc: Any
+    if_nmda: Any
+    ispkthr: Any
+    t_ref: Any
+    ahp_tau: Any
+    ahp_igain: Any
+    ahp_itau: Any
+    iw_ahp: Any
+    t_pulse_ahp: Any
+
+
+class State(NamedTuple):
+    """Neuron state: currents (A) of shape (..., n) (``isyn``: (..., n, 4)), ``timer`` the
+    refractory time left (s), ``spikes`` the previous step's spikes (0/1)."""
+
+    imem: Any
+    isyn: Any
+    iahp: Any
+    timer: Any
+    spikes: Any
+
+
+def circuit(xp: Any, p: dict[str, Any], kappa: float, ut: float, vth: float) -> Circuit:
+    """Derive the :class:`Circuit` from per-neuron currents and capacitances ``p`` (A, F).
+
+    ``p`` holds the DynapSim current names (``Itau_ampa``, ...), the capacitances (``C_ampa``,
+    ...) and ``Iscale``, each broadcastable to (n,).
+    """
+    types = ("ampa", "nmda", "gaba", "shunt")
+    stack = lambda key: xp.stack([p[key.format(t)] for t in types], axis=-1)  # noqa: E731
+    syn_itau = stack("Itau_{}")
+    return Circuit(
+        syn_tau=time_constant(stack("C_{}"), syn_itau, kappa, ut),
+        syn_igain=stack("Igain_{}"),
+        syn_itau=syn_itau,
+        syn_iw=p["Iscale"][..., None] * xp.ones_like(syn_itau),
+        t_pulse=(p["C_pulse"] * vth / p["Ipulse"])[..., None],
+        tau_mem=time_constant(p["C_mem"], p["Itau_mem"], kappa, ut),
+        igain_mem=p["Igain_mem"],
+        itau_mem=p["Itau_mem"],
+        idc=p["Idc"],
+        if_nmda=p["If_nmda"],
+        ispkthr=p["Ispkthr"],
+        t_ref=p["C_ref"] * vth / p["Iref"],
+        ahp_tau=time_constant(p["C_ahp"], p["Itau_ahp"], kappa, ut),
+        ahp_igain=p["Igain_ahp"],
+        ahp_itau=p["Itau_ahp"],
+        iw_ahp=p["Iw_ahp"],
+        t_pulse_ahp=p["C_pulse_ahp"] * vth / p["Ipulse_ahp"],
+    )
+
+
+def initial_state(xp: Any, n: int, io: float, dtype: Any = None) -> State:
+    """The resting state of ``n`` neurons: every current at I_0, no refractoriness, no spike."""
+    full = lambda *shape: xp.full(shape, io, dtype=dtype)  # noqa: E731
+    zeros = xp.zeros((n,), dtype=dtype)
+    return State(full(n), full(n, 4), full(n), zeros, zeros)
+
+
+def step(
+    ops: Ops,
+    c: Circuit,
+    s: State,
+    x: Any,
+    dt: float,
+    *,
+    kappa: float,
+    io: float,
+    synapse_model: str = "linear",
+    detach_feedback: bool = True,
+    detach_reset: bool = True,
+    slope: float = 10.0,
+) -> State:
+    """Advance the neurons by one step of ``dt`` seconds.
+
+    Args:
+        ops: backend operations (:data:`JAX_OPS` or :data:`NUMPY_OPS`).
+        c: circuit constants. s: state at the start of the step.
+        x: weighted input event counts of this step, shape (..., n, 4), in units of I_scale.
+        synapse_model: ``"linear"`` (closed-form pulse, default) or ``"full"`` (nonlinear DPI
+            integrated through the pulse).
+        detach_feedback: stop the gradient through the positive-feedback current I_pf (the
+            forward pass is unchanged); keeps backpropagation through time from exploding.
+        detach_reset: stop the gradient through the reset (the surrogate then reaches a spike's
+            cause but not the membrane after it). Each inter-spike cycle grows I_mem by ~10^5
+            from I_0 to threshold; letting the gradient pass the reset multiplies those factors
+            from cycle to cycle and overflows float32 within a few hundred steps.
+        slope: slope of the surrogate spike derivative.
+    Returns:
+        The state at the end of the step; ``spikes`` are the spikes emitted in this step.
+    """
+    xp = ops.xp
+    pulse = pulse_linear if synapse_model == "linear" else pulse_full
+
+    isyn = decay(xp, s.isyn, c.syn_tau, dt, io)
+    isyn = pulse(xp, isyn, x, c.syn_igain, c.syn_itau, c.syn_iw, c.syn_tau, c.t_pulse)
+
+    iahp = decay(xp, s.iahp, c.ahp_tau, dt, io)
+    iahp = pulse_linear(
+        xp, iahp, s.spikes, c.ahp_igain, c.ahp_itau, c.iw_ahp, c.ahp_tau, c.t_pulse_ahp
+    )
+
+    iampa, inmda, igaba, ishunt = (isyn[..., k] for k in range(4))
+    ipf = positive_feedback(xp, s.imem, kappa, io)
+    if detach_feedback:
+        ipf = ops.stop_gradient(ipf)
+    i_in = iampa + inmda * nmda_gate(s.imem, c.if_nmda) + c.idc - igaba
+    i_sum = c.itau_mem + iahp + ishunt - ipf
+    didt = membrane_derivative(s.imem, i_in, i_sum, c.igain_mem, c.itau_mem, c.tau_mem)
+    refractory = s.timer > 1e-3 * dt
+    imem = xp.where(refractory, s.imem, xp.maximum(s.imem + dt * didt, io))
+
+    spikes = ops.spike((imem - c.ispkthr) / c.ispkthr, slope)
+    fired = ops.stop_gradient(spikes) if detach_reset else spikes
+    imem = imem * (1.0 - fired) + io * fired
+    timer = xp.where(spikes > 0, c.t_ref, xp.maximum(s.timer - dt, 0.0))
+    return State(imem, isyn, iahp, timer, spikes)

@@ -1,0 +1,5 @@
+"""Shared test configuration: float32 JAX on CPU, deterministic."""
+
+import jax
+
+jax.config.update("jax_platform_name", "cpu")
