@@ -265,6 +265,15 @@ class Core:
             setattr(self, name, arrays[name] if name in arrays else np.zeros(shape, dtype))
         self.validate("core")
 
+    @classmethod
+    def _unchecked(cls, parameters, monitored_neuron, flags, arrays) -> Core:
+        """Build without validation (the caller validates the enclosing Configuration)."""
+        core = cls.__new__(cls)
+        core.parameters, core.monitored_neuron, core.flags = parameters, monitored_neuron, flags
+        for name, (shape, dtype, *_rest) in _ARRAY_FIELDS.items():
+            setattr(core, name, arrays[name] if name in arrays else np.zeros(shape, dtype))
+        return core
+
     def validate(self, where: str = "core") -> None:
         """Check every value against the chip's limits (and normalise dtypes in place).
 
@@ -570,6 +579,15 @@ class Chip:
         for attr in CHIP_PARAMETER_GROUPS:
             setattr(self, attr, groups.get(attr))
         self.validate("chip")
+
+    @classmethod
+    def _unchecked(cls, cores, position, flags, groups) -> Chip:
+        """Build without validation (the caller validates the enclosing Configuration)."""
+        chip = cls.__new__(cls)
+        chip.cores, chip.position, chip.flags = list(cores), position, flags
+        for attr in CHIP_PARAMETER_GROUPS:
+            setattr(chip, attr, groups.get(attr))
+        return chip
 
     def validate(self, where: str = "chip") -> None:
         """Check every value of the chip and its cores; ``where`` prefixes error messages."""

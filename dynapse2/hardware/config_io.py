@@ -241,14 +241,12 @@ def _core_from(where: str, value: Any) -> Core:
         value,
         {"parameters", "monitored_neuron", "flags", "synapses", "destinations", "latches"},
     )
-    core = Core.__new__(Core)
-    core.parameters = _params_from(
-        f"{where}.parameters", d.get("parameters", {}), C.CORE_PARAMETERS
+    core = Core._unchecked(
+        _params_from(f"{where}.parameters", d.get("parameters", {}), C.CORE_PARAMETERS),
+        d.get("monitored_neuron", 0),
+        _flags_from(f"{where}.flags", d.get("flags", [])),
+        {},
     )
-    core.monitored_neuron = d.get("monitored_neuron", 0)
-    core.flags = _flags_from(f"{where}.flags", d.get("flags", []))
-    for name, (shape, dtype, *_r) in _ARRAY_FIELDS.items():
-        setattr(core, name, np.zeros(shape, dtype))
     if "synapses" in d:
         _table_into(f"{where}.synapses", d["synapses"], core, SYNAPSE_FIELDS, C.N_CAM)
     if "destinations" in d:
@@ -269,7 +267,7 @@ def _chip_from(where: str, value: Any) -> Chip:
     d = _obj(where, value, {"position", "flags", "parameters", "cores"})
     if "position" not in d:
         raise _fail(where, "missing 'position'")
-    cores = [Core() for _ in range(C.N_CORES)]
+    cores = [Core._unchecked({}, 0, {}, {}) for _ in range(C.N_CORES)]
     for key, cd in _obj(f"{where}.cores", d.get("cores", {})).items():
         cores[_index(f"{where}.cores", key, C.N_CORES)] = _core_from(f"{where}.cores.{key}", cd)
     groups: dict[str, Any] = {}
@@ -286,8 +284,8 @@ def _chip_from(where: str, value: Any) -> Chip:
             groups[attr] = lst
     flags = _flags_from(f"{where}.flags", d.get("flags", []))
     position = tuple(_list(f"{where}.position", d["position"], 2))
-    # Chip() validates everything, cores included (with "chip" as location prefix).
-    return Chip(cores, position=position, flags=flags, **groups)  # type: ignore[arg-type]
+    # Validated with the whole Configuration, so errors name "chip i, core j, ...".
+    return Chip._unchecked(cores, position, flags, groups)
 
 
 def from_dict(d: Any) -> Configuration:

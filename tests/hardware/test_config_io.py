@@ -106,9 +106,12 @@ def _doc_with_synapse(**cols):
         ),
         (
             _doc_with_synapse(dendrite=[3]),
-            r"chip, core 2, neuron 0, synapse 5: dendrite = 3 is outside one of",
+            r"^chip 0, core 2, neuron 0, synapse 5: dendrite = 3 is outside one of",
         ),
-        (_doc_with_synapse(tag=[2047]), r"core 2, neuron 0, synapse 5: tag = 2047 is reserved"),
+        (
+            _doc_with_synapse(tag=[2047]),
+            r"^chip 0, core 2, neuron 0, synapse 5: tag = 2047 is reserved",
+        ),
         (_doc_with_synapse(index=[16384]), r"indices must be distinct and in 0\.\.16383"),
         (_doc_with_synapse(weight=[1, 2]), r"expected 1 items, got 2"),
         (_doc_with_synapse(stp=[0.5]), r"stp: must hold integers"),
@@ -127,7 +130,8 @@ def test_parameter_out_of_range_in_json_is_rejected():
     }
     with pytest.raises(
         ValueError,
-        match=r"core 3: parameter SOIF_DC_P coarse = 6 is outside the allowed range 0\.\.5",
+        match=r"^chip 0, core 3: parameter SOIF_DC_P coarse = 6 is outside "
+        r"the allowed range 0\.\.5",
     ):
         Configuration.from_json(json.dumps(doc))
 
