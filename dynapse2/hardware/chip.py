@@ -141,3 +141,87 @@ SIM_TO_BG: dict[str, str] = {
 """DynapSim current name -> BG parameter name (suffix _N/_P is the transistor type)."""
 BASE_WEIGHT_PARAMETERS: tuple[str, ...] = ("SYAM_W0_P", "SYAM_W1_P", "SYAM_W2_P", "SYAM_W3_P")
 """BG parameters of a core's base weight currents Iw_0..Iw_3, selected by CAM mask bits 0..3."""
+
+# --- Configuration object model (samna 0.7.1.0 `samna.dynapse2`) -----------------------
+# Appended by the hw-config branch; the coarse/fine ranges may be deduplicated with the
+# bias-generator tables when those land.
+COARSE_MAX: int = 5
+"""Largest coarse value of a bias-generator parameter (coarse values are 0..COARSE_MAX)."""
+FINE_MAX: int = 255
+"""Largest fine value of a bias-generator parameter (fine values are 0..FINE_MAX)."""
+PARAMETER_TYPES: tuple[str, ...] = ("N", "P")
+"""Transistor types of a parameter; samna 0.7.1.0 exposes `Dynapse2Parameter.type` as "N"/"P"."""
+TYPE_SWITCHABLE_PARAMETERS: frozenset[str] = frozenset({"NCCF_CAL_REFBIAS_V"})
+"""Parameters whose transistor type may differ from their table type (samna's
+`Dynapse2Parameter.is_type_switchable()` is true only for these in 0.7.1.0)."""
+N_SADC_GROUPS: int = 3
+"""Dicts in each of chip.sadc_group_parameters01 and sadc_group_parameters23."""
+CHIP_BIOAMP_COMMON_PARAMETERS: dict[str, str] = {
+    "BADCREFRACTORY": "P",
+    "BADCVBIAS": "P",
+    "BAMPB": "P",
+    "BAVBIAS": "P",
+    "BAVBSS": "P",
+    "BAVCAS": "N",
+    "BAVCASC": "N",
+    "BBVBIAS": "P",
+    "BCCB": "N",
+    "BF1VF": "N",
+    "BF1VG": "N",
+    "BF1VQ": "N",
+    "BFVBIAS": "P",
+    "PG_BUF_N": "N",
+}
+"""Parameters of chip.bioamps.common_parameters -> transistor type."""
+N_BIOAMP_CHANNELS: int = 8
+"""Dicts in chip.bioamps.channel_parameters."""
+CHIP_BIOAMP_CHANNEL_PARAMETERS: dict[str, str] = {
+    "BADCTHD": "N",
+    "BADCTHDC": "N",
+    "BADCTHDFR": "N",
+    "BADCTHDR": "N",
+    "BADCTHU": "P",
+    "BADCTHUC": "P",
+    "BADCTHUFR": "P",
+    "BADCTHUR": "P",
+    "BF2VF": "N",
+    "BF2VG": "N",
+    "BF2VQ": "N",
+    "BF3VF": "N",
+    "BF3VG": "N",
+    "BF3VQ": "N",
+}
+"""Parameters of each dict of chip.bioamps.channel_parameters -> transistor type."""
+NEURON_LATCHES: tuple[str, ...] = (
+    "so_dc",
+    "so_adaptation",
+    "soif_kill",
+    "coho_ca_mem",
+    "ho_enable",
+    "ho_so_de",
+    "deam_ampa",
+    "denm_nmda",
+    "de_conductance",
+    "deam_alpha",
+    "denm_alpha",
+    "de_mux",
+    "soif_type",
+    "ho_active",
+)
+"""Per-neuron latches; samna 0.7.1.0 names them `Dynapse2Neuron.latch_<name>` (False at reset)."""
+CORE_FLAGS: tuple[str, ...] = (
+    "neuron_monitoring_on",
+    "enable_pulse_extender_monitor1",
+    "enable_pulse_extender_monitor2",
+    "enable_syaw_stdbuf_an",
+)
+"""Boolean attributes of `Dynapse2Core` (all False at reset); `monitored_neuron` is 0..255."""
+CHIP_FLAGS: tuple[str, ...] = (
+    "enable_pg0_reference_monitor",
+    "enable_pg1_reference_monitor",
+    "param_gen0_powerdown",
+    "param_gen1_powerdown",
+)
+"""Boolean attributes of `Dynapse2Chip` (all False at reset)."""
+RESET_TAG: int = 0
+"""Tag of every CAM and SRAM entry in samna's reset `Dynapse2Configuration()` (not 2047)."""

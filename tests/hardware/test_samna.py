@@ -1,0 +1,274 @@
+"""Conversion to and from the real samna 0.7.1.0 object model (Python 3.10 environment).
+
+Skipped unless the installed samna is the real 0.7.1.0 build; with DYNAPSE2_REQUIRE_SAMNA=1
+(set by .ci/samna_tests.sh) a missing build is a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hw_factories import random_configuration
+
+from dynapse2.hardware import chip as C
+from dynapse2.hardware import samna_backend as sb
+from dynapse2.hardware.config import Configuration, Parameter
+
+_STATUS = sb.samna_status()
+_READY = _STATUS.kind == "real" and _STATUS.version == sb.SUPPORTED_SAMNA_VERSION
+if not _READY and os.environ.get("DYNAPSE2_REQUIRE_SAMNA") == "1":
+    raise RuntimeError(
+        f"DYNAPSE2_REQUIRE_SAMNA=1 but samna is {_STATUS.kind} ({_STATUS.detail}); "
+        f"these tests need the real samna {sb.SUPPORTED_SAMNA_VERSION}"
+    )
+
+pytestmark = [
+    pytest.mark.samna,
+    pytest.mark.skipif(
+        not _READY,
+        reason=f"needs the real samna {sb.SUPPORTED_SAMNA_VERSION} (Python 3.10); "
+        f"found: {_STATUS.detail}",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def samna():
+    import samna as samna_module
+
+    return samna_module
+
+
+def _params(m):
+    return {k: (int(v.coarse_value), int(v.fine_value), str(v.type)) for k, v in m.items()}
+
+
+def _mask(bools):
+    return sum(int(b) << i for i, b in enumerate(bools))
+
+
+def snapshot(obj):
+    """Every value the conversion covers, read straight from samna objects."""
+    chips = []
+    for ch in list(obj.chips):
+        b = ch.bioamps
+        cores = []
+        for co in ch.cores:
+            neurons = []
+            for n in co.neurons:
+                neurons.append(
+                    (
+                        [
+                            (
+                                s.tag,
+                                int(s.dendrite),
+                                _mask(s.weight),
+                                s.stp,
+                                s.precise_delay,
+                                s.mismatched_delay,
+                            )
+                            for s in n.synapses
+                        ],
+                        [(d.tag, _mask(d.core), d.x_hop, d.y_hop) for d in n.destinations],
+                        [getattr(n, "latch_" + x) for x in C.NEURON_LATCHES],
+                    )
+                )
+            cores.append(
+                (
+                    _params(co.parameters),
+                    co.monitored_neuron,
+                    [getattr(co, f) for f in C.CORE_FLAGS],
+                    neurons,
+                )
+            )
+        chips.append(
+            (
+                _params(ch.global_parameters),
+                _params(ch.shared_parameters01),
+                _params(ch.shared_parameters23),
+                [_params(g) for g in ch.sadc_group_parameters01],
+                [_params(g) for g in ch.sadc_group_parameters23],
+                _params(b.common_parameters),
+                [_params(g) for g in b.channel_parameters],
+                [getattr(ch, f) for f in C.CHIP_FLAGS],
+                cores,
+            )
+        )
+    return chips
+
+
+def test_chip_tables_match_samna_reset_object(samna):
+    obj = samna.dynapse2.Dynapse2Configuration()
+    ch = obj.chips[0]
+    core = ch.cores[0]
+    neuron = core.neurons[0]
+    assert len(obj.chips) == 1 and len(ch.cores) == C.N_CORES
+    assert len(core.neurons) == C.N_NEURONS_PER_CORE
+    assert len(neuron.synapses) == C.N_CAM and len(neuron.destinations) == C.N_SRAM
+    assert {k: v.type for k, v in core.parameters.items()} == C.CORE_PARAMETERS
+    assert {k: v.type for k, v in ch.global_parameters.items()} == C.CHIP_GLOBAL_PARAMETERS
+    for group in (ch.shared_parameters01, ch.shared_parameters23):
+        assert {k: v.type for k, v in group.items()} == C.CHIP_SHARED_PARAMETERS
+    for groups in (ch.sadc_group_parameters01, ch.sadc_group_parameters23):
+        assert len(groups) == C.N_SADC_GROUPS
+        assert all({k: v.type for k, v in g.items()} == C.CHIP_SADC_PARAMETERS for g in groups)
+    b = ch.bioamps
+    assert {k: v.type for k, v in b.common_parameters.items()} == C.CHIP_BIOAMP_COMMON_PARAMETERS
+    assert len(b.channel_parameters) == C.N_BIOAMP_CHANNELS
+    for g in b.channel_parameters:
+        assert {k: v.type for k, v in g.items()} == C.CHIP_BIOAMP_CHANNEL_PARAMETERS
+    switchable = {
+        k
+        for m in (
+            core.parameters,
+            ch.global_parameters,
+            ch.shared_parameters01,
+            *ch.sadc_group_parameters01,
+            b.common_parameters,
+            *b.channel_parameters,
+        )
+        for k, v in m.items()
+        if v.is_type_switchable()
+    }
+    assert switchable == C.TYPE_SWITCHABLE_PARAMETERS
+    latches = {a[len("latch_") :] for a in dir(neuron) if a.startswith("latch_")}
+    assert latches == set(C.NEURON_LATCHES)
+    assert {m.value for m in samna.dynapse2.Dendrite.__members__.values()} == set(
+        C.DENDRITE_CODES.values()
+    )
+    assert neuron.synapses[0].tag == C.RESET_TAG and neuron.destinations[0].tag == C.RESET_TAG
+    # the whole reset object is our reset state
+    assert sb.from_samna(obj) == Configuration()
+
+
+def test_ours_to_samna_to_ours(samna):
+    cfg = random_configuration(2024, n_chips=2)
+    obj = sb.to_samna(cfg)
+    assert len(obj.chips) == 2
+    snap = snapshot(obj)
+    # independent field-by-field check against our arrays
+    for chip, (glob, sh01, sh23, sa01, sa23, bcom, bch, flags, cores) in zip(
+        cfg.chips, snap, strict=True
+    ):
+        as_t = lambda m: {k: (p.coarse, p.fine, p.type) for k, p in m.items()}  # noqa: E731
+        assert glob == as_t(chip.global_parameters)
+        assert (sh01, sh23) == (as_t(chip.shared_parameters01), as_t(chip.shared_parameters23))
+        assert sa01 == [as_t(g) for g in chip.sadc_group_parameters01]
+        assert sa23 == [as_t(g) for g in chip.sadc_group_parameters23]
+        assert bcom == as_t(chip.bioamp_common_parameters)
+        assert bch == [as_t(g) for g in chip.bioamp_channel_parameters]
+        assert flags == [chip.flags[f] for f in C.CHIP_FLAGS]
+        for core, (params, monitored, cflags, neurons) in zip(chip.cores, cores, strict=True):
+            assert params == as_t(core.parameters)
+            assert monitored == core.monitored_neuron
+            assert cflags == [core.flags[f] for f in C.CORE_FLAGS]
+            syn = np.array([nrn[0] for nrn in neurons], dtype=np.int64)
+            dest = np.array([nrn[1] for nrn in neurons], dtype=np.int64)
+            lat = np.array([nrn[2] for nrn in neurons], dtype=bool)
+            for j, f in enumerate(
+                ("tag", "dendrite", "weight", "stp", "precise_delay", "mismatched_delay")
+            ):
+                np.testing.assert_array_equal(syn[..., j], getattr(core, "syn_" + f), err_msg=f)
+            for j, f in enumerate(("tag", "core", "x_hop", "y_hop")):
+                np.testing.assert_array_equal(dest[..., j], getattr(core, "dest_" + f), err_msg=f)
+            np.testing.assert_array_equal(lat, core.latches)
+    back = sb.from_samna(obj)
+    expected = Configuration(cfg.chips)  # maps and positions are not samna's
+    for i, c in enumerate(expected.chips):
+        c.position = (i, 0)
+    assert back == expected
+
+
+def _randomise_samna(samna, seed):
+    """Random values everywhere, written through samna's own API."""
+    rng = np.random.default_rng(seed)
+    d = samna.dynapse2
+    obj = d.Dynapse2Configuration()
+    obj.chips = list(obj.chips) + [d.Dynapse2Chip()]
+    enums = [d.Dendrite(c) for c in sorted(C.DENDRITE_CODES.values())]
+
+    def rand_params(m):
+        for p in m.values():
+            p.coarse_value = int(rng.integers(0, C.COARSE_MAX + 1))
+            p.fine_value = int(rng.integers(0, C.FINE_MAX + 1))
+            if p.is_type_switchable():
+                p.type = str(rng.choice(["N", "P"]))
+
+    for ch in list(obj.chips):
+        b = ch.bioamps
+        for m in (
+            ch.global_parameters,
+            ch.shared_parameters01,
+            ch.shared_parameters23,
+            *ch.sadc_group_parameters01,
+            *ch.sadc_group_parameters23,
+            b.common_parameters,
+            *b.channel_parameters,
+        ):
+            rand_params(m)
+        for f in C.CHIP_FLAGS:
+            setattr(ch, f, bool(rng.integers(2)))
+        for co in ch.cores:
+            rand_params(co.parameters)
+            co.monitored_neuron = int(rng.integers(0, 256))
+            for f in C.CORE_FLAGS:
+                setattr(co, f, bool(rng.integers(2)))
+            for n in co.neurons:
+                for s in n.synapses:
+                    s.dendrite = enums[int(rng.integers(len(enums)))]
+                    s.tag = int(rng.integers(0, C.TAG_MAX))  # 2047 never active
+                    s.weight = [bool(x) for x in rng.integers(0, 2, 4)]
+                    s.stp, s.precise_delay, s.mismatched_delay = (
+                        bool(x) for x in rng.integers(0, 2, 3)
+                    )
+                for t in n.destinations:
+                    t.tag = int(rng.integers(0, C.TAG_MAX))
+                    t.core = [bool(x) for x in rng.integers(0, 2, 4)]
+                    t.x_hop, t.y_hop = (int(x) for x in rng.integers(C.HOP_MIN, C.HOP_MAX + 1, 2))
+                for name in C.NEURON_LATCHES:
+                    setattr(n, "latch_" + name, bool(rng.integers(2)))
+    return obj
+
+
+def test_samna_to_ours_to_samna(samna):
+    obj = _randomise_samna(samna, 7)
+    ours = sb.from_samna(obj)
+    again = sb.to_samna(ours)
+    assert snapshot(again) == snapshot(obj)
+    # and into an existing object (as for a board's configuration)
+    base = samna.dynapse2.Dynapse2Configuration()
+    base.chips = list(base.chips) + [samna.dynapse2.Dynapse2Chip()]
+    assert snapshot(sb.to_samna(ours, base=base)) == snapshot(obj)
+
+
+def test_from_samna_rejects_what_samna_accepts(samna):
+    obj = samna.dynapse2.Dynapse2Configuration()
+    ch = obj.chips[0]
+    ch.cores[2].neurons[9].synapses[4].tag = 70000  # samna checks nothing
+    with pytest.raises(
+        ValueError,
+        match=r"samna configuration: chip 0, core 2, neuron 9, synapse 4: tag = 70000 is outside "
+        r"the allowed range 0\.\.2047",
+    ):
+        sb.from_samna(obj)
+    ch.cores[2].neurons[9].synapses[4].tag = 0
+    ch.cores[0].parameters["SOIF_DC_P"].coarse_value = 9
+    with pytest.raises(
+        ValueError, match=r"chip 0, core 0: parameter SOIF_DC_P coarse = 9 is outside .*0\.\.5"
+    ):
+        sb.from_samna(obj)
+
+
+def test_base_with_other_chip_count_is_rejected(samna):
+    with pytest.raises(ValueError, match=r"samna configuration has 1 chips, the configuration 2"):
+        sb.to_samna(Configuration.reset(2), base=samna.dynapse2.Dynapse2Configuration())
+
+
+def test_parameter_type_of_switchable_parameter_round_trips(samna):
+    cfg = Configuration()
+    cfg.chips[0].shared_parameters23["NCCF_CAL_REFBIAS_V"] = Parameter(3, 100, "P")
+    obj = sb.to_samna(cfg)
+    assert obj.chips[0].shared_parameters23["NCCF_CAL_REFBIAS_V"].type == "P"
+    assert sb.from_samna(obj) == cfg
