@@ -17,6 +17,7 @@ from dynapse2.physics.spike import SURROGATE_SLOPE
 from dynapse2.physics.step import SYNAPSE_MODELS
 
 SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
+N_NEURONS_PER_CORE = 256  # default group size: one Dynap-SE2 core (nn may not import hardware)
 KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
 
 
@@ -104,6 +105,10 @@ class DynapSim(Module):
             axis AMPA, NMDA, GABA, SHUNT), or a signed ``(n, n)`` array (positive -> AMPA,
             negative -> GABA); in units of ``Iscale``. Default: zeros, AMPA and GABA active.
         dt: time step (s); every DPI time constant must be at least 10 dt.
+        groups: the parameter group of each neuron, ``(n,)`` non-negative ints. Neurons of a
+            group share every current (on the chip, a core's parameter group): training ties
+            them and the hardware mapper places each group on cores of its own. Default:
+            consecutive blocks of 256 neurons (one chip core each).
         mismatch: relative standard deviation of device mismatch (0 = none).
         key: ``jax.random`` key of the mismatch draw.
         backend: ``"jax"`` (jit + lax.scan, float32) or ``"numpy"`` (float64 reference).
@@ -160,6 +165,7 @@ class DynapSim(Module):
     mismatch: float = simulation()
     mismatch_factors: dict[str, jax.Array] | None = simulation(static=False)
     rec_types: tuple[int, ...] = simulation()
+    groups: tuple[int, ...] = simulation()
     synapse_model: str = simulation()
     detach_feedback: bool = simulation()
     detach_reset: bool = simulation()
@@ -173,6 +179,7 @@ class DynapSim(Module):
         w_rec: Any = None,
         dt: float = 1e-3,
         *,
+        groups: Any = None,
         mismatch: float = 0.0,
         key: jax.Array | None = None,
         backend: str = "jax",
@@ -234,6 +241,7 @@ class DynapSim(Module):
         else:
             self.w_rec, self.rec_types = None, ()
 
+        self.groups = _groups(groups, n)
         self.mismatch = float(mismatch)
         self.mismatch_factors = (
             _draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
@@ -347,6 +355,18 @@ def _replace(m: DynapSim, **static: Any) -> DynapSim:
     for f in m.__dataclass_fields__:
         object.__setattr__(new, f, static.get(f, getattr(m, f)))
     return new
+
+
+def _groups(groups: Any, n: int) -> tuple[int, ...]:
+    if groups is None:
+        return tuple(i // N_NEURONS_PER_CORE for i in range(n))
+    g = np.asarray(groups)
+    if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer) or (g < 0).any():
+        raise ValueError(
+            f"DynapSim: groups must be {n} non-negative integers (one per neuron); got "
+            f"shape {g.shape}, dtype {g.dtype}"
+        )
+    return tuple(int(v) for v in g)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
