@@ -317,7 +317,7 @@ def test_bad_input_is_refused_with_the_expected_shape():
 
 
 def test_parameter_groups_default_to_cores_and_are_validated():
-    assert DynapSim(600).groups[255:258] == (0, 0, 1)
+    assert DynapSim(600).groups[255:258] == (0, 1, 1)
     assert DynapSim(600).groups[-1] == 2
     assert DynapSim(3, groups=[0, 2, 2]).groups == (0, 2, 2)
     with pytest.raises(ValueError, match=r"groups must be 3 non-negative integers .* shape \(2,\)"):
