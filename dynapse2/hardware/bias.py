@@ -146,8 +146,9 @@ def quantize_current(name: str, amps: np.ndarray | float) -> tuple[np.ndarray, n
     coarse = np.broadcast_to(np.arange(_N_COARSE), ratio.shape)
     # Candidates ordered coarse-major, floor before ceil: argmin's first hit implements
     # the tie rule (smaller coarse, then smaller fine).
-    cand_c = np.stack([coarse, coarse], axis=-1).reshape(*x.shape, -1)
-    cand_f = np.stack([below, above], axis=-1).reshape(*x.shape, -1)
+    n_cand = 2 * _N_COARSE
+    cand_c = np.stack([coarse, coarse], axis=-1).reshape(x.shape + (n_cand,))
+    cand_f = np.stack([below, above], axis=-1).reshape(x.shape + (n_cand,))
     err = np.abs(_model(bg, cand_c, cand_f) - x[..., None])
     best = np.argmin(err, axis=-1)[..., None]
     c = np.take_along_axis(cand_c, best, axis=-1)[..., 0]
