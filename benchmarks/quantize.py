@@ -1,6 +1,6 @@
 """Benchmark of the quantizers: weight error against references, and speed.
 
-Run: ``PYTHONPATH=. python benchmarks/quantize.py`` (about 30 s on 2 cores).
+Run: ``PYTHONPATH=. python benchmarks/quantize.py`` (about 20 s on 2 cores).
 
 Weight error: relative L2 error ``||a - q|| / ||a||`` of one core's nonzero magnitudes
 (256 neurons x 64 inputs = 16384 weights, and a small core of 64 weights), for
@@ -8,8 +8,9 @@ Weight error: relative L2 error ``||a - q|| / ||a||`` of one core's nonzero magn
   * ours: ``weights.fit_bases`` (what ``quantize_weights`` uses),
   * best found: the lowest error of (i) an exhaustive search over a 4-D grid of base sets
     (all sorted 4-tuples of 40 values in [0, max|w|]) followed by Lloyd polishing of the
-    20 best grid points and (ii) 300 random restarts of Lloyd (bases uniform in [0, max|w|]). It bounds the optimum from
-    above; no method here can certify the global optimum of this non-convex problem.
+    20 best grid points and (ii) 300 random restarts of Lloyd (bases uniform in
+    [0, max|w|]). It bounds the optimum from above; no method here certifies the global
+    optimum of this non-convex problem.
 """
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ def weight_table() -> list[tuple[str, float, float, float]]:
     return rows
 
 
+def small_core_sweep() -> np.ndarray:
+    """ours / best found on 36 small cores: 16, 64, 256 weights, N(0,1) and Student-t(3)."""
+    rng = np.random.default_rng(123)
+    ratios = []
+    for n in (16, 64, 256):
+        for dist in ("normal", "t3"):
+            for _ in range(6):
+                w = rng.normal(size=n) if dist == "normal" else rng.standard_t(3, size=n)
+                data = W._Sorted(np.abs(w))
+                ratios.append(rel_err(data, W.fit_bases(np.abs(w))) / best_found(data))
+    return np.array(ratios)
+
+
 def full_chip_weights(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     n = chip.N_NEURONS_PER_CHIP
     w = np.zeros((n, n))
@@ -90,6 +104,12 @@ def main() -> None:
     for name, binary, ours, best in weight_table():
         print(f"{name:<30} {binary:>11.4f} {ours:>8.4f} {best:>10.4f} {ours / best:>9.3f}")
 
+    r = small_core_sweep()
+    print(
+        f"36 small cores (16/64/256 weights, N(0,1) and Student-t(3)): ours/best worst "
+        f"{r.max():.3f}, mean {r.mean():.4f}, {int(np.sum(r > 1.01))} above 1.01"
+    )
+
     rng = np.random.default_rng(0)
     w, core = full_chip_weights(rng)
     print()
@@ -97,7 +117,8 @@ def main() -> None:
     q = W.quantize_weights(w, core, 1e-9)
     print(f"quantize_weights, full chip (1024 x 1024, 64 inputs each, 4 cores): {t_q * 1e3:.0f} ms")
     print(
-        f"  per-core error {np.round(q.error, 4).tolist()}, dropped {len(q.dropped)} of {np.count_nonzero(w)}"
+        f"  per-core error {np.round(q.error, 4).tolist()}, "
+        f"dropped {len(q.dropped)} of {np.count_nonzero(w)}"
     )
     fq = jax.jit(W.fake_quantize)
     args = (
