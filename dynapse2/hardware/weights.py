@@ -30,7 +30,7 @@ so :meth:`QuantizedWeights.dequantize` returns exactly what the chip would hold.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -265,8 +265,7 @@ class QuantizedWeights:
         """Weights in ``w``'s shape and units (of ``iscale``): ``sign * sum(selected base) /
         iscale`` for signed input; for typed input the non-negative magnitudes per type."""
         lv = subset_sums(self.base) / self.iscale  # (n_cores, 16)
-        post_axis = np.arange(self.mask.shape[1])
-        core = self.core[post_axis][None, :, None] if self.typed else self.core[None, :]
+        core = self.core[None, :, None] if self.typed else self.core[None, :]
         mag = lv[core, self.mask]
         return mag if self.typed else self.sign * mag
 
@@ -421,8 +420,7 @@ def quantize_weights(
     num = np.bincount(core, weights=diff2.sum(axis=axes), minlength=n_cores)
     den = np.bincount(core, weights=ref2.sum(axis=axes), minlength=n_cores)
     error = np.sqrt(np.divide(num, den, out=np.zeros(n_cores), where=den > 0))
-    object.__setattr__(result, "error", error)
-    return result
+    return replace(result, error=error)
 
 
 # --- quantization-aware training --------------------------------------------------------------
