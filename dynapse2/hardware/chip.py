@@ -116,6 +116,83 @@ CHIP_SADC_PARAMETERS: dict[str, str] = {
 }
 """Parameters of each of the 3 dicts of chip.sadc_group_parameters01 and 23 -> transistor type."""
 
+# --- Bias-generator tables ---------------------------------------------------------------
+# Model: I(coarse, fine) = BG_I_MAX[type][coarse] * fine / BG_FINE_MAX * BG_SCALE[name].
+# I_max values are the BG's measured output at fine = 255 (SynSense's Dynap-SE2 bias table,
+# as tabulated in Rockpool's paramgen lookup), rounded to 3 significant digits.
+BG_COARSE_MAX: int = 5
+"""Coarse values are 0..BG_COARSE_MAX."""
+BG_FINE_MAX: int = 255
+"""Fine values are 0..BG_FINE_MAX."""
+BG_I_MAX: dict[str, tuple[float, ...]] = {
+    "N": (7.18e-11, 5.73e-10, 4.57e-9, 3.64e-8, 2.90e-7, 2.28e-6),
+    "P": (6.69e-11, 5.36e-10, 4.30e-9, 3.44e-8, 2.77e-7, 2.24e-6),
+}
+"""Current (A) at fine = 255 for coarse 0..5, per transistor type, before the scale factor."""
+BG_FINE_ZERO_CURRENT: dict[str, tuple[float, ...]] = {
+    "N": (4.9e-13, 9.4e-13, 1.06e-12, 1.08e-12, 1.08e-12, 1.08e-12),
+    "P": (3.7e-13, 6.6e-13, 7.5e-13, 7.6e-13, 7.6e-13, 7.6e-13),
+}
+"""Measured leak (A) at fine = 0 for coarse 0..5, before the scale factor. Informative only:
+the linear BG model gives exactly 0 A at fine = 0."""
+BG_SCALE: dict[str, float] = {
+    "DEAM_EGAIN_P": 0.68,
+    "DEAM_ETAU_P": 0.2,
+    "DEAM_HRES_P": 0.385,
+    "DEAM_IGAIN_P": 0.68,
+    "DEAM_ITAU_P": 0.2,
+    "DEAM_NRES_P": 0.385,
+    "DEAM_REV_N": 1.0,
+    "DEAM_VRES_P": 0.385,
+    "DEGA_IGAIN_P": 0.68,
+    "DEGA_ITAU_P": 0.2,
+    "DEGA_REV_P": 1.0,
+    "DENM_EGAIN_P": 0.68,
+    "DENM_ETAU_P": 0.2,
+    "DENM_IGAIN_P": 0.68,
+    "DENM_ITAU_P": 0.2,
+    "DENM_NMREV_N": 1.05,
+    "DENM_REV_N": 1.0,
+    "DESC_IGAIN_P": 0.68,
+    "DESC_ITAU_P": 0.2,
+    "SOAD_CASC_P": 0.385,
+    "SOAD_GAIN_P": 0.68,
+    "SOAD_PWTAU_N": 0.92,
+    "SOAD_TAU_P": 0.2,
+    "SOAD_W_N": 0.92,
+    "SOCA_GAIN_P": 0.68,
+    "SOCA_TAU_P": 0.2,
+    "SOCA_W_N": 0.92,
+    "SOHO_VB_P": 1.47,
+    "SOHO_VH_P": 1.47,
+    "SOHO_VREF_H_P": 1.47,
+    "SOHO_VREF_L_P": 1.47,
+    "SOHO_VREF_M_P": 1.47,
+    "SOHO_VREF_P": 0.68,
+    "SOHO_VRST_P": 1.0,
+    "SOIF_CC_N": 0.66,
+    "SOIF_DC_P": 0.38,
+    "SOIF_GAIN_N": 1.05,
+    "SOIF_LEAK_N": 0.61,
+    "SOIF_REFR_N": 1.05,
+    "SOIF_SPKTHR_P": 0.38,
+    "SYAM_STDW_N": 0.67,
+    "SYAM_W0_P": 0.22,
+    "SYAM_W1_P": 0.22,
+    "SYAM_W2_P": 0.22,
+    "SYAM_W3_P": 0.22,
+    "SYAW_STDSTR_N": 0.2,
+    "SYPD_DLY0_P": 0.22,
+    "SYPD_DLY1_P": 0.22,
+    "SYPD_DLY2_P": 1.6,
+    "SYPD_EXT_N": 0.92,
+    "SYSA_VB_P": 1.9,
+    "SYSA_VRES_N": 1.9,
+}
+"""Per-parameter scale factor of the BG output, for every name of CORE_PARAMETERS (SynSense's
+Dynap-SE2 documentation, as tabulated in Rockpool). DEAM_REV_N, DEGA_REV_P, DENM_REV_N and
+SOHO_VRST_P have no published factor: 1.0 is assumed."""
+
 # Simulator current -> the bias-generator parameter that sets it on the chip.
 SIM_TO_BG: dict[str, str] = {
     "Idc": "SOIF_DC_P",

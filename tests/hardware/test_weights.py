@@ -1,0 +1,245 @@
+"""Tests of weight quantization (dynapse2.hardware.weights)."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dynapse2.hardware import bias, chip
+from dynapse2.hardware import weights as W
+
+ISCALE = 1e-9  # A per unit weight: N(0, 1) weights give bases of a few nA
+
+
+def _sparse_gaussian(rng, n_pre, n_post, fan_in):
+    w = np.zeros((n_pre, n_post))
+    for j in range(n_post):
+        w[rng.choice(n_pre, fan_in, replace=False), j] = rng.normal(size=fan_in)
+    return w
+
+
+def _by_hand(q):
+    """Dequantize independently: bit loop over masks, sign, core of each column."""
+    out = np.zeros(q.mask.shape)
+    col = q.core[None, :, None] if q.typed else q.core[None, :]
+    for k in range(4):
+        out += ((q.mask >> k) & 1) * q.base[col, k]
+    out /= q.iscale
+    return out if q.typed else q.sign * out
+
+
+def _rel_err_with(a, b):
+    """Relative L2 error of magnitudes a under bases b with nearest subset sums (brute)."""
+    lv = np.array([sum(b[k] for k in range(4) if m >> k & 1) for m in range(16)])
+    q = lv[np.argmin(np.abs(a[:, None] - lv[None, :]), axis=1)]
+    return np.sqrt(np.sum((a - q) ** 2) / np.sum(a**2))
+
+
+def test_dequantize_round_trip_value_by_value():
+    rng = np.random.default_rng(0)
+    w = _sparse_gaussian(rng, 40, 30, 10)
+    core = np.repeat([0, 1, 2], 10)
+    q = W.quantize_weights(w, core, ISCALE)
+    np.testing.assert_allclose(q.dequantize(), _by_hand(q), rtol=1e-13, atol=0)
+    assert q.base.shape == (3, 4) and q.mask.shape == w.shape
+    assert q.mask.min() >= 0 and q.mask.max() <= 15
+    # every mask is the nearest of the core's 16 subset sums (brute force)
+    lv = W.subset_sums(q.base) / ISCALE
+    for i, j in zip(*np.nonzero(w), strict=True):
+        best = np.min(np.abs(np.abs(w[i, j]) - lv[core[j]]))
+        assert abs(abs(w[i, j]) - lv[core[j], q.mask[i, j]]) == pytest.approx(best, abs=1e-15)
+    # the base currents are BG settings of SYAM_Wk_P
+    for k, name in enumerate(chip.BASE_WEIGHT_PARAMETERS):
+        np.testing.assert_array_equal(
+            q.base[:, k], bias.current(name, q.base_coarse[:, k], q.base_fine[:, k])
+        )
+    # the reported error is the relative L2 error per core
+    for c in range(3):
+        cols = core == c
+        d = q.dequantize()[:, cols] - w[:, cols]
+        assert q.error[c] == pytest.approx(np.linalg.norm(d) / np.linalg.norm(w[:, cols]))
+
+
+def test_gaussian_error_bound_and_beats_binary_grid():
+    rng = np.random.default_rng(1)
+    w = _sparse_gaussian(rng, 512, 256, 64)
+    core = np.zeros(256, dtype=int)
+    q = W.quantize_weights(w, core, ISCALE, bias_quantize=False)
+    a = np.abs(w[w != 0])
+    scales = np.geomspace(0.1, 0.5, 400)  # brute-force best binary grid
+    binary = min(_rel_err_with(a, s * np.array([1, 2, 4, 8])) for s in scales)
+    assert 0.05 < q.error[0] < 0.065
+    assert q.error[0] <= binary + 1e-12
+    q_bg = W.quantize_weights(w, core, ISCALE)  # BG snapping costs little
+    assert q_bg.error[0] < q.error[0] * 1.02
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_small_case_near_grid_search_optimum(seed):
+    rng = np.random.default_rng(seed)
+    a = np.abs(rng.standard_t(3, size=12)) + 0.01
+    grid = np.linspace(0, a.max(), 24)
+    combos = np.array(list(itertools.combinations_with_replacement(grid, 4)))  # (20475, 4)
+    lv = combos @ W.BITS.T  # (n_combo, 16)
+    sse = np.min((a[None, :, None] - lv[:, None, :]) ** 2, axis=2).sum(axis=1)
+    grid_best = np.sqrt(sse.min() / np.sum(a**2))
+    got = W.quantize_weights(a[:, None], np.array([0]), ISCALE, bias_quantize=False).error[0]
+    assert got <= grid_best * 1.03
+
+
+def test_at_most_four_distinct_magnitudes_are_exact():
+    w = np.array([[0.3, -1.7], [0.3, 5.2], [-2.9, 0.0], [1.7, -5.2]])
+    q = W.quantize_weights(w, np.array([0, 0]), ISCALE, bias_quantize=False)
+    np.testing.assert_allclose(q.dequantize(), w, rtol=1e-15)
+    assert q.error[0] < 1e-15 and len(q.dropped) == 0
+
+
+def test_determinism():
+    rng = np.random.default_rng(3)
+    w = _sparse_gaussian(rng, 64, 64, 20)
+    core = np.arange(64) % 4
+    q1 = W.quantize_weights(w, core, ISCALE)
+    q2 = W.quantize_weights(w.copy(), core.copy(), ISCALE)
+    np.testing.assert_array_equal(q1.base, q2.base)
+    np.testing.assert_array_equal(q1.mask, q2.mask)
+
+
+def test_zero_single_and_empty_cores():
+    w = np.zeros((5, 4))
+    w[2, 1] = -0.7  # core 1: a single weight
+    core = np.array([0, 1, 3, 3])  # core 0 all zero, core 2 has no neuron, core 3 all zero
+    q = W.quantize_weights(w, core, ISCALE, bias_quantize=False)
+    assert q.base.shape == (4, 4)
+    np.testing.assert_array_equal(q.base[[0, 2, 3]], 0.0)
+    np.testing.assert_allclose(q.base[1], [0.7 * ISCALE, 0, 0, 0])
+    np.testing.assert_array_equal(q.error, 0.0)
+    np.testing.assert_allclose(q.dequantize(), w, rtol=1e-15)
+    assert q.mask[2, 1] == 1 and q.sign[2, 1] == -1
+    np.testing.assert_array_equal(q.fan_in, [0, 1, 0, 0])
+    empty = W.quantize_weights(np.zeros((3, 0)), np.zeros(0, dtype=int), ISCALE)
+    assert empty.base.shape == (0, 4)
+
+
+def test_fan_in_limit_signed_and_typed():
+    w = np.zeros((100, 5))
+    w[:65, 3] = 1.0
+    w[:64, 0] = -1.0  # exactly 64 is legal
+    with pytest.raises(ValueError, match=r"neuron 3: 65 nonzero incoming.*max_fan_in=64"):
+        W.quantize_weights(w, np.zeros(5, dtype=int), ISCALE)
+    w[64, 3] = 0.0
+    q = W.quantize_weights(w, np.zeros(5, dtype=int), ISCALE)
+    assert q.fan_in[0] == q.fan_in[3] == 64
+    # typed: connections are counted over the four synapse types
+    wt = np.zeros((40, 2, 4))
+    wt[:33, 1, 0] = 1.0  # AMPA
+    wt[:32, 1, 2] = 1.0  # GABA from (partly) the same presynaptic neurons
+    with pytest.raises(ValueError, match=r"neuron 1: 65 nonzero"):
+        W.quantize_weights(wt, np.array([0, 0]), ISCALE)
+    with pytest.raises(ValueError, match=r"neuron 1: 65 nonzero.*max_fan_in=10"):
+        W.quantize_weights(wt[:, :, :] * 1, np.array([0, 0]), ISCALE, max_fan_in=10)
+
+
+def test_prune_keeps_strongest_and_reports():
+    rng = np.random.default_rng(4)
+    w = np.zeros((80, 3))
+    w[:, 1] = rng.normal(size=80)
+    w[:10, 2] = 1.0
+    q = W.quantize_weights(w, np.zeros(3, dtype=int), ISCALE, prune=True)
+    assert len(q.pruned) == 16
+    np.testing.assert_array_equal(q.pruned.index[:, 1], 1)
+    weakest = np.sort(np.argsort(-np.abs(w[:, 1]), kind="stable")[64:])
+    np.testing.assert_array_equal(np.sort(q.pruned.index[:, 0]), weakest)
+    np.testing.assert_array_equal(q.pruned.weight, w[q.pruned.index[:, 0], 1])
+    assert np.all(q.mask[weakest, 1] == 0)
+    assert q.fan_in[1] <= 64 and q.fan_in[2] == 10
+    # the error counts what pruning removed
+    assert q.error[0] > 0
+
+
+def test_typed_weights_signs_and_dropped():
+    rng = np.random.default_rng(5)
+    w = np.abs(rng.normal(size=(16, 6, 4)))  # 64 entries per neuron
+    w[0, 0, 0] = 1e-4  # far below half the smallest level: rounds to mask 0
+    q = W.quantize_weights(w, np.array([0, 0, 0, 1, 1, 1]), ISCALE)
+    assert q.dequantize().shape == w.shape and np.all(q.dequantize() >= 0)
+    np.testing.assert_allclose(q.dequantize(), _by_hand(q), rtol=1e-13)
+    connected = q.mask > 0
+    np.testing.assert_array_equal(
+        q.sign[connected], np.broadcast_to([1, 1, -1, -1], w.shape)[connected]
+    )
+    assert [0, 0, 0] in q.dropped.index.tolist()
+    assert np.all(q.mask[tuple(q.dropped.index.T)] == 0)
+    np.testing.assert_array_equal(q.dropped.weight, w[tuple(q.dropped.index.T)])
+
+
+def test_bad_inputs():
+    core = np.array([0, 0])
+    with pytest.raises(ValueError, match=r"w must be \(n_pre, n_post\).*got shape \(2, 2, 3\)"):
+        W.quantize_weights(np.ones((2, 2, 3)), core, ISCALE)
+    with pytest.raises(ValueError, match=r"typed weights must be >= 0.*w\[1, 0, 2\] = -1"):
+        w = np.ones((2, 2, 4))
+        w[1, 0, 2] = -1
+        W.quantize_weights(w, core, ISCALE)
+    with pytest.raises(ValueError, match="w must be finite"):
+        W.quantize_weights(np.array([[np.nan, 1.0]]), core, ISCALE)
+    with pytest.raises(ValueError, match=r"core must be \(2,\) non-negative integers"):
+        W.quantize_weights(np.ones((2, 2)), np.array([0, -1]), ISCALE)
+    with pytest.raises(ValueError, match=r"iscale must be a positive finite current.*-1"):
+        W.quantize_weights(np.ones((2, 2)), core, -1.0)
+    with pytest.raises(ValueError, match=r"max_fan_in must be an integer in 1\.\.64, got 65"):
+        W.quantize_weights(np.ones((2, 2)), core, ISCALE, max_fan_in=65)
+    with pytest.raises(
+        ValueError,
+        match=r"core 0: base weight current 0 \(SYAM_W0_P\) = 0\.001 A is above .*now 0\.001 A",
+    ):
+        W.quantize_weights(np.ones((2, 2)), core, 1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    w=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+        elements=st.floats(-100, 100, allow_subnormal=False),
+    ),
+    n_cores=st.integers(1, 3),
+)
+def test_property_levels_and_signs(w, n_cores):
+    core = np.arange(w.shape[1]) % n_cores
+    q = W.quantize_weights(w, core, ISCALE, bias_quantize=False)
+    deq = q.dequantize()
+    lv = W.subset_sums(q.base) / ISCALE
+    for i, j in np.ndindex(w.shape):
+        assert np.any(np.isclose(abs(deq[i, j]), lv[core[j]], rtol=1e-12, atol=0))
+    assert np.all(deq[w == 0] == 0)  # no connection stays no connection
+    nz = deq != 0
+    assert np.all(np.sign(deq[nz]) == np.sign(w[nz]))  # sign preserved
+    assert np.all(q.error <= 1.0 + 1e-12)  # never worse than dropping everything
+
+
+def test_fake_quantize_forward_and_straight_through_gradient():
+    rng = np.random.default_rng(6)
+    w = _sparse_gaussian(rng, 16, 8, 6)
+    core = np.arange(8) // 4
+    q = W.quantize_weights(w, core, ISCALE)
+    base = jnp.asarray(q.base / ISCALE)  # bases in units of the unit weight: float32-safe
+
+    @jax.jit
+    def loss(w):
+        return jnp.sum(W.fake_quantize(w, base, jnp.asarray(core), 1.0) * jnp.arange(8.0))
+
+    wj = jnp.asarray(w, dtype=jnp.float32)
+    fwd = W.fake_quantize(wj, base, jnp.asarray(core), 1.0)
+    np.testing.assert_allclose(np.asarray(fwd), q.dequantize(), rtol=1e-5, atol=1e-6)
+    g = jax.grad(loss)(wj)
+    np.testing.assert_array_equal(np.asarray(g), np.broadcast_to(np.arange(8.0), w.shape))
+    # typed weights: magnitudes come back, per-type axis handled
+    wt = np.abs(rng.normal(size=(4, 8, 4)))
+    qt = W.quantize_weights(wt, core, ISCALE)
+    fwd_t = W.fake_quantize(jnp.asarray(wt), jnp.asarray(qt.base / ISCALE), jnp.asarray(core), 1.0)
+    np.testing.assert_allclose(np.asarray(fwd_t), qt.dequantize(), rtol=1e-5, atol=1e-6)
