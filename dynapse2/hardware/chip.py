@@ -220,12 +220,6 @@ BASE_WEIGHT_PARAMETERS: tuple[str, ...] = ("SYAM_W0_P", "SYAM_W1_P", "SYAM_W2_P"
 """BG parameters of a core's base weight currents Iw_0..Iw_3, selected by CAM mask bits 0..3."""
 
 # --- Configuration object model (samna 0.7.1.0 `samna.dynapse2`) -----------------------
-# Appended by the hw-config branch; the coarse/fine ranges may be deduplicated with the
-# bias-generator tables when those land.
-COARSE_MAX: int = 5
-"""Largest coarse value of a bias-generator parameter (coarse values are 0..COARSE_MAX)."""
-FINE_MAX: int = 255
-"""Largest fine value of a bias-generator parameter (fine values are 0..FINE_MAX)."""
 PARAMETER_TYPES: tuple[str, ...] = ("N", "P")
 """Transistor types of a parameter; samna 0.7.1.0 exposes `Dynapse2Parameter.type` as "N"/"P"."""
 TYPE_SWITCHABLE_PARAMETERS: frozenset[str] = frozenset({"NCCF_CAL_REFBIAS_V"})

@@ -86,8 +86,8 @@ class Parameter:
     """One bias-generator value: current ~ I_max(coarse) * fine / 255 (see chip.py).
 
     Attributes:
-        coarse: coarse value, 0..COARSE_MAX.
-        fine: fine value, 0..FINE_MAX.
+        coarse: coarse value, 0..BG_COARSE_MAX.
+        fine: fine value, 0..BG_FINE_MAX.
         type: transistor type, "N" or "P".
     """
 
@@ -113,8 +113,8 @@ def _check_bool(where: str, field: str, value: Any) -> bool:
 def _check_parameter(where: str, name: str, value: Any, table_type: str) -> Parameter:
     if not isinstance(value, Parameter):
         raise ValueError(f"{where}: parameter {name} = {value!r} must be a Parameter")
-    _check_scalar_int(where, f"parameter {name} coarse", value.coarse, 0, C.COARSE_MAX)
-    _check_scalar_int(where, f"parameter {name} fine", value.fine, 0, C.FINE_MAX)
+    _check_scalar_int(where, f"parameter {name} coarse", value.coarse, 0, C.BG_COARSE_MAX)
+    _check_scalar_int(where, f"parameter {name} fine", value.fine, 0, C.BG_FINE_MAX)
     if value.type not in C.PARAMETER_TYPES:
         raise ValueError(
             f"{where}: parameter {name} type = {value.type!r} must be one of {C.PARAMETER_TYPES}"

@@ -24,7 +24,7 @@ def _random_params(rng: np.random.Generator, table: dict[str, str]) -> dict[str,
         if name in C.TYPE_SWITCHABLE_PARAMETERS:
             t = str(rng.choice(C.PARAMETER_TYPES))
         out[name] = Parameter(
-            int(rng.integers(0, C.COARSE_MAX + 1)), int(rng.integers(0, C.FINE_MAX + 1)), t
+            int(rng.integers(0, C.BG_COARSE_MAX + 1)), int(rng.integers(0, C.BG_FINE_MAX + 1)), t
         )
     return out
 

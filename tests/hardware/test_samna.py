@@ -191,8 +191,8 @@ def _randomise_samna(samna, seed):
 
     def rand_params(m):
         for p in m.values():
-            p.coarse_value = int(rng.integers(0, C.COARSE_MAX + 1))
-            p.fine_value = int(rng.integers(0, C.FINE_MAX + 1))
+            p.coarse_value = int(rng.integers(0, C.BG_COARSE_MAX + 1))
+            p.fine_value = int(rng.integers(0, C.BG_FINE_MAX + 1))
             if p.is_type_switchable():
                 p.type = str(rng.choice(["N", "P"]))
 
