@@ -320,13 +320,24 @@ def bias_table(table: Any, title: str = "Bias-generator settings") -> Figure:
                 "-" if err is None else f"{err:.2%}",
             ]
         )
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * (len(cells) + 2) + 0.4))
+    widths = np.array(
+        [max(len(h), *(len(row[j]) for row in cells)) for j, h in enumerate(BIAS_TABLE_COLUMNS)],
+        dtype=float,
+    )
+    fig, ax = plt.subplots(
+        figsize=(max(6.0, 0.09 * widths.sum() + 1), 0.25 * (len(cells) + 1) + 0.5)
+    )
     ax.axis("off")
-    t = ax.table(cellText=cells, colLabels=list(BIAS_TABLE_COLUMNS), loc="upper center")
+    t = ax.table(
+        cellText=cells,
+        colLabels=list(BIAS_TABLE_COLUMNS),
+        colWidths=list(widths / widths.sum()),
+        bbox=[0, 0, 1, 1],
+    )
     t.auto_set_font_size(False)
     t.set_fontsize(8)
-    t.auto_set_column_width(list(range(len(BIAS_TABLE_COLUMNS))))
     ax.set_title(title)
+    fig.tight_layout()
     return fig
 
 
