@@ -3,10 +3,9 @@ jupytext sources (.py), and every notebook has been executed."""
 
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pytest
-
-jupytext = pytest.importorskip("jupytext")
-nbformat = pytest.importorskip("nbformat")
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "docs" / "tutorials"
 SOURCES = sorted(TUTORIALS.glob("*.py"))
