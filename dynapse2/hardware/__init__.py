@@ -16,32 +16,59 @@ Public API (samna is imported only when a board is opened, never by importing th
   :func:`from_samna`.
 """
 
-from dynapse2.hardware.bias import (
-    ParameterTable,
-    current,
-    current_range,
-    quantize_current,
-    quantize_parameters,
-)
-from dynapse2.hardware.config import Chip, Configuration, Core, InputRoute, OutputRoute, Parameter
-from dynapse2.hardware.device import DynapseBoard, to_hardware
-from dynapse2.hardware.events import decode_output, encode_input
-from dynapse2.hardware.mapper import Placement, default_positions, place
-from dynapse2.hardware.network import (
-    NetworkMapping,
-    config_from_network,
-    map_network,
-    network_from_config,
-    quantize_network,
-)
-from dynapse2.hardware.samna_backend import (
-    HardwareUnavailableError,
-    from_samna,
-    open_device,
-    samna_status,
-    to_samna,
-)
-from dynapse2.hardware.weights import QuantizedWeights, fake_quantize, quantize_weights
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Lazy exports: importing ``dynapse2.hardware`` (or its pure submodules ``chip``, ``config``,
+# ``mapper``, ``samna_backend``) pulls in neither samna nor JAX; a name is imported on first use.
+_EXPORTS: dict[str, str] = {
+    "ParameterTable": "bias",
+    "current": "bias",
+    "current_range": "bias",
+    "quantize_current": "bias",
+    "quantize_parameters": "bias",
+    "Chip": "config",
+    "Configuration": "config",
+    "Core": "config",
+    "InputRoute": "config",
+    "OutputRoute": "config",
+    "Parameter": "config",
+    "DynapseBoard": "device",
+    "to_hardware": "device",
+    "decode_output": "events",
+    "encode_input": "events",
+    "Placement": "mapper",
+    "default_positions": "mapper",
+    "place": "mapper",
+    "NetworkMapping": "network",
+    "config_from_network": "network",
+    "map_network": "network",
+    "network_from_config": "network",
+    "quantize_network": "network",
+    "HardwareUnavailableError": "samna_backend",
+    "from_samna": "samna_backend",
+    "open_device": "samna_backend",
+    "samna_status": "samna_backend",
+    "to_samna": "samna_backend",
+    "QuantizedWeights": "weights",
+    "fake_quantize": "weights",
+    "quantize_weights": "weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"dynapse2.hardware.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dynapse2.hardware' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "Chip",
