@@ -1,0 +1,105 @@
+"""Dynap-SE2 hardware: chip facts, bias generator, quantizers, configuration, mapper, board.
+
+Public API (samna is imported only when a board is opened, never by importing this package):
+
+- configuration tree: :class:`Configuration`, :class:`Chip`, :class:`Core`,
+  :class:`Parameter`, :class:`InputRoute`, :class:`OutputRoute` (``cfg.save`` /
+  ``Configuration.load`` for JSON);
+- quantization: :func:`quantize_current`, :func:`quantize_parameters`,
+  :func:`quantize_weights`, :func:`fake_quantize`;
+- mapping: :func:`map_network` (-> :class:`NetworkMapping` with ``config``, ``placement``,
+  the quantized ``network``), :func:`config_from_network`, :func:`quantize_network`,
+  :func:`network_from_config`, :func:`place`, :class:`Placement`;
+- events: :func:`encode_input`, :func:`decode_output`;
+- board: :func:`to_hardware`, :class:`DynapseBoard`, :func:`open_device`,
+  :func:`samna_status`, :class:`HardwareUnavailableError`, :func:`to_samna`,
+  :func:`from_samna`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Lazy exports: importing ``dynapse2.hardware`` (or its pure submodules ``chip``, ``config``,
+# ``mapper``, ``samna_backend``) pulls in neither samna nor JAX; a name is imported on first use.
+_EXPORTS: dict[str, str] = {
+    "ParameterTable": "bias",
+    "current": "bias",
+    "current_range": "bias",
+    "quantize_current": "bias",
+    "quantize_parameters": "bias",
+    "Chip": "config",
+    "Configuration": "config",
+    "Core": "config",
+    "InputRoute": "config",
+    "OutputRoute": "config",
+    "Parameter": "config",
+    "DynapseBoard": "device",
+    "to_hardware": "device",
+    "decode_output": "events",
+    "encode_input": "events",
+    "Placement": "mapper",
+    "default_positions": "mapper",
+    "place": "mapper",
+    "NetworkMapping": "network",
+    "config_from_network": "network",
+    "map_network": "network",
+    "network_from_config": "network",
+    "quantize_network": "network",
+    "HardwareUnavailableError": "samna_backend",
+    "from_samna": "samna_backend",
+    "open_device": "samna_backend",
+    "samna_status": "samna_backend",
+    "to_samna": "samna_backend",
+    "QuantizedWeights": "weights",
+    "fake_quantize": "weights",
+    "quantize_weights": "weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"dynapse2.hardware.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dynapse2.hardware' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = [
+    "Chip",
+    "Configuration",
+    "Core",
+    "DynapseBoard",
+    "HardwareUnavailableError",
+    "InputRoute",
+    "NetworkMapping",
+    "OutputRoute",
+    "Parameter",
+    "ParameterTable",
+    "Placement",
+    "QuantizedWeights",
+    "config_from_network",
+    "current",
+    "current_range",
+    "decode_output",
+    "default_positions",
+    "encode_input",
+    "fake_quantize",
+    "from_samna",
+    "map_network",
+    "network_from_config",
+    "open_device",
+    "place",
+    "quantize_current",
+    "quantize_network",
+    "quantize_parameters",
+    "quantize_weights",
+    "samna_status",
+    "to_hardware",
+    "to_samna",
+]

@@ -28,6 +28,10 @@ HOP_MAX: int = 7
 """Range of x/y hops of an SRAM destination, in chips."""
 GRID_SIZE: int = HOP_MAX - HOP_MIN + 1
 """Chips per side of the grid a chip can reach (15 x 15)."""
+HOST_HOPS: tuple[int, int] = (HOP_MIN, 0)
+"""(x_hop, y_hop) of a destination that leaves the chip grid for the Stack board's FPGA, which
+hands the event to the host (samna's ``read_events``); SynSense's Dynap-SE2 examples monitor
+neurons this way (``x_hop=-7``). No chip may therefore sit at that offset from a sender."""
 
 # --- Synapse (dendrite) types -----------------------------------------------------------
 SYNAPSE_TYPES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")

@@ -272,3 +272,19 @@ def test_parameter_type_of_switchable_parameter_round_trips(samna):
     obj = sb.to_samna(cfg)
     assert obj.chips[0].shared_parameters23["NCCF_CAL_REFBIAS_V"].type == "P"
     assert sb.from_samna(obj) == cfg
+
+
+def test_mapped_configuration_through_samna():
+    """A configuration written by the mapper (2 chips, cross-chip routes, host routes, input
+    and output maps) survives samna 0.7.1.0 value by value (positions and maps are ours)."""
+    from dynapse2.hardware.mapper import Connections, place, route
+
+    p = place([tuple(range(6))])
+    ampa, gaba = C.DENDRITE_CODES["ampa"], C.DENDRITE_CODES["gaba"]
+    rows = [(0, 0, ampa, 1), (0, 5, gaba, 2), (2, 4, ampa, 15), (6, 0, ampa, 8)]
+    pre, post, dend, w = (np.array(c) for c in zip(*rows, strict=True))
+    cfg = route(p, Connections(2, pre, post, dend, w), outputs=[4, 5])
+    back = sb.from_samna(sb.to_samna(cfg))
+    assert back.chips == [
+        type(c)(c.cores, position=(i, 0), flags=c.flags) for i, c in enumerate(cfg.chips)
+    ]

@@ -1,0 +1,613 @@
+"""Networks <-> configurations: quantize, map and write a network; read it back.
+
+Supported networks (what :func:`map_network` accepts):
+
+- a bare ``DynapSim(n, ...)`` (or ``Sequential(DynapSim)``): ``n`` input channels, channel
+  ``i`` driving neuron ``i`` through AMPA with weight 1 (the input must be non-negative event
+  counts: events on the chip carry no sign);
+- ``Sequential(Linear((n_in, n)), DynapSim(n, ...))``: the Linear weights become the CAM
+  entries with which the DynapSim neurons listen to the input channels' tags (positive
+  weights AMPA, negative GABA), with ``w_rec`` if ``has_rec`` (any synapse type);
+- deeper ``Sequential`` chains of ``[Linear,] DynapSim`` pairs: each DynapSim is a population
+  on the chips, a Linear between two DynapSims (or none: identity) becomes their connections.
+
+Not supported (a clear error): a Linear with a bias, a Linear after the last DynapSim (a
+readout runs on the host, not on the chip), other module types. The network's output is the
+last population's spikes; its input, non-negative event counts per channel.
+
+What the configuration holds per core (everything the simulator needs is recovered from it):
+the BG settings of the 19 DynapSim currents (``chip.SIM_TO_BG``) and of the base weights
+``SYAM_W0_P..SYAM_W3_P``; per neuron the CAM entries (tag, dendrite, weight mask), SRAM
+destinations and latches. ``Configuration.meta["dynapse2"]`` keeps what the silicon does not
+hold: population structure (which neurons form which population, in which order), ``dt``,
+``Iscale``, capacitances and physical constants, so that :func:`network_from_config`
+rebuilds the same ``Sequential``. Without it (a configuration read from a board) every
+neuron with a synapse, a destination or an output forms one population with recurrent
+connections, simulated with the nominal constants.
+
+Decisions:
+
+- Mismatch is a property of the silicon: the nominal currents are quantized, mismatch
+  factors are ignored; the quantized and rebuilt networks have no mismatch (pass
+  ``mismatch=`` to :func:`network_from_config` to simulate a chip).
+- A core holds one value per parameter: with ``reduce="mean"`` (default) the neurons of a
+  core that ask for different values get their mean, with a :class:`UserWarning` naming the
+  parameter and the core; ``reduce="raise"`` refuses instead. ``DynapSim.groups`` decides
+  which neurons share a core, so a network trained with tied groups never triggers this.
+- A current that quantizes to 0 A (below half the BG's smallest step) takes the smallest
+  nonzero setting (coarse 0, fine 1) instead: the simulator needs positive currents, and the
+  silicon leaks about a picoampere at fine 0 anyway.
+- Latches: ``so_adaptation`` where the AHP weight (``SOAD_W_N``) is set above what ``I_0``
+  quantizes to, ``so_dc`` likewise for ``SOIF_DC_P``, ``denm_nmda`` where a neuron has NMDA
+  synapses. Reading back, a neuron whose latch is off gets the quantized ``I_0`` for that
+  current (the circuit is off). Other latches stay at reset (``soif_type`` off; the
+  simulator's soma is the exponential one).
+- Weights are written in the canonical form of :mod:`dynapse2.hardware.levels`, so that
+  network -> configuration -> network -> configuration gives an identical configuration.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from dynapse2.hardware import bias
+from dynapse2.hardware import chip as C
+from dynapse2.hardware.bias import ParameterTable, quantize_parameters
+from dynapse2.hardware.config import Configuration, Parameter
+from dynapse2.hardware.levels import CanonicalWeights, canonical_quantize, level_table
+from dynapse2.hardware.mapper import (
+    Connections,
+    Placement,
+    flat_id,
+    place,
+    route,
+    unroute,
+)
+from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
+from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.nn.module import Module
+from dynapse2.physics import constants as K
+
+__all__ = [
+    "NetworkMapping",
+    "map_network",
+    "config_from_network",
+    "quantize_network",
+    "network_from_config",
+    "META_KEY",
+]
+
+META_KEY = "dynapse2"
+"""Key of ``Configuration.meta`` that holds the network structure."""
+_META_VERSION = 1
+_TYPES = C.SYNAPSE_TYPES
+_CODE = [C.DENDRITE_CODES[t] for t in _TYPES]
+_TYPE_OF_CODE = {code: i for i, code in enumerate(_CODE)}
+_AMPA, _GABA, _NMDA = _TYPES.index("ampa"), _TYPES.index("gaba"), _TYPES.index("nmda")
+_LATCH = {name: i for i, name in enumerate(C.NEURON_LATCHES)}
+_CONSTANTS = ("Ut", "kappa_n", "kappa_p", "Io", "Vth")
+# Current -> latch that switches its circuit on (off: the current is the quantized I_0).
+_LATCHED = {"Iw_ahp": "so_adaptation", "Idc": "so_dc"}
+_SIM_OPTIONS = ("synapse_model", "detach_feedback", "detach_reset", "surrogate_slope")
+
+
+# --- reading a network ----------------------------------------------------------------------
+def _layers(net: Module) -> tuple[int, list[DynapSim], list[np.ndarray]]:
+    """``(n_in, populations, signed input weights of each population)``."""
+    mods = list(net.modules) if isinstance(net, Sequential) else [net]
+    layers: list[DynapSim] = []
+    weights: list[np.ndarray] = []
+    pending: np.ndarray | None = None
+    for i, m in enumerate(mods):
+        if isinstance(m, Linear):
+            if m.bias is not None:
+                raise ValueError(
+                    f"module {i} (Linear) has a bias; the chip has no bias currents per "
+                    "synapse: build the Linear with has_bias=False"
+                )
+            if pending is not None:
+                raise ValueError(f"module {i}: two Linear layers in a row are not supported")
+            pending = np.asarray(m.weight, np.float64)
+        elif isinstance(m, DynapSim):
+            w = pending if pending is not None else np.eye(m.n)
+            layers.append(m)
+            weights.append(w)
+            pending = None
+        else:
+            raise ValueError(
+                f"module {i} is a {type(m).__name__}; supported networks are chains of "
+                "[Linear,] DynapSim pairs (see dynapse2.hardware.network)"
+            )
+    if pending is not None:
+        raise ValueError(
+            "the network ends with a Linear layer: a readout runs on the host, not on the "
+            "chip; map the network without it and apply the readout to the output spikes"
+        )
+    if not layers:
+        raise ValueError("the network has no DynapSim layer")
+    return weights[0].shape[0], layers, weights
+
+
+def _typed(signed: np.ndarray) -> np.ndarray:
+    out = np.zeros((*signed.shape, len(_TYPES)))
+    out[..., _AMPA] = np.maximum(signed, 0.0)
+    out[..., _GABA] = np.maximum(-signed, 0.0)
+    return out
+
+
+# --- building a network (shared by quantize_network and network_from_config) ----------------
+def _neutral(name: str, io: float) -> tuple[int, int]:
+    """BG setting of ``I_0`` for a latched current: what "circuit off" looks like."""
+    return _setting(name, io)
+
+
+def _setting(name: str, amps: float) -> tuple[int, int]:
+    c, f = bias.quantize_current(name, amps)
+    c, f = int(c), int(f)
+    if f == 0:  # 0 A would be no current: take the smallest step (see the module docstring)
+        c, f = 0, 1
+    return c, f
+
+
+def _currents(settings: list[dict[str, tuple[int, int]]], latches: np.ndarray, io: float):
+    """Per-neuron currents (A) from each neuron's core settings and latches."""
+    out = {}
+    for name in CURRENTS:
+        bg = C.SIM_TO_BG[name]
+        cf = np.array([s[bg] for s in settings], np.int64).reshape(-1, 2)
+        if name in _LATCHED:
+            off = ~latches[:, _LATCH[_LATCHED[name]]]
+            cf[off] = _neutral(name, io)
+        out[name] = np.asarray(bias.current(name, cf[:, 0], cf[:, 1]), np.float64)
+    return out
+
+
+@dataclass
+class _Layer:
+    n: int
+    in_w: np.ndarray  # (n_src, n) signed, units of Iscale
+    w_rec: np.ndarray | None  # (n, n, 4) typed or None (no recurrence)
+    currents: dict[str, np.ndarray]
+    groups: tuple[int, ...]
+    sim: dict[str, Any]  # dt, Iscale, capacitances, constants, options
+
+
+def _build(layers: list[_Layer], backend: str, mismatch: float, key: Any) -> Sequential:
+    mods: list[Module] = []
+    for L in layers:
+        mods.append(Linear(L.in_w.shape, weight=L.in_w.astype(np.float32)))
+        s = L.sim
+        mods.append(
+            DynapSim(
+                L.n,
+                has_rec=L.w_rec is not None,
+                w_rec=L.w_rec,
+                dt=s["dt"],
+                groups=L.groups,
+                mismatch=mismatch,
+                key=key,
+                backend=backend,
+                **{k: s[k] for k in _SIM_OPTIONS if k in s},
+                **L.currents,
+                **s["capacitances"],
+                Iscale=s["Iscale"],
+                **{k: s[k] for k in _CONSTANTS},
+            )
+        )
+    return Sequential(*mods)
+
+
+def _sim_of(m: DynapSim) -> dict[str, Any]:
+    return {
+        "dt": m.dt,
+        "Iscale": m.Iscale,
+        "capacitances": dict(m.capacitances),
+        **{k: getattr(m, k) for k in _CONSTANTS},
+        "synapse_model": m.synapse_model,
+    }
+
+
+def _group_ranks(gcore: np.ndarray) -> tuple[int, ...]:
+    """Parameter group of each neuron = rank of its core among the population's cores."""
+    return tuple(np.unique(gcore, return_inverse=True)[1].ravel().tolist())
+
+
+# --- network -> configuration ---------------------------------------------------------------
+@dataclass(frozen=True)
+class NetworkMapping:
+    """Everything :func:`map_network` decided.
+
+    Attributes:
+        config: the configuration.
+        placement: neuron -> chip, core, neuron (populations in network order).
+        network: the quantized network: a ``Sequential`` of ``(Linear, DynapSim)`` pairs that
+            simulates what ``config`` holds (equal to ``network_from_config(config)``).
+        weights: per population, the :class:`~dynapse2.hardware.levels.CanonicalWeights`
+            (input rows first, then recurrent rows).
+        parameters: per population, the BG :class:`~dynapse2.hardware.bias.ParameterTable`
+            (core numbers are global: ``chip * 4 + core``).
+    """
+
+    config: Configuration
+    placement: Placement
+    network: Sequential
+    weights: tuple[CanonicalWeights, ...]
+    parameters: tuple[ParameterTable, ...]
+
+    def summary(self) -> str:
+        """Placement, CAM/SRAM use and the quantization error, as text."""
+        cfg = self.config
+        n_syn = sum(int((c.syn_dendrite != 0).sum()) for ch in cfg.chips for c in ch.cores)
+        n_dst = sum(int((c.dest_core != 0).sum()) for ch in cfg.chips for c in ch.cores)
+        lines = [self.placement.summary()]
+        lines.append(
+            f"{n_syn} CAM entries, {n_dst} SRAM destinations, {len(cfg.input_map)} input "
+            f"channels routed, {len(cfg.output_map)} output channels"
+        )
+        for li, w in enumerate(self.weights):
+            err = ", ".join(f"{e:.3f}" for e in w.fit.error)
+            lines.append(
+                f"layer {li}: relative weight error per core [{err}], "
+                f"{len(w.fit.dropped)} connection(s) below the smallest level dropped"
+            )
+        return "\n".join(lines)
+
+
+def _quantize_currents(
+    m: DynapSim, gcore: np.ndarray, reduce: str, layer: int
+) -> tuple[ParameterTable, dict[int, dict[str, tuple[int, int]]]]:
+    values = {name: np.asarray(getattr(m, name), np.float64) for name in CURRENTS}
+    try:
+        table = quantize_parameters(values, gcore, reduce="raise")
+    except ValueError as e:
+        if reduce == "raise" or "differs within core" not in str(e):
+            raise ValueError(f"layer {layer}: {e}") from e
+        warnings.warn(
+            f"layer {layer}: {e}; using the {reduce} of each core (further differences are "
+            "averaged silently)",
+            UserWarning,
+            stacklevel=3,
+        )
+        table = quantize_parameters(values, gcore, reduce=reduce)
+    # Time constants: the nearest setting may make a DPI slightly faster than the simulator's
+    # forward-Euler bound (tau >= MIN_TAU_STEPS dt); then take the largest setting below it.
+    limit = {
+        i: m.capacitances[c] * m.Ut / (m.kappa * K.MIN_TAU_STEPS * m.dt) for c, i in TAU_OF.values()
+    }
+    settings = []
+    for s in table.settings:
+        c, f = (s.coarse, s.fine) if s.fine > 0 or s.requested == 0 else (0, 1)
+        if s.name in limit and float(bias.current(s.name, c, f)) > limit[s.name]:
+            c, f = _floor_setting(s.name, limit[s.name])
+        settings.append(replace(s, coarse=c, fine=f, current=float(bias.current(s.name, c, f))))
+    table = ParameterTable(settings=tuple(settings), core=table.core)
+    per_core: dict[int, dict[str, tuple[int, int]]] = {}
+    for s in table.settings:
+        per_core.setdefault(s.core, {})[s.bg_name] = (s.coarse, s.fine)
+    return table, per_core
+
+
+def _floor_setting(name: str, amps: float) -> tuple[int, int]:
+    """The BG setting of the largest current not above ``amps``."""
+    c, f = (int(v) for v in bias.quantize_current(name, min(amps, bias.current_range(name)[1])))
+    while f > 1 and float(bias.current(name, c, f)) > amps:
+        f -= 1
+    if float(bias.current(name, c, f)) > amps:
+        raise ValueError(f"{name}: no BG setting at or below {amps:.4g} A")
+    return c, f
+
+
+def map_network(
+    net: Module,
+    *,
+    positions: Sequence[tuple[int, int]] | None = None,
+    reduce: Literal["mean", "median", "raise"] = "mean",
+    backend: str = "jax",
+) -> NetworkMapping:
+    """Quantize, place and route a network, and write its configuration.
+
+    Args:
+        net: a supported network (see the module docstring).
+        positions: grid position ``(x, y)`` of each chip; default
+            :func:`~dynapse2.hardware.mapper.default_positions`.
+        reduce: how a core's differing parameter values become one (see module docstring).
+        backend: backend of the quantized network's DynapSim layers.
+
+    Returns:
+        A :class:`NetworkMapping`.
+
+    Raises:
+        ValueError: an unsupported network, or one that does not fit the chips (the message
+            names the neuron and the limit: 64 CAM entries, 4 destinations, 2047 tags per
+            chip, hops in -7..7), or a current or base weight outside the BG's range.
+    """
+    n_in, layers, in_ws = _layers(net)
+    placement = place([m.groups for m in layers], positions)
+    offsets = np.cumsum([0] + [m.n for m in layers])
+    pre_l, post_l, code_l, mask_l = [], [], [], []
+    params: dict[int, dict[str, Parameter]] = {}
+    latches = np.zeros((len(placement.layer), len(C.NEURON_LATCHES)), bool)
+    built: list[_Layer] = []
+    weights, tables = [], []
+    for li, (m, w_in) in enumerate(zip(layers, in_ws, strict=True)):
+        glob = placement.of_layer(li)  # global ids, in layer order
+        gcore = placement.global_core[glob]
+        cores, local = np.unique(gcore, return_inverse=True)
+        rows = [_typed(w_in)]
+        if m.w_rec is not None:
+            rows.append(np.asarray(m.w_rec, np.float64))
+        w = np.concatenate(rows, axis=0)
+        fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
+        if fan.size and fan.max() > C.N_CAM:
+            j = int(np.argmax(fan))
+            raise ValueError(
+                f"{placement.describe(int(glob[j]))} has {int(fan[j])} nonzero incoming "
+                f"weights; a neuron has {C.N_CAM} CAM entries (prune its inputs to at most "
+                f"{C.N_CAM})"
+            )
+        try:
+            q = canonical_quantize(w, local.ravel(), m.Iscale)
+        except ValueError as e:
+            raise ValueError(f"layer {li}: {e}") from e
+        weights.append(q)
+        table, per_core = _quantize_currents(m, gcore, reduce, li)
+        tables.append(table)
+
+        # Connections: source ids are input channels, or n_in + global neuron id.
+        n_src = w_in.shape[0]
+        src_ids = np.arange(n_src) if li == 0 else n_in + offsets[li - 1] + np.arange(n_src)
+        if m.w_rec is not None:
+            src_ids = np.concatenate([src_ids, n_in + offsets[li] + np.arange(m.n)])
+        r, c, t = np.nonzero(q.mask)
+        pre_l.append(src_ids[r])
+        post_l.append(glob[c])
+        code_l.append(np.asarray(_CODE)[t])
+        mask_l.append(q.mask[r, c, t])
+
+        # Parameters and latches per core.
+        io = m.Io
+        settings = []
+        for k, gc in enumerate(cores.tolist()):
+            s = dict(per_core[gc])
+            for b, name in enumerate(C.BASE_WEIGHT_PARAMETERS):
+                s[name] = (int(q.coarse[k, b]), int(q.fine[k, b]))
+            params[gc] = {n: Parameter(cf[0], cf[1], C.CORE_PARAMETERS[n]) for n, cf in s.items()}
+            settings.append(s)
+        neuron_settings = [settings[k] for k in local.ravel().tolist()]
+        for name, latch in _LATCHED.items():
+            bg = C.SIM_TO_BG[name]
+            on = np.array([s[bg] != _neutral(name, io) for s in neuron_settings], bool)
+            latches[glob, _LATCH[latch]] = on
+        nmda = (q.mask[..., _NMDA] > 0).any(axis=0)
+        latches[glob, _LATCH["denm_nmda"]] = nmda
+
+        lv = level_table(q.base, m.Iscale)  # (n_cores, 16)
+        mag = lv[local.ravel()[None, :, None], q.mask]  # typed magnitudes
+        in_q = mag[:n_src]
+        signed = in_q[..., _AMPA] - in_q[..., _GABA]
+        built.append(
+            _Layer(
+                n=m.n,
+                in_w=signed,
+                w_rec=mag[n_src:] if m.w_rec is not None else None,
+                currents=_currents(neuron_settings, latches[glob], io),
+                groups=_group_ranks(gcore),
+                sim={**_sim_of(m), **{k: getattr(m, k) for k in _SIM_OPTIONS}},
+            )
+        )
+
+    cat = lambda xs: np.concatenate(xs).astype(np.int64)  # noqa: E731
+    conns = Connections(n_in, cat(pre_l), cat(post_l), cat(code_l), cat(mask_l))
+    meta = {
+        META_KEY: {
+            "version": _META_VERSION,
+            "n_in": int(n_in),
+            "layers": [
+                {
+                    "neurons": flat_id(
+                        placement.chip[placement.of_layer(li)],
+                        placement.core[placement.of_layer(li)],
+                        placement.neuron[placement.of_layer(li)],
+                    ).tolist(),
+                    "has_rec": m.w_rec is not None,
+                    **_json_sim(_sim_of(m)),
+                }
+                for li, m in enumerate(layers)
+            ],
+        }
+    }
+    outputs = placement.of_layer(len(layers) - 1).tolist()
+    cfg = route(placement, conns, outputs, parameters=params, latches=latches, meta=meta)
+    network = _build(built, backend, 0.0, None)
+    return NetworkMapping(cfg, placement, network, tuple(weights), tuple(tables))
+
+
+def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
+    out = {k: float(v) for k, v in sim.items() if k not in ("capacitances", "synapse_model")}
+    out["capacitances"] = {k: float(v) for k, v in sim["capacitances"].items()}
+    out["synapse_model"] = str(sim["synapse_model"])
+    return out
+
+
+def config_from_network(net: Module, **kwargs: Any) -> Configuration:
+    """The configuration of ``net``: ``map_network(net, **kwargs).config``."""
+    return map_network(net, **kwargs).config
+
+
+def quantize_network(net: Module, **kwargs: Any) -> Sequential:
+    """``net`` as the chips would run it (quantized weights and currents, no mismatch):
+    ``map_network(net, **kwargs).network``."""
+    return map_network(net, **kwargs).network
+
+
+# --- configuration -> network ---------------------------------------------------------------
+def _default_structure(cfg: Configuration, syn) -> dict[str, Any]:
+    used = set(syn.post.tolist()) | set(syn.pre[~syn.pre_input].tolist())
+    used |= {flat_id(r.chip, r.core, r.neuron).item() for r in cfg.output_map.values()}
+    for ci, chip in enumerate(cfg.chips):
+        for co, core in enumerate(chip.cores):
+            for n in np.flatnonzero((core.dest_core != 0).any(axis=1)).tolist():
+                used.add(int(flat_id(ci, co, n)))
+    sim = _json_sim(
+        {
+            "dt": 1e-3,
+            "Iscale": K.ISCALE,
+            "capacitances": dict(K.CAPACITANCES),
+            "Ut": K.UT,
+            "kappa_n": K.KAPPA_N,
+            "kappa_p": K.KAPPA_P,
+            "Io": K.IO,
+            "Vth": K.VTH,
+            "synapse_model": "linear",
+        }
+    )
+    n_in = max(cfg.input_map, default=-1) + 1
+    return {
+        "version": _META_VERSION,
+        "n_in": max(n_in, 1),
+        "layers": [{"neurons": sorted(used), "has_rec": True, **sim}],
+    }
+
+
+def network_from_config(
+    cfg: Configuration,
+    *,
+    backend: str = "jax",
+    mismatch: float = 0.0,
+    key: Any = None,
+) -> Sequential:
+    """The network a configuration implements, as a ``Sequential`` of ``(Linear, DynapSim)``.
+
+    Weights are the CAM masks' sums of the core's base currents over ``Iscale`` (positive for
+    AMPA, negative for GABA in a Linear; per type in ``w_rec``); currents are the BG settings'
+    currents. With ``meta["dynapse2"]`` (written by :func:`map_network`) the populations,
+    their order, ``dt``, ``Iscale`` and constants are restored; without it see the module
+    docstring.
+
+    Args:
+        cfg: the configuration.
+        backend: backend of the DynapSim layers.
+        mismatch, key: device mismatch to simulate (default none) and its random key.
+
+    Raises:
+        ValueError: connections a ``Sequential`` cannot express (a population listening to
+            a population other than itself or the previous one, input channels reaching a
+            population other than the first, NMDA or SHUNT synapses from the input or from
+            the previous population, or both AMPA and GABA between one pair), or an
+            ambiguous configuration.
+    """
+    syn = unroute(cfg)
+    meta = cfg.meta.get(META_KEY) or _default_structure(cfg, syn)
+    if meta.get("version") != _META_VERSION:
+        raise ValueError(
+            f"configuration meta {META_KEY!r} has unknown version {meta.get('version')}"
+        )
+    n_in = int(meta["n_in"])
+    where: dict[int, tuple[int, int]] = {}
+    for li, L in enumerate(meta["layers"]):
+        for i, f in enumerate(L["neurons"]):
+            where[int(f)] = (li, i)
+    n_layers = len(meta["layers"])
+
+    layers: list[_Layer] = []
+    lv_of, gcore_of = [], []
+    for li, L in enumerate(meta["layers"]):
+        flat = np.asarray(L["neurons"], np.int64)
+        gcore = flat // C.N_NEURONS_PER_CORE
+        cores, local = np.unique(gcore, return_inverse=True)
+        settings, bases = {}, np.zeros((cores.size, C.N_WEIGHT_BITS))
+        for k, gc in enumerate(cores.tolist()):
+            core = cfg.chips[gc // C.N_CORES].cores[gc % C.N_CORES]
+            settings[gc] = {n: (p.coarse, p.fine) for n, p in core.parameters.items()}
+            for b, name in enumerate(C.BASE_WEIGHT_PARAMETERS):
+                p = core.parameters[name]
+                bases[k, b] = float(bias.current(name, p.coarse, p.fine))
+        lat = (
+            np.stack(
+                [
+                    cfg.chips[f // C.N_NEURONS_PER_CHIP]
+                    .cores[(f // C.N_NEURONS_PER_CORE) % C.N_CORES]
+                    .latches[f % C.N_NEURONS_PER_CORE]
+                    for f in flat.tolist()
+                ]
+            )
+            if flat.size
+            else np.zeros((0, len(C.NEURON_LATCHES)), bool)
+        )
+        sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
+        n = flat.size
+        n_src = n_in if li == 0 else len(meta["layers"][li - 1]["neurons"])
+        layers.append(
+            _Layer(
+                n=n,
+                in_w=np.zeros((n_src, n)),
+                w_rec=np.zeros((n, n, len(_TYPES))) if L["has_rec"] else None,
+                currents=_currents([settings[g] for g in gcore.tolist()], lat, float(L["Io"])),
+                groups=_group_ranks(gcore),
+                sim=sim,
+            )
+        )
+        lv_of.append(level_table(bases, float(L["Iscale"])))
+        gcore_of.append(local.ravel())
+
+    typed_in = [np.zeros((*L.in_w.shape, len(_TYPES))) for L in layers]
+    for is_in, pre, post, code, mask in zip(
+        syn.pre_input.tolist(),
+        syn.pre.tolist(),
+        syn.post.tolist(),
+        syn.dendrite.tolist(),
+        syn.weight.tolist(),
+        strict=True,
+    ):
+        if post not in where:
+            continue  # a neuron outside the described populations
+        li, j = where[post]
+        t = _TYPE_OF_CODE[code]
+        value = lv_of[li][gcore_of[li][j], mask]
+        if is_in:
+            if li != 0:
+                raise ValueError(
+                    f"input channel {pre} reaches layer {li}; only the first population "
+                    "listens to input channels"
+                )
+            typed_in[0][pre, j, t] += value
+            continue
+        if pre not in where:
+            raise ValueError(
+                f"neuron {pre} (flat id) projects into layer {li} but belongs to no population"
+            )
+        lp, i = where[pre]
+        if lp == li and layers[li].w_rec is not None:
+            layers[li].w_rec[i, j, t] += value
+        elif lp == li - 1:
+            typed_in[li][i, j, t] += value
+        else:
+            raise ValueError(
+                f"layer {lp} neuron {i} projects to layer {li} neuron {j}: a Sequential only "
+                "connects a population to itself (w_rec) and to the next one"
+            )
+    for li, L in enumerate(layers):
+        w = typed_in[li]
+        other = [t for t in range(len(_TYPES)) if t not in (_AMPA, _GABA) and w[..., t].any()]
+        if other:
+            raise ValueError(
+                f"layer {li} receives {_TYPES[other[0]].upper()} synapses from "
+                f"{'the input' if li == 0 else f'layer {li - 1}'}; a Linear drives AMPA and "
+                "GABA only"
+            )
+        both = (w[..., _AMPA] > 0) & (w[..., _GABA] > 0)
+        if both.any():
+            i, j = (int(v) for v in np.argwhere(both)[0])
+            raise ValueError(
+                f"layer {li} neuron {j} hears source {i} through both AMPA and GABA; a Linear "
+                "weight has one sign"
+            )
+        L.in_w = w[..., _AMPA] - w[..., _GABA]
+    if n_layers == 0:
+        raise ValueError("the configuration describes no population")
+    return _build(layers, backend, mismatch, key)
