@@ -57,9 +57,7 @@ def _rng(fn: str, key: Any) -> np.random.Generator:
             key = jax.random.key_data(key)
         data = np.asarray(key, dtype=np.uint32)
     except (AttributeError, TypeError, ValueError):
-        raise ValueError(
-            f"{fn}: key = {key!r} must be a jax.random key or an int >= 0"
-        ) from None
+        raise ValueError(f"{fn}: key = {key!r} must be a jax.random key or an int >= 0") from None
     return np.random.default_rng(data.ravel().tolist())
 
 
@@ -67,8 +65,9 @@ def _labels(rng: np.random.Generator, n_samples: int, n_classes: int) -> np.ndar
     return rng.permutation(np.arange(n_samples) % n_classes).astype(np.int32)
 
 
-def _raster(n_steps: int, n_channels: int, sample: np.ndarray, t: np.ndarray, c: np.ndarray,
-            n_samples: int) -> np.ndarray:
+def _raster(
+    n_steps: int, n_channels: int, sample: np.ndarray, t: np.ndarray, c: np.ndarray, n_samples: int
+) -> np.ndarray:
     """Accumulate events (sample, step, channel) into float32 counts."""
     x = np.zeros((n_samples, n_steps, n_channels), np.float32)
     np.add.at(x, (sample, t, c), 1.0)
@@ -249,8 +248,7 @@ def train_test_split(
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim < 1 or y.ndim < 1 or x.shape[0] != y.shape[0]:
         raise ValueError(
-            f"{fn}: x has shape {x.shape} and y {y.shape}; both need the same first "
-            f"(sample) axis"
+            f"{fn}: x has shape {x.shape} and y {y.shape}; both need the same first (sample) axis"
         )
     n = x.shape[0]
     if n < 2:

@@ -61,9 +61,7 @@ def group_mean(values: jax.Array, groups: Sequence[int]) -> jax.Array:
     return (sums / np.maximum(counts, 1))[g]
 
 
-def project(
-    net: Module, trainable: Sequence[str], weight_bound: float = WEIGHT_BOUND
-) -> Module:
+def project(net: Module, trainable: Sequence[str], weight_bound: float = WEIGHT_BOUND) -> Module:
     """Return ``net`` with its trained leaves projected onto what the chip can hold (see the
     module docstring). Untrained leaves are returned unchanged. Pure; jit-compatible."""
     getters, values = [], []

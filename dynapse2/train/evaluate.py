@@ -70,12 +70,16 @@ def check_data(net: Module, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray
         raise ValueError(f"{name} has shape {x.shape}; it needs at least one sample and step")
     label = "y" if name == "x" else f"labels of {name}"
     if y.ndim < 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"{label} has shape {y.shape}; expected ({x.shape[0]}, ...) (one per sample)")
+        raise ValueError(
+            f"{label} has shape {y.shape}; expected ({x.shape[0]}, ...) (one per sample)"
+        )
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf")
     if np.issubdtype(y.dtype, np.integer):
         if y.ndim != 1:
-            raise ValueError(f"{label}: integer labels must have shape ({x.shape[0]},), got {y.shape}")
+            raise ValueError(
+                f"{label}: integer labels must have shape ({x.shape[0]},), got {y.shape}"
+            )
         bad = (y < 0) | (y >= n_out)
         if bad.any():
             raise ValueError(
@@ -92,9 +96,7 @@ def _batch_metrics(net, x, y, loss, predict, record, mismatch, key, transform):
     if mismatch > 0:
         net = with_mismatch(net, key, mismatch)
     out, _, rec = net(x, record=record)
-    correct = (
-        jnp.sum(predict(out, rec) == y) if predict is not None else jnp.float32(jnp.nan)
-    )
+    correct = jnp.sum(predict(out, rec) == y) if predict is not None else jnp.float32(jnp.nan)
     return loss(out, rec, y), correct
 
 

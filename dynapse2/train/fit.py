@@ -92,8 +92,14 @@ def _make_step(
     return eqx.filter_jit(step)
 
 
-def _check_args(epochs: int, batch_size: int, mismatch: float, early_stopping: Any,
-                validation: Any, weight_bound: float) -> None:
+def _check_args(
+    epochs: int,
+    batch_size: int,
+    mismatch: float,
+    early_stopping: Any,
+    validation: Any,
+    weight_bound: float,
+) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs = {epochs!r} must be an integer >= 0")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -101,8 +107,10 @@ def _check_args(epochs: int, batch_size: int, mismatch: float, early_stopping: A
     if not (isinstance(mismatch, int | float) and 0 <= mismatch < 1):
         raise ValueError(f"fit: mismatch = {mismatch!r} must be in [0, 1)")
     if early_stopping is not None:
-        if isinstance(early_stopping, bool) or not isinstance(early_stopping, int) or (
-            early_stopping < 1
+        if (
+            isinstance(early_stopping, bool)
+            or not isinstance(early_stopping, int)
+            or (early_stopping < 1)
         ):
             raise ValueError(
                 f"fit: early_stopping = {early_stopping!r} must be a patience (int >= 1) or None"
@@ -222,11 +230,20 @@ def fit(
     batch_size = min(batch_size, n)
     steps = n // batch_size
     counter = [0]
-    step = _make_step(net, mask, trainable, loss, pred, record, optimizer, float(mismatch),
-                      transform, weight_bound, counter)
-    best_loss = (
-        history.val_loss[history.best_epoch] if history.best_epoch is not None else math.inf
+    step = _make_step(
+        net,
+        mask,
+        trainable,
+        loss,
+        pred,
+        record,
+        optimizer,
+        float(mismatch),
+        transform,
+        weight_bound,
+        counter,
     )
+    best_loss = history.val_loss[history.best_epoch] if history.best_epoch is not None else math.inf
     bar = tqdm(total=epochs * steps, initial=start * steps, disable=not progress, unit="step")
     try:
         for epoch in range(start, epochs):
@@ -236,7 +253,10 @@ def fit(
             for s in range(steps):
                 idx = perm[s * batch_size : (s + 1) * batch_size]
                 net, opt_state, value, c = step(
-                    net, opt_state, jnp.asarray(x[idx]), jnp.asarray(y[idx]),
+                    net,
+                    opt_state,
+                    jnp.asarray(x[idx]),
+                    jnp.asarray(y[idx]),
                     jax.random.fold_in(step_key, s),
                 )
                 value = float(value)
@@ -254,8 +274,15 @@ def fit(
             post = {"loss": f"{history.loss[-1]:.4f}", "acc": f"{history.accuracy[-1]:.3f}"}
             stop = False
             if validation is not None:
-                vl, va = evaluate(net, x_val, y_val, loss, batch_size=batch_size,
-                                  predict=pred, transform=transform)
+                vl, va = evaluate(
+                    net,
+                    x_val,
+                    y_val,
+                    loss,
+                    batch_size=batch_size,
+                    predict=pred,
+                    transform=transform,
+                )
                 history.val_loss.append(vl)
                 history.val_accuracy.append(va)
                 post |= {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}
@@ -265,8 +292,15 @@ def fit(
                     history.stopped_early = stop = True
             bar.set_postfix(epoch=epoch, **post)
             if checkpoint_path is not None:
-                ckpt.save(checkpoint_path, net, opt_state, history, epoch + 1, key,
-                          best if early_stopping is not None else None)
+                ckpt.save(
+                    checkpoint_path,
+                    net,
+                    opt_state,
+                    history,
+                    epoch + 1,
+                    key,
+                    best if early_stopping is not None else None,
+                )
             if callback is not None and callback(
                 EpochEnd(epoch + 1, net, opt_state, history, key, counter[0])
             ):

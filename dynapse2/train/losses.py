@@ -81,7 +81,7 @@ def spike_count_logits(output: jax.Array, scale: float = 1.0) -> jax.Array:
 
 
 def _pool(v: jax.Array, pool: int) -> jax.Array:
-    """Mean over consecutive groups of ``pool`` neurons: ``(batch, n)`` -> ``(batch, n // pool)``."""
+    """Mean over consecutive groups of ``pool`` neurons: ``(batch, n)`` -> ``(batch, n/pool)``."""
     if pool == 1:
         return v
     if v.shape[-1] % pool:
@@ -89,9 +89,7 @@ def _pool(v: jax.Array, pool: int) -> jax.Array:
     return v.reshape(*v.shape[:-1], v.shape[-1] // pool, pool).mean(-1)
 
 
-def max_imem_logits(
-    record: dict[str, Any], ispkthr: float = ISPKTHR, pool: int = 1
-) -> jax.Array:
+def max_imem_logits(record: dict[str, Any], ispkthr: float = ISPKTHR, pool: int = 1) -> jax.Array:
     """``log(max_t I_mem / ispkthr)`` of each output neuron: ``(batch, n / pool)``
     (dimensionless).
 
@@ -121,7 +119,7 @@ def accuracy(
     target: jax.Array,
     predict: Callable[[jax.Array, dict], jax.Array] = predict_spike_count,
 ) -> jax.Array:
-    """Fraction of samples whose predicted class equals ``target`` (``(batch,)`` ints), in [0, 1]."""
+    """Fraction of samples whose predicted class equals ``target`` (``(batch,)`` ints)."""
     return jnp.mean(predict(output, record) == target)
 
 
