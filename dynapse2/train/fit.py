@@ -41,8 +41,9 @@ class EpochEnd:
     Attributes:
         epoch: number of completed epochs. net: the current network (projected).
         opt_state: the optimizer state. history: the run so far. key: the run's key.
-        compilations: how many times the training step has been traced (compiled) so far
-            in this call of ``fit``; 1 after the first epoch and after every later one.
+        compilations: how many times the training step has been traced (compiled) during
+            this call of ``fit`` so far: 1 (0 when an earlier call with the same loss,
+            optimizer and settings already compiled it), and no more in later epochs.
     """
 
     epoch: int
@@ -53,43 +54,50 @@ class EpochEnd:
     compilations: int
 
 
-def _make_step(
-    static_net: Module,
-    mask: Any,
-    trainable: tuple[str, ...],
-    loss: Callable,
-    predict: Predict | None,
-    record: bool,
-    optimizer: optax.GradientTransformation,
-    mismatch: float,
-    transform: Callable[[Module], Module],
-    weight_bound: float,
-    counter: list[int],
-) -> Callable:
-    """Build the jitted training step ``(net, opt_state, x, y, key) -> (net, opt_state, loss,
-    n_correct)``; ``counter[0]`` counts its traces (compilations)."""
+_TRACES = [0]  # traces (compilations) of the training step, process-wide
 
-    def step(net, opt_state, x, y, key):
-        counter[0] += 1
-        params, static = eqx.partition(net, mask)
-        p = to_optimizer_space(params, static_net, trainable)
 
-        def objective(p):
-            n = eqx.combine(from_optimizer_space(p, static_net, trainable), static)
-            n = transform(n)
-            if mismatch > 0:
-                n = with_mismatch(n, key, mismatch)
-            out, _, rec = n(x, record=record)
-            correct = jnp.sum(predict(out, rec) == y) if predict is not None else jnp.nan
-            return loss(out, rec, y), correct
+@eqx.filter_jit
+def _step(
+    net,
+    opt_state,
+    x,
+    y,
+    key,
+    mask,
+    trainable,
+    loss,
+    predict,
+    record,
+    optimizer,
+    mismatch,
+    transform,
+    weight_bound,
+):
+    """One training step ``-> (net, opt_state, loss, n_correct)``. Module-level so that calls
+    of ``fit`` with the same (hashable) loss, optimizer and settings share one compilation."""
+    _TRACES[0] += 1
+    params, static = eqx.partition(net, mask)
+    p = to_optimizer_space(params, net, trainable)
 
-        (value, correct), grads = eqx.filter_value_and_grad(objective, has_aux=True)(p)
-        updates, opt_state = optimizer.update(grads, opt_state, p)
-        p = optax.apply_updates(p, updates)
-        net = eqx.combine(from_optimizer_space(p, static_net, trainable), static)
-        return project(net, trainable, weight_bound), opt_state, value, correct
+    def objective(p):
+        n = eqx.combine(from_optimizer_space(p, net, trainable), static)
+        n = transform(n)
+        if mismatch > 0:
+            n = with_mismatch(n, key, mismatch)
+        out, _, rec = n(x, record=record)
+        correct = jnp.sum(predict(out, rec) == y) if predict is not None else jnp.nan
+        return loss(out, rec, y), correct
 
-    return eqx.filter_jit(step)
+    (value, correct), grads = eqx.filter_value_and_grad(objective, has_aux=True)(p)
+    updates, opt_state = optimizer.update(grads, opt_state, p)
+    p = optax.apply_updates(p, updates)
+    net = eqx.combine(from_optimizer_space(p, net, trainable), static)
+    return project(net, trainable, weight_bound), opt_state, value, correct
+
+
+def _identity(net: Module) -> Module:
+    return net
 
 
 def _check_args(
@@ -151,7 +159,8 @@ def fit(
     project the trained leaves onto what the chip can hold
     (:func:`dynapse2.train.constraints.project`). The step is compiled once per call of
     ``fit`` (the last incomplete batch of an epoch is dropped so every step has the same
-    shape; samples are reshuffled every epoch, so all of them are used).
+    shape; samples are reshuffled every epoch, so all of them are used). Calls of ``fit``
+    with the same loss, optimizer and transform objects reuse the compiled step.
 
     Args:
         net: the network (``Module``; ``Sequential``, ``Linear`` and ``DynapSim`` parts).
@@ -202,7 +211,7 @@ def fit(
     if validation is not None:
         x_val, y_val = check_data(net, *validation, name="validation x")
     optimizer = optax.adam(1e-2) if optimizer is None else optimizer
-    transform = (lambda n: n) if transform is None else transform
+    transform = _identity if transform is None else transform
     if key is None:
         key = resume.key if resume is not None and resume.key is not None else jax.random.PRNGKey(0)
     pred = predictor(loss, predict)
@@ -229,9 +238,8 @@ def fit(
     n = x.shape[0]
     batch_size = min(batch_size, n)
     steps = n // batch_size
-    counter = [0]
-    step = _make_step(
-        net,
+    traces_before = _TRACES[0]
+    static_args = (
         mask,
         trainable,
         loss,
@@ -240,8 +248,7 @@ def fit(
         optimizer,
         float(mismatch),
         transform,
-        weight_bound,
-        counter,
+        float(weight_bound),
     )
     best_loss = history.val_loss[history.best_epoch] if history.best_epoch is not None else math.inf
     bar = tqdm(total=epochs * steps, initial=start * steps, disable=not progress, unit="step")
@@ -252,12 +259,13 @@ def fit(
             losses, correct = [], 0.0
             for s in range(steps):
                 idx = perm[s * batch_size : (s + 1) * batch_size]
-                net, opt_state, value, c = step(
+                net, opt_state, value, c = _step(
                     net,
                     opt_state,
                     jnp.asarray(x[idx]),
                     jnp.asarray(y[idx]),
                     jax.random.fold_in(step_key, s),
+                    *static_args,
                 )
                 value = float(value)
                 if not math.isfinite(value):
@@ -302,7 +310,7 @@ def fit(
                     best if early_stopping is not None else None,
                 )
             if callback is not None and callback(
-                EpochEnd(epoch + 1, net, opt_state, history, key, counter[0])
+                EpochEnd(epoch + 1, net, opt_state, history, key, _TRACES[0] - traces_before)
             ):
                 stop = True
             if stop:

@@ -25,7 +25,8 @@ def test_a_small_task_learns_with_one_compilation(small_task):
     assert after[0] < 0.5 * before[0]
     assert after[1] >= 0.9  # chance is 0.5
     assert [e.epoch for e in seen] == [1, 2, 3, 4]
-    assert [e.compilations for e in seen] == [1, 1, 1, 1]  # no recompilation per epoch
+    n = seen[0].compilations
+    assert n <= 1 and [e.compilations for e in seen] == [n] * 4  # no recompilation per epoch
     assert seen[-1].history is h
 
 
