@@ -1,0 +1,58 @@
+"""Training: losses, the optax training loop, chip constraints, mismatch, checkpoints.
+
+Typical use::
+
+    from dynapse2.train import fit, max_imem_cross_entropy
+    net, history = fit(net, x, y, max_imem_cross_entropy, epochs=15, mismatch=0.2)
+"""
+
+from dynapse2.train.checkpoint import Checkpoint, load, save
+from dynapse2.train.constraints import WEIGHT_BOUND, current_bounds, group_mean, project
+from dynapse2.train.evaluate import evaluate
+from dynapse2.train.fit import EpochEnd, fit
+from dynapse2.train.history import History
+from dynapse2.train.losses import (
+    accuracy,
+    firing_rate_regulariser,
+    max_imem_cross_entropy,
+    max_imem_logits,
+    max_imem_loss,
+    output_imem,
+    predict_max_imem,
+    predict_spike_count,
+    rate_mse,
+    spike_count_cross_entropy,
+    spike_count_logits,
+    weighted_sum,
+)
+from dynapse2.train.mismatch import with_mismatch
+from dynapse2.train.trainable import WEIGHTS, trainable_mask
+
+__all__ = [
+    "WEIGHTS",
+    "WEIGHT_BOUND",
+    "Checkpoint",
+    "EpochEnd",
+    "History",
+    "accuracy",
+    "current_bounds",
+    "evaluate",
+    "firing_rate_regulariser",
+    "fit",
+    "group_mean",
+    "load",
+    "max_imem_cross_entropy",
+    "max_imem_logits",
+    "max_imem_loss",
+    "output_imem",
+    "predict_max_imem",
+    "predict_spike_count",
+    "project",
+    "rate_mse",
+    "save",
+    "spike_count_cross_entropy",
+    "spike_count_logits",
+    "trainable_mask",
+    "weighted_sum",
+    "with_mismatch",
+]

@@ -1,0 +1,86 @@
+"""The projection applied after every optimizer step: keep a network realisable on the chip.
+
+- Trained currents: set to the mean over their parameter group (``DynapSim.groups``; on the
+  chip a core's neurons share one bias value), then clipped into
+  ``[I_min, I_max]``, the smallest nonzero and largest current the bias generator can produce
+  (:func:`dynapse2.hardware.bias.current_range`). Leak currents ``Itau_*`` are also bounded
+  above so that every DPI time constant ``tau = C U_T / (kappa I_tau)`` stays at least
+  ``MIN_TAU_STEPS * dt`` (forward Euler's stability margin): ``I_tau <= C U_T / (kappa 10 dt)``.
+- Weights (``Linear`` weights and biases, and ``w_rec``, in units of the unit weight current
+  ``Iscale``): clipped to ``|w| <= weight_bound``; ``w_rec`` (per synapse type, its sign
+  given by the type) also to ``>= 0``.
+
+Why ``weight_bound = 15`` (:data:`WEIGHT_BOUND`): a core realises a weight as the sum of its
+base currents selected by a 4-bit CAM mask. With base currents of 1, 2, 4 and 8 units those
+sums are exactly the integers 0..15, so 15 units is the largest weight that keeps a resolution
+of one unit; larger weights force larger bases and a coarser grid for every synapse of the
+core. (The base currents themselves, SYAM_W0..3, reach ~0.5 uA, i.e. ~50 units each, so the
+bound is a resolution choice, not a physical limit; pass ``weight_bound`` to change it.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynapse2.hardware.bias import current_range
+from dynapse2.nn import CURRENTS, DynapSim, Linear, Module
+from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.physics.constants import MIN_TAU_STEPS
+from dynapse2.train.trainable import WEIGHTS, modules
+
+__all__ = ["WEIGHT_BOUND", "current_bounds", "group_mean", "project"]
+
+WEIGHT_BOUND: float = 15.0
+"""Default bound on |weight| in units of the unit weight current (4 bits of a unit base)."""
+
+_LEAK_CAPACITANCE = {i: c for c, i in TAU_OF.values()}  # "Itau_mem" -> "C_mem", ...
+
+
+def current_bounds(m: DynapSim, name: str) -> tuple[float, float]:
+    """``(lo, hi)`` (A) a trained current ``name`` of ``m`` is kept within: the bias
+    generator's range, and for leak currents the upper bound that keeps tau >= 10 dt."""
+    lo, hi = current_range(name)
+    if name in _LEAK_CAPACITANCE:
+        c = m.capacitances[_LEAK_CAPACITANCE[name]]
+        hi = min(hi, c * m.Ut / (m.kappa * MIN_TAU_STEPS * m.dt))
+    return lo, hi
+
+
+def group_mean(values: jax.Array, groups: Sequence[int]) -> jax.Array:
+    """Replace each entry of ``values`` ``(n,)`` by the mean over its group (``groups``: ``n``
+    ints); returns ``(n,)``."""
+    g = np.asarray(groups)
+    k = int(g.max()) + 1
+    sums = jax.ops.segment_sum(values, g, num_segments=k)
+    counts = np.bincount(g, minlength=k).astype(np.float32)
+    return (sums / np.maximum(counts, 1))[g]
+
+
+def project(net: Module, trainable: Sequence[str], weight_bound: float = WEIGHT_BOUND) -> Module:
+    """Return ``net`` with its trained leaves projected onto what the chip can hold (see the
+    module docstring). Untrained leaves are returned unchanged. Pure; jit-compatible."""
+    getters, values = [], []
+    for get, m in modules(net):
+        if WEIGHTS in trainable and isinstance(m, Linear):
+            getters.append(lambda t, g=get: g(t).weight)
+            values.append(jnp.clip(m.weight, -weight_bound, weight_bound))
+            if m.bias is not None:
+                getters.append(lambda t, g=get: g(t).bias)
+                values.append(jnp.clip(m.bias, -weight_bound, weight_bound))
+        if isinstance(m, DynapSim):
+            if WEIGHTS in trainable and m.w_rec is not None:
+                getters.append(lambda t, g=get: g(t).w_rec)
+                values.append(jnp.clip(m.w_rec, 0.0, weight_bound))
+            for name in trainable:
+                if name in CURRENTS:
+                    lo, hi = current_bounds(m, name)
+                    getters.append(lambda t, g=get, k=name: getattr(g(t), k))
+                    values.append(jnp.clip(group_mean(getattr(m, name), m.groups), lo, hi))
+    if not getters:
+        return net
+    return eqx.tree_at(lambda t: [g(t) for g in getters], net, values)

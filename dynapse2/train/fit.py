@@ -1,0 +1,322 @@
+"""The training loop: optax over the trainable leaves, one jitted step, projection after
+every step, validation, early stopping, callbacks, checkpoints, resumption."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from dynapse2.nn import Module
+from dynapse2.train import checkpoint as ckpt
+from dynapse2.train.constraints import WEIGHT_BOUND, project
+from dynapse2.train.evaluate import Predict, check_data, evaluate, predictor, record_needed
+from dynapse2.train.history import History
+from dynapse2.train.mismatch import with_mismatch
+from dynapse2.train.trainable import (
+    WEIGHTS,
+    check_trainable,
+    from_optimizer_space,
+    to_optimizer_space,
+    trainable_mask,
+)
+
+__all__ = ["EpochEnd", "fit"]
+
+
+@dataclass
+class EpochEnd:
+    """What a ``callback`` receives after each epoch.
+
+    Attributes:
+        epoch: number of completed epochs. net: the current network (projected).
+        opt_state: the optimizer state. history: the run so far. key: the run's key.
+        compilations: how many times the training step has been traced (compiled) during
+            this call of ``fit`` so far: 1 (0 when an earlier call with the same loss,
+            optimizer and settings already compiled it), and no more in later epochs.
+    """
+
+    epoch: int
+    net: Module
+    opt_state: Any
+    history: History
+    key: jax.Array
+    compilations: int
+
+
+_TRACES = [0]  # traces (compilations) of the training step, process-wide
+
+
+@eqx.filter_jit
+def _step(
+    net,
+    opt_state,
+    x,
+    y,
+    key,
+    mask,
+    trainable,
+    loss,
+    predict,
+    record,
+    optimizer,
+    mismatch,
+    transform,
+    weight_bound,
+):
+    """One training step ``-> (net, opt_state, loss, n_correct)``. Module-level so that calls
+    of ``fit`` with the same (hashable) loss, optimizer and settings share one compilation."""
+    _TRACES[0] += 1
+    params, static = eqx.partition(net, mask)
+    p = to_optimizer_space(params, net, trainable)
+
+    def objective(p):
+        n = eqx.combine(from_optimizer_space(p, net, trainable), static)
+        n = transform(n)
+        if mismatch > 0:
+            n = with_mismatch(n, key, mismatch)
+        out, _, rec = n(x, record=record)
+        correct = jnp.sum(predict(out, rec) == y) if predict is not None else jnp.nan
+        return loss(out, rec, y), correct
+
+    (value, correct), grads = eqx.filter_value_and_grad(objective, has_aux=True)(p)
+    updates, opt_state = optimizer.update(grads, opt_state, p)
+    p = optax.apply_updates(p, updates)
+    net = eqx.combine(from_optimizer_space(p, net, trainable), static)
+    return project(net, trainable, weight_bound), opt_state, value, correct
+
+
+def _identity(net: Module) -> Module:
+    return net
+
+
+def _check_args(
+    epochs: int,
+    batch_size: int,
+    mismatch: float,
+    early_stopping: Any,
+    validation: Any,
+    weight_bound: float,
+) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs = {epochs!r} must be an integer >= 0")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"fit: batch_size = {batch_size!r} must be an integer >= 1")
+    if not (isinstance(mismatch, int | float) and 0 <= mismatch < 1):
+        raise ValueError(f"fit: mismatch = {mismatch!r} must be in [0, 1)")
+    if early_stopping is not None:
+        if (
+            isinstance(early_stopping, bool)
+            or not isinstance(early_stopping, int)
+            or (early_stopping < 1)
+        ):
+            raise ValueError(
+                f"fit: early_stopping = {early_stopping!r} must be a patience (int >= 1) or None"
+            )
+        if validation is None:
+            raise ValueError("fit: early_stopping needs validation=(x_val, y_val)")
+    if not (math.isfinite(weight_bound) and weight_bound > 0):
+        raise ValueError(f"fit: weight_bound = {weight_bound!r} must be positive and finite")
+
+
+def fit(
+    net: Module,
+    x: Any,
+    y: Any,
+    loss: Callable,
+    *,
+    optimizer: optax.GradientTransformation | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    key: jax.Array | None = None,
+    validation: tuple[Any, Any] | None = None,
+    early_stopping: int | None = None,
+    callback: Callable[[EpochEnd], bool | None] | None = None,
+    trainable: Sequence[str] = (WEIGHTS,),
+    mismatch: float = 0.0,
+    transform: Callable[[Module], Module] | None = None,
+    predict: Predict | None = None,
+    weight_bound: float = WEIGHT_BOUND,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: ckpt.Checkpoint | None = None,
+    progress: bool = True,
+) -> tuple[Module, History]:
+    """Train ``net`` on ``(x, y)`` with gradient descent through the surrogate spikes.
+
+    Each step: take a batch; build the network from the trained leaves; apply ``transform``;
+    if ``mismatch > 0`` draw a fresh device mismatch; simulate with ``record`` as the loss
+    needs; compute ``loss(output, record, y_batch)`` and its gradient; apply the optimizer;
+    project the trained leaves onto what the chip can hold
+    (:func:`dynapse2.train.constraints.project`). The step is compiled once per call of
+    ``fit`` (the last incomplete batch of an epoch is dropped so every step has the same
+    shape; samples are reshuffled every epoch, so all of them are used). Calls of ``fit``
+    with the same loss, optimizer and transform objects reuse the compiled step.
+
+    Args:
+        net: the network (``Module``; ``Sequential``, ``Linear`` and ``DynapSim`` parts).
+        x: ``(n_samples, T, n_in)`` input spike counts, ``n_in = net.shape[0]``.
+        y: ``(n_samples,)`` integer labels in ``0..n_out-1``, or regression targets.
+        loss: ``loss(output, record, target) -> scalar``, e.g.
+            :func:`~dynapse2.train.losses.max_imem_cross_entropy`.
+        optimizer: any optax gradient transformation (default ``optax.adam(1e-2)``). It sees
+            weights as they are and trained currents as ``log(I / A)``.
+        epochs: total number of epochs (a resumed run continues up to it).
+        batch_size: samples per step (capped at ``n_samples``).
+        key: ``jax.random`` key of shuffling and mismatch draws (default ``PRNGKey(0)``; on
+            resume, the checkpoint's key). Epoch ``e`` uses ``fold_in(key, e)``, so a run is
+            reproducible and resumable.
+        validation: ``(x_val, y_val)`` evaluated after every epoch (nominal, no mismatch;
+            ``transform`` applied).
+        early_stopping: patience in epochs: stop when the validation loss has not improved
+            for this many epochs, and return the weights of the best epoch.
+        callback: called as ``callback(EpochEnd(...))`` after every epoch; returning True
+            stops training.
+        trainable: ``"weights"`` and/or DynapSim current names (see
+            :mod:`dynapse2.train.trainable`).
+        mismatch: relative standard deviation of device mismatch, drawn fresh every step (0:
+            train on the nominal network).
+        transform: ``Module -> Module`` applied to the network inside the loss before each
+            forward pass, e.g. fake quantization of the weights with a straight-through
+            gradient; default: identity. It must be jit-traceable.
+        predict: class predictor for the accuracy (default: the loss's ``predict``).
+        weight_bound: bound on |weight| (units of the unit weight current).
+        checkpoint_path: if given, a checkpoint is saved there (atomically) after each epoch.
+        resume: a :class:`~dynapse2.train.checkpoint.Checkpoint` to continue from: its net,
+            optimizer state, history and epoch replace ``net`` and the start; with the same
+            data, loss, optimizer and key the result is bit-identical to an uninterrupted run.
+        progress: show a tqdm progress bar (loss and accuracy).
+
+    Returns:
+        ``(trained_net, history)``.
+
+    Raises:
+        ValueError: bad data or arguments (checked before any work).
+        FloatingPointError: a non-finite loss; the message names the epoch and step.
+    """
+    _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound)
+    trainable = check_trainable(trainable)
+    if resume is not None:
+        net = resume.net
+    x, y = check_data(net, x, y)
+    if validation is not None:
+        x_val, y_val = check_data(net, *validation, name="validation x")
+    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    transform = _identity if transform is None else transform
+    if key is None:
+        key = resume.key if resume is not None and resume.key is not None else jax.random.PRNGKey(0)
+    pred = predictor(loss, predict)
+    record = record_needed(loss, pred)
+    mask = trainable_mask(net, trainable)
+
+    if resume is None:  # a resumed net is already projected (projecting again may round)
+        net = project(net, trainable, weight_bound)
+    params = eqx.filter(net, mask)
+    opt_state = optimizer.init(to_optimizer_space(params, net, trainable))
+    history, start, best = History(), 0, None
+    if resume is not None:
+        treedef = jax.tree_util.tree_structure(opt_state)
+        if treedef.num_leaves != len(resume.opt_state_leaves):
+            raise ValueError(
+                f"fit: the checkpoint's optimizer state has {len(resume.opt_state_leaves)} "
+                f"leaves; this optimizer and trainable set need {treedef.num_leaves}"
+            )
+        opt_state = jax.tree_util.tree_unflatten(
+            treedef, [jnp.asarray(v) for v in resume.opt_state_leaves]
+        )
+        history, start, best = copy.deepcopy(resume.history), resume.epoch, resume.best
+
+    n = x.shape[0]
+    batch_size = min(batch_size, n)
+    steps = n // batch_size
+    traces_before = _TRACES[0]
+    static_args = (
+        mask,
+        trainable,
+        loss,
+        pred,
+        record,
+        optimizer,
+        float(mismatch),
+        transform,
+        float(weight_bound),
+    )
+    best_loss = history.val_loss[history.best_epoch] if history.best_epoch is not None else math.inf
+    bar = tqdm(total=epochs * steps, initial=start * steps, disable=not progress, unit="step")
+    try:
+        for epoch in range(start, epochs):
+            perm_key, step_key = jax.random.split(jax.random.fold_in(key, epoch))
+            perm = np.asarray(jax.random.permutation(perm_key, n))
+            losses, correct = [], 0.0
+            for s in range(steps):
+                idx = perm[s * batch_size : (s + 1) * batch_size]
+                net, opt_state, value, c = _step(
+                    net,
+                    opt_state,
+                    jnp.asarray(x[idx]),
+                    jnp.asarray(y[idx]),
+                    jax.random.fold_in(step_key, s),
+                    *static_args,
+                )
+                value = float(value)
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"fit: loss is {value} at epoch {epoch}, step {s} (0-based); lower the "
+                        f"learning rate, or check the data and the loss"
+                    )
+                losses.append(value)
+                correct += float(c)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{value:.4f}")
+            history.loss.append(float(np.mean(losses)))
+            history.accuracy.append(correct / (steps * batch_size) if pred else float("nan"))
+            post = {"loss": f"{history.loss[-1]:.4f}", "acc": f"{history.accuracy[-1]:.3f}"}
+            stop = False
+            if validation is not None:
+                vl, va = evaluate(
+                    net,
+                    x_val,
+                    y_val,
+                    loss,
+                    batch_size=batch_size,
+                    predict=pred,
+                    transform=transform,
+                )
+                history.val_loss.append(vl)
+                history.val_accuracy.append(va)
+                post |= {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}
+                if vl < best_loss:
+                    best_loss, best, history.best_epoch = vl, net, epoch
+                elif early_stopping is not None and epoch - history.best_epoch >= early_stopping:
+                    history.stopped_early = stop = True
+            bar.set_postfix(epoch=epoch, **post)
+            if checkpoint_path is not None:
+                ckpt.save(
+                    checkpoint_path,
+                    net,
+                    opt_state,
+                    history,
+                    epoch + 1,
+                    key,
+                    best if early_stopping is not None else None,
+                )
+            if callback is not None and callback(
+                EpochEnd(epoch + 1, net, opt_state, history, key, _TRACES[0] - traces_before)
+            ):
+                stop = True
+            if stop:
+                break
+    finally:
+        bar.close()
+    if early_stopping is not None and best is not None:
+        net = best
+    return net, history

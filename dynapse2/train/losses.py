@@ -1,0 +1,225 @@
+"""Losses and readouts: pure functions of a network's ``(output, record, target)``.
+
+A loss takes what a call ``net(x, record=True)`` returns, ``output`` (spikes,
+``(batch, T, n_out)``) and ``record`` (nested dict of state traces), plus the batch's
+``target``, and returns a scalar. Two readouts turn a run into class scores:
+
+- **spike counts** (:func:`spike_count_logits`): the number of output spikes per neuron. Simple
+  and what the chip reports, but gives no gradient signal while no output neuron fires, and
+  ties when several fire equally often.
+- **maximum membrane current** (:func:`max_imem_logits`): ``log(max_t I_mem / I_spkthr)`` per
+  output neuron. It is graded below threshold, so a network that does not yet fire still
+  learns, and it saturates near 0 once a neuron reaches threshold (I_mem is reset after a
+  spike), so a neuron that fires early and often is not rewarded more than one that just
+  reaches threshold. The log maps the ~1e5 dynamic range of subthreshold currents to a few
+  units of logit; dividing by ``I_spkthr`` only shifts all logits equally. This is the default
+  readout of the examples.
+
+Each loss carries a ``predict`` attribute (its readout's argmax) and ``needs_record`` (whether
+it reads the record), which :func:`dynapse2.train.fit` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from dynapse2.physics.constants import ISPKTHR
+
+__all__ = [
+    "Loss",
+    "accuracy",
+    "firing_rate_regulariser",
+    "max_imem_cross_entropy",
+    "max_imem_logits",
+    "max_imem_loss",
+    "output_imem",
+    "predict_max_imem",
+    "predict_spike_count",
+    "rate_mse",
+    "spike_count_cross_entropy",
+    "spike_count_logits",
+    "weighted_sum",
+]
+
+Loss = Callable[[jax.Array, dict, jax.Array], jax.Array]
+"""``loss(output, record, target) -> scalar``."""
+
+
+# --- readouts --------------------------------------------------------------------------------
+def output_imem(record: dict[str, Any]) -> jax.Array:
+    """The membrane current trace of the last DynapSim in ``record``: ``(batch, T, n)`` (A).
+
+    ``record`` is a DynapSim record (with key ``"imem"``) or a Sequential record (sub-records
+    under module names, in order).
+
+    Raises:
+        KeyError: no membrane trace in the record (was the network called with
+            ``record=True``, and does it contain a DynapSim?).
+    """
+    if "imem" in record:
+        return record["imem"]
+    for v in reversed(list(record.values())):
+        if isinstance(v, dict):
+            try:
+                return output_imem(v)
+            except KeyError:
+                continue
+    raise KeyError(
+        f"no 'imem' trace in the record (keys {sorted(record)}); call the network with "
+        f"record=True and end it with a DynapSim"
+    )
+
+
+def spike_count_logits(output: jax.Array, scale: float = 1.0) -> jax.Array:
+    """Spike counts per output neuron times ``scale``: ``(batch, T, n)`` -> ``(batch, n)``."""
+    return scale * jnp.sum(output, axis=-2)
+
+
+def _pool(v: jax.Array, pool: int) -> jax.Array:
+    """Mean over consecutive groups of ``pool`` neurons: ``(batch, n)`` -> ``(batch, n/pool)``."""
+    if pool == 1:
+        return v
+    if v.shape[-1] % pool:
+        raise ValueError(f"pool = {pool} does not divide the {v.shape[-1]} output neurons")
+    return v.reshape(*v.shape[:-1], v.shape[-1] // pool, pool).mean(-1)
+
+
+def max_imem_logits(record: dict[str, Any], ispkthr: float = ISPKTHR, pool: int = 1) -> jax.Array:
+    """``log(max_t I_mem / ispkthr)`` of each output neuron: ``(batch, n / pool)``
+    (dimensionless).
+
+    ``ispkthr`` (A) only shifts every logit by the same amount (softmax ignores it); it sets
+    the zero at the spike threshold so the values read as "nats below threshold". With
+    ``pool = k`` each class is read from ``k`` consecutive neurons (class ``c`` from neurons
+    ``c k .. c k + k - 1``) and its logit is their mean: a population readout whose
+    device mismatch averages out.
+    """
+    return _pool(jnp.log(jnp.max(output_imem(record), axis=-2) / ispkthr), pool)
+
+
+def predict_spike_count(output: jax.Array, record: dict[str, Any]) -> jax.Array:
+    """Predicted class: the output neuron with most spikes (ties: lowest index), ``(batch,)``."""
+    return jnp.argmax(spike_count_logits(output), axis=-1)
+
+
+def predict_max_imem(output: jax.Array, record: dict[str, Any], pool: int = 1) -> jax.Array:
+    """Predicted class: the output neuron (or pool, see :func:`max_imem_logits`) of largest
+    peak membrane current, ``(batch,)``."""
+    return jnp.argmax(max_imem_logits(record, pool=pool), axis=-1)
+
+
+def accuracy(
+    output: jax.Array,
+    record: dict[str, Any],
+    target: jax.Array,
+    predict: Callable[[jax.Array, dict], jax.Array] = predict_spike_count,
+) -> jax.Array:
+    """Fraction of samples whose predicted class equals ``target`` (``(batch,)`` ints)."""
+    return jnp.mean(predict(output, record) == target)
+
+
+# --- losses ----------------------------------------------------------------------------------
+def spike_count_cross_entropy(
+    output: jax.Array, record: dict[str, Any], target: jax.Array, scale: float = 1.0
+) -> jax.Array:
+    """Softmax cross-entropy of ``scale`` x output spike counts against integer ``target``
+    ``(batch,)``; mean over the batch (nats)."""
+    logits = spike_count_logits(output, scale)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, target).mean()
+
+
+spike_count_cross_entropy.predict = predict_spike_count  # type: ignore[attr-defined]
+spike_count_cross_entropy.needs_record = False  # type: ignore[attr-defined]
+
+
+def max_imem_cross_entropy(
+    output: jax.Array,
+    record: dict[str, Any],
+    target: jax.Array,
+    ispkthr: float = ISPKTHR,
+    temperature: float = 1.0,
+    pool: int = 1,
+) -> jax.Array:
+    """Softmax cross-entropy of :func:`max_imem_logits` / ``temperature`` against integer
+    ``target`` ``(batch,)``; mean over the batch (nats). Needs ``record``. For ``pool > 1``
+    use :func:`max_imem_loss`, which also sets the matching predictor."""
+    logits = max_imem_logits(record, ispkthr, pool) / temperature
+    return optax.softmax_cross_entropy_with_integer_labels(logits, target).mean()
+
+
+max_imem_cross_entropy.predict = predict_max_imem  # type: ignore[attr-defined]
+max_imem_cross_entropy.needs_record = True  # type: ignore[attr-defined]
+
+
+def max_imem_loss(pool: int = 1, temperature: float = 1.0, ispkthr: float = ISPKTHR) -> Loss:
+    """:func:`max_imem_cross_entropy` with these settings, and a ``predict`` that reads the
+    same pools. ``pool``: output neurons per class (>= 1)."""
+    if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"max_imem_loss: pool = {pool!r} must be an integer >= 1")
+    if not temperature > 0:
+        raise ValueError(f"max_imem_loss: temperature = {temperature!r} must be > 0")
+
+    def loss(output: jax.Array, record: dict, target: jax.Array) -> jax.Array:
+        return max_imem_cross_entropy(output, record, target, ispkthr, temperature, pool)
+
+    def predict(output: jax.Array, record: dict) -> jax.Array:
+        return predict_max_imem(output, record, pool)
+
+    loss.predict = predict  # type: ignore[attr-defined]
+    loss.needs_record = True  # type: ignore[attr-defined]
+    return loss
+
+
+def rate_mse(
+    output: jax.Array, record: dict[str, Any], target: jax.Array, dt: float = 1e-3
+) -> jax.Array:
+    """Mean squared error (Hz^2) between output firing rates and ``target`` rates (Hz),
+    ``(batch, n)``; ``dt`` is the time step (s) of ``output`` ``(batch, T, n)``."""
+    rates = jnp.sum(output, axis=-2) / (output.shape[-2] * dt)
+    return jnp.mean((rates - target) ** 2)
+
+
+rate_mse.predict = None  # type: ignore[attr-defined]
+rate_mse.needs_record = False  # type: ignore[attr-defined]
+
+
+def firing_rate_regulariser(
+    output: jax.Array,
+    record: dict[str, Any],
+    target: Any = None,
+    dt: float = 1e-3,
+    low: float = 0.0,
+    high: float = 100.0,
+) -> jax.Array:
+    """Squared distance (Hz^2, mean over batch and neurons) of each neuron's firing rate from
+    the band ``[low, high]`` Hz; zero inside it. ``target`` is ignored (the signature is that
+    of every loss, so it combines with :func:`weighted_sum`)."""
+    rates = jnp.sum(output, axis=-2) / (output.shape[-2] * dt)
+    return jnp.mean(jnp.maximum(low - rates, 0) ** 2 + jnp.maximum(rates - high, 0) ** 2)
+
+
+firing_rate_regulariser.predict = None  # type: ignore[attr-defined]
+firing_rate_regulariser.needs_record = False  # type: ignore[attr-defined]
+
+
+def weighted_sum(*terms: tuple[Loss, float]) -> Loss:
+    """A loss ``sum_k w_k * loss_k(output, record, target)`` of ``(loss, weight)`` pairs.
+
+    Its ``predict`` is the first term's, and it needs the record if any term does.
+    """
+    if not terms:
+        raise ValueError("weighted_sum: give at least one (loss, weight) pair")
+
+    def total(output: jax.Array, record: dict, target: jax.Array) -> jax.Array:
+        return sum(w * f(output, record, target) for f, w in terms)
+
+    total.predict = getattr(terms[0][0], "predict", None)  # type: ignore[attr-defined]
+    total.needs_record = any(  # type: ignore[attr-defined]
+        getattr(f, "needs_record", True) for f, _ in terms
+    )
+    return total
