@@ -10,6 +10,7 @@ Both build the same step (:func:`dynapse2.physics.step.step`) from the same circ
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
@@ -17,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2.nn.connectivity import SparseWeights, recurrent_input
+from dynapse2.physics.fused import FusedState, prepare, step_fused
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, Ops, State, circuit, step
 
@@ -98,9 +101,11 @@ def _body(ops: Ops, m: DynapSim, c: Any, w: Any, typed: bool, record: bool) -> C
 
 
 def _recurrent_matrix(m: DynapSim, xp: Any, dtype: Any) -> Any:
+    """Dense ``(n, n * k)`` recurrent matrix of the active types (column = post * k + j)."""
     if m.w_rec is None or not m.rec_types:
         return None
-    w = xp.asarray(m.w_rec, dtype=dtype)[:, :, list(m.rec_types)]
+    w = m.w_rec.to_dense() if isinstance(m.w_rec, SparseWeights) else m.w_rec
+    w = xp.asarray(w, dtype=dtype)[:, :, list(m.rec_types)]
     return w.reshape(m.n, m.n * len(m.rec_types))
 
 
@@ -122,20 +127,172 @@ def _package(m: DynapSim, xp: Any, s: State, out: Any, record: bool, batched: bo
     return un(spikes), new_state, {k: un(v) for k, v in rec.items()}
 
 
+EVENT_MIN_NEURONS = 256
+"""Dense recurrence is event-driven from this many neurons on (below, the dense product is
+cheap enough)."""
+
+DENSE_LIMIT_BYTES = 64 * 2**20
+"""Sparse recurrent weights whose dense ``(n, k n)`` float32 form fits in this many bytes are
+densified once per call and driven event by event (faster on CPU than gathering the 64
+inputs of every neuron); larger ones keep the O(n x 64) gather."""
+
+
+def event_budget(n: int) -> int:
+    """Spikes per step and batch element handled event by event (more fall back to the dense
+    product): n / 16, at least 16 (64 for one 1024-neuron chip)."""
+    return max(16, n // 16)
+
+
+def _event_rows(s: jax.Array, w: jax.Array, budget: int) -> jax.Array:
+    """``s @ w`` for one sparse vector ``s`` ``(n,)``: the rows of ``w`` of its nonzero
+    entries, added one by one (``lax.top_k`` finds at most ``budget``; with more, ``lax.cond``
+    takes the dense product)."""
+    count = jnp.sum(s != 0)
+
+    def rows(_: Any) -> jax.Array:
+        vals, idx = jax.lax.top_k(s, budget)
+
+        def add(i: Any, acc: jax.Array) -> jax.Array:
+            return acc + jax.lax.dynamic_index_in_dim(w, idx[i], 0, keepdims=False) * vals[i]
+
+        return jax.lax.fori_loop(0, count, add, jnp.zeros(w.shape[1], w.dtype))
+
+    return jax.lax.cond(count <= budget, rows, lambda _: s @ w, None)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def event_product(s: jax.Array, w: jax.Array, budget: int) -> jax.Array:
+    """``s @ w`` for sparse spikes ``s`` ``(B, n)`` and weights ``w`` ``(n, m)``, event-driven:
+    each batch element (``lax.map``) adds the rows of its spiking neurons (see
+    :func:`_event_rows`). Equal to the dense product up to float32 summation order; its
+    derivative is that of the dense product, so gradients also reach the rows of neurons
+    that did not spike (through the surrogate)."""
+    return jax.lax.map(lambda r: _event_rows(r, w, budget), s)
+
+
+@event_product.defjvp
+def _event_product_jvp(budget, primals, tangents):
+    (s, w), (ds, dw) = primals, tangents
+    return event_product(s, w, budget), ds @ w + s @ dw
+
+
+def _type_major(w: Any, types: tuple[int, ...], n: int) -> jax.Array:
+    """Dense ``(n, n, 4)`` weights as ``(n, k * n)``, column ``j * n + post`` for type j."""
+    w = jnp.asarray(w, jnp.float32)[:, :, list(types)]
+    return jnp.transpose(w, (0, 2, 1)).reshape(n, len(types) * n)
+
+
+def _recurrence(m: DynapSim) -> Callable[[jax.Array], jax.Array] | None:
+    """The recurrent input of one step, spikes ``(B, n)`` -> ``(k, B, n)`` (k rec types)."""
+    if m.w_rec is None or not m.rec_types:
+        return None
+    n, k = m.n, len(m.rec_types)
+    w = m.w_rec
+    if isinstance(w, SparseWeights):
+        if n * n * k * 4 > DENSE_LIMIT_BYTES:
+            wt = w.by_type(m.rec_types)
+            return lambda s: recurrent_input(s, w, wt)
+        w = w.to_dense()
+    w = _type_major(w, m.rec_types, n)
+    if n >= EVENT_MIN_NEURONS:
+        b = event_budget(n)
+        return lambda s: jnp.moveaxis(event_product(s, w, b).reshape(s.shape[0], k, n), 1, 0)
+    return lambda s: jnp.moveaxis((s @ w).reshape(s.shape[0], k, n), 1, 0)
+
+
 @eqx.filter_jit
-def _scan(m: DynapSim, x: jax.Array, typed: bool, record: bool, batched: bool):
+def _scan(
+    m: DynapSim,
+    x: jax.Array,
+    typed: bool,
+    record: bool,
+    batched: bool,
+    ext: tuple[int, ...],
+    types: tuple[int, ...],
+):
+    io = m.Io
     c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
-    s0 = _batched_state(m, x.shape[0], jnp, jnp.float32)
-    w = _recurrent_matrix(m, jnp, jnp.float32)
-    s, out = jax.lax.scan(_body(JAX_OPS, m, c, w, typed, record), s0, jnp.moveaxis(x, 1, 0))
+    p = prepare(jnp, c, m.dt, types)
+    batch = x.shape[0]
+    s0 = _batched_state(m, batch, jnp, jnp.float32)
+    f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
+    rec = _recurrence(m)
+    rec_slot = {t: j for j, t in enumerate(m.rec_types)}
+    if typed:
+        xs = tuple(jnp.moveaxis(x[..., t], 1, 0) for t in ext)  # (T, B, n) each
+    else:
+        xs = jnp.moveaxis(x, 1, 0)
+
+    def body(s: FusedState, x_t: Any):
+        if typed:
+            inp = dict(zip(ext, x_t, strict=True))
+        else:
+            inp = {0: jnp.maximum(x_t, 0.0), 2: jnp.maximum(-x_t, 0.0)}
+            inp = {t: v for t, v in inp.items() if t in ext}
+        if rec is not None:
+            r = rec(s.spikes)
+            for t, j in rec_slot.items():
+                inp[t] = inp[t] + r[j] if t in inp else r[j]
+        s = step_fused(
+            JAX_OPS,
+            p,
+            s,
+            tuple(inp.get(t) for t in types),
+            m.dt,
+            types=types,
+            kappa=m.kappa,
+            io=io,
+            synapse_model=m.synapse_model,
+            detach_feedback=m.detach_feedback,
+            detach_reset=m.detach_reset,
+            slope=m.surrogate_slope,
+        )
+        return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
+
+    f, out = jax.lax.scan(body, f0, xs, length=x.shape[1])
+
+    def full_isyn(isyn: tuple, rest: jax.Array, shape: tuple) -> jax.Array:
+        cols = dict(zip(types, isyn, strict=True))
+        return jnp.stack(
+            [cols[t] if t in cols else jnp.broadcast_to(rest[..., t], shape) for t in range(4)],
+            axis=-1,
+        )
+
+    s = State(f.imem, full_isyn(f.isyn, s0.isyn, f.imem.shape), f.iahp, f.timer, f.spikes)
+    if record:
+        imem, isyn, iahp, spikes = out
+        held = jnp.full((1, *s0.isyn.shape), io, jnp.float32)
+        out = (imem, full_isyn(isyn, held, imem.shape), iahp, spikes)
     return _package(m, jnp, s, out, record, batched)
+
+
+def _external_types(x: Any, typed: bool) -> tuple[int, ...]:
+    """Synapse types the input can drive: those with a nonzero entry when ``x`` is concrete,
+    else every type of its layout (typed: all four; signed: AMPA and GABA)."""
+    a = _concrete(x)
+    if a is None:
+        return (0, 1, 2, 3) if typed else (0, 2)
+    if typed:
+        return tuple(t for t in range(4) if a[..., t].any())
+    return tuple(t for t, v in ((0, (a > 0).any()), (2, (a < 0).any())) if v)
+
+
+def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
+    """Synapse types to integrate: those with input (external or recurrent) and those whose
+    current is not at I_0 (all four when the state is traced). Any other type stays at I_0
+    exactly (its decay max(I_0 (1 - dt/tau), I_0) = I_0), so leaving it out is exact."""
+    isyn = _concrete(m.isyn)
+    held = set(range(4)) if isyn is None else {t for t in range(4) if (isyn[..., t] != m.Io).any()}
+    return tuple(sorted(set(ext) | set(m.rec_types) | held))
 
 
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
     """Simulate with JAX (float32, jit, lax.scan). Shapes as :meth:`DynapSim.evolve`."""
     check_input(x, typed)
+    ext = _external_types(x, typed)
+    types = _computed_types(m, ext)
     x = jnp.asarray(x, jnp.float32)
-    return _scan(m, x if batched else x[None], typed, record, batched)
+    return _scan(m, x if batched else x[None], typed, record, batched, ext, types)
 
 
 def run_numpy(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):

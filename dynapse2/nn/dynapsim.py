@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2.nn import backends
+from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
@@ -104,6 +105,8 @@ class DynapSim(Module):
         w_rec: ``(n, n, 4)`` non-negative weights (row presynaptic, column postsynaptic, last
             axis AMPA, NMDA, GABA, SHUNT), or a signed ``(n, n)`` array (positive -> AMPA,
             negative -> GABA); in units of ``Iscale``. Default: zeros, AMPA and GABA active.
+            Or chip-shaped :class:`~dynapse2.nn.connectivity.SparseWeights` (at most 64
+            inputs per neuron; cost grows with n x 64 instead of n^2).
         dt: time step (s); every DPI time constant must be at least 10 dt.
         groups: the parameter group of each neuron, ``(n,)`` non-negative ints. Neurons of a
             group share every current (on the chip, a core's parameter group): training ties
@@ -143,7 +146,7 @@ class DynapSim(Module):
     Itau_nmda: jax.Array = _current_field()
     Itau_shunt: jax.Array = _current_field()
     Iw_ahp: jax.Array = _current_field()
-    w_rec: jax.Array | None = parameter()
+    w_rec: jax.Array | SparseWeights | None = parameter()
 
     # state, (n,) each ((n, 4) for isyn)
     imem: jax.Array = state()
@@ -401,9 +404,19 @@ def _check_time_constants(values: dict[str, Any], dt: float, kappa: float, ut: f
             )
 
 
-def _recurrent(w: Any, n: int) -> tuple[jax.Array, tuple[int, ...]]:
+def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if w is None:
         return jnp.zeros((n, n, 4), jnp.float32), (0, 2)
+    if isinstance(w, SparseWeights):
+        pre, wt = np.asarray(w.pre), np.asarray(w.weight)
+        if w.n_post != n or (pre.size and pre.max() >= n):
+            raise ValueError(
+                f"DynapSim: sparse w_rec has {w.n_post} postsynaptic neurons and presynaptic "
+                f"indices up to {int(pre.max()) if pre.size else 0}; expected {n} and < {n}"
+            )
+        if not np.isfinite(wt).all() or (wt < 0).any():
+            raise ValueError("DynapSim: sparse w_rec weights must be finite and >= 0")
+        return w, w.types()
     a = np.asarray(w, dtype=np.float64)
     if a.shape == (n, n):
         if not np.isfinite(a).all():

@@ -1,0 +1,259 @@
+"""Simulation speed of DynapSim: one chip, 16 chips, and Rockpool 3.1.0 when available.
+
+Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool]``
+
+Workload: n neurons (1024 = one chip), recurrent, each neuron with 64 random signed inputs
+(N(0, 2) weights: positive -> AMPA, negative -> GABA), Poisson input of 20 Hz x 3 units per
+neuron, dt = 1 ms, T = 1000 steps (1 s simulated). Rows:
+
+- wall: time of one call after compilation (min over repeats); compile: first call minus wall;
+- RTF: simulated time / wall (real-time factor); neuron-steps/s: batch x n x T / wall;
+- peak: the growth of the process's peak resident memory (``ru_maxrss``) from just before the
+  first call to the end of the case, each case in a fresh process (includes the compiled
+  program, XLA buffers and outputs; not the input, built before);
+- train: one jitted ``value_and_grad`` of a spike-count loss ((count - 20)^2 averaged) over
+  every floating-point leaf of the module, plus an optax Adam update.
+
+Rockpool 3.1.0 (one merged synapse per neuron, dense (n, n) weights) gets the same input
+and weights in a separate process (``ROCKPOOL_PYTHON``, default: this Python if it imports
+rockpool, else ``/work/venv-rockpool/bin/python``); "call" is ``mod(x)`` as users call it,
+"jit" is ``jax.jit`` with the module closed over (its fastest form).
+``--sweep`` times a short grid of neurons x batch x connectivity and saves
+``benchmarks/scaling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+FAN_IN, RATE_HZ, DT = 64, 20.0, 1e-3
+
+
+def network(n: int, seed: int = 0) -> np.ndarray:
+    """Signed (n, n) weights, 64 random inputs per postsynaptic neuron (column)."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros((n, n), np.float32)
+    for post in range(n):
+        w[rng.choice(n, min(FAN_IN, n), replace=False), post] = rng.normal(0, 2.0, min(FAN_IN, n))
+    return w
+
+
+def sparse_network(n: int, seed: int = 0):
+    """The same kind of network built directly as SparseWeights (no n x n array)."""
+    from dynapse2.nn.connectivity import SparseWeights
+
+    rng = np.random.default_rng(seed)
+    pre = np.stack([rng.choice(n, FAN_IN, replace=False) for _ in range(n)]).astype(np.int32)
+    w = rng.normal(0, 2.0, (n, FAN_IN)).astype(np.float32)
+    return SparseWeights(pre, np.where(w > 0, 0, 2).astype(np.int8), np.abs(w))
+
+
+def spikes_in(batch: int, n: int, steps: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((batch, steps, n)) < RATE_HZ * DT).astype(np.float32) * 3.0
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def case(n: int, batch: int, steps: int, conn: str, mode: str, repeat: int) -> dict:
+    """Run one case in this process; returns timings (s) and peak memory growth (MiB)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from dynapse2 import DynapSim
+
+    w = sparse_network(n) if conn == "sparse" else network(n)
+    m = DynapSim(n, has_rec=True, w_rec=w, dt=DT)
+    x = jnp.asarray(spikes_in(batch, n, steps))
+    if mode == "forward":
+        run = lambda: m(x)[0]  # noqa: E731
+    else:
+        params, static = eqx.partition(m, eqx.is_inexact_array)
+        opt = optax.adam(1e-3)
+        state = opt.init(params)
+
+        def loss(p, x):
+            out = eqx.combine(p, static)(x)[0]
+            return jnp.mean((out.sum(axis=1) - 20.0) ** 2)
+
+        @jax.jit
+        def step(p, s, x):
+            v, g = jax.value_and_grad(loss)(p, x)
+            upd, s = opt.update(g, s, p)
+            return optax.apply_updates(p, upd), s, v
+
+        run = lambda: step(params, state, x)  # noqa: E731
+    base = rss_mib()
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(run())
+    first = time.perf_counter() - t0
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(run())
+        ts.append(time.perf_counter() - t0)
+    wall = min(ts)
+    rate = float(np.asarray(out).mean() / DT) if mode == "forward" else float("nan")
+    return {
+        "wall": wall,
+        "compile": max(first - wall, 0.0),
+        "peak_mib": rss_mib() - base,
+        "rate_hz": rate,
+    }
+
+
+def in_subprocess(*args) -> dict:
+    cmd = [sys.executable, __file__, "--case", json.dumps(args)]
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if res.returncode:
+        raise RuntimeError(res.stderr[-2000:])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def rockpool_python() -> str | None:
+    if os.environ.get("ROCKPOOL_PYTHON"):
+        return os.environ["ROCKPOOL_PYTHON"]
+    try:
+        import rockpool  # noqa: F401
+
+        return sys.executable
+    except ImportError:
+        alt = Path("/work/venv-rockpool/bin/python")
+        return str(alt) if alt.exists() else None
+
+
+def rockpool(n: int, steps: int, repeat: int) -> dict | None:
+    py = rockpool_python()
+    if py is None:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "workload.npz"
+        np.savez(
+            path,
+            w_rec=network(n),
+            x_b1=spikes_in(1, n, steps),
+            x_b32=spikes_in(32, n, steps),
+            train_x_b1=False,
+            train_x_b32=True,
+            repeat=repeat,
+            dt=DT,
+        )
+        env = {**os.environ, "PIP_NO_INDEX": "1"}
+        res = subprocess.run(
+            [py, str(HERE / "rockpool_dynapsim.py"), str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+    if res.returncode:
+        print("Rockpool failed:", res.stderr[-1000:])
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def row(label: str, n: int, batch: int, steps: int, r: dict, ref: float | None) -> str:
+    sim = steps * DT
+    ratio = f"{ref / r['wall']:8.2f}x" if ref else "        -"
+    return (
+        f"{label:<34} {r['wall'] * 1e3:9.1f} {r['compile']:8.2f} {sim / r['wall']:8.1f} "
+        f"{batch * n * steps / r['wall']:10.3g} {r['peak_mib']:8.0f} {ratio}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case")
+    ap.add_argument("--quick", action="store_true", help="T = 200 steps, 1 repeat")
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--no-rockpool", action="store_true")
+    a = ap.parse_args()
+    if a.case:
+        print(json.dumps(case(*json.loads(a.case))))
+        return
+    steps, repeat = (200, 1) if a.quick else (1000, 3)
+    rp = None if a.no_rockpool else rockpool(1024, steps, repeat)
+    print(f"DynapSim, dt = 1 ms, {steps} steps ({steps * DT:g} s simulated), 64 inputs/neuron")
+    print(
+        f"{'case':<34} {'wall ms':>9} {'compile':>8} {'RTF':>8} {'n-steps/s':>10} "
+        f"{'peak MiB':>8} {'vs RP jit':>9}"
+    )
+    rows = [
+        ("1 chip, batch 1, dense", 1024, 1, "dense", "forward", "x_b1", "jit"),
+        ("1 chip, batch 1, sparse", 1024, 1, "sparse", "forward", "x_b1", "jit"),
+        ("1 chip, batch 32, dense", 1024, 32, "dense", "forward", "x_b32", "jit"),
+        ("1 chip, batch 32, train step", 1024, 32, "dense", "train", "x_b32", "train"),
+        ("16 chips, batch 1, sparse", 16384, 1, "sparse", "forward", None, None),
+    ]
+    for label, n, b, conn, mode, rk, rv in rows:
+        rep = 1 if n > 1024 else repeat
+        r = in_subprocess(n, b, steps, conn, mode, rep)
+        ref = rp[rk][rv] if (rp and rk) else None
+        print(row(label, n, b, steps, r, ref), flush=True)
+    if rp is None:
+        print("Rockpool not installed")
+    else:
+        print(f"Rockpool {rp['version']} DynapSim (same input and weights):")
+        for key, b in (("x_b1", 1), ("x_b32", 32)):
+            for k, v in rp[key].items():
+                print(f"  batch {b:>2} {k:<6} {v * 1e3:9.1f} ms  RTF {steps * DT / v:7.1f}")
+    if a.sweep:
+        sweep(steps=200)
+
+
+def sweep(steps: int) -> None:
+    """Time per simulated second vs neurons, batch and connectivity; saves scaling.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = {
+        ("dense", 1): [256, 512, 1024, 2048, 4096],
+        ("sparse", 1): [1024, 2048, 4096, 8192, 16384],
+        ("dense", 32): [256, 512, 1024, 2048],
+        ("sparse", 32): [1024, 4096, 8192],
+    }
+    print("\nsweep (ms per simulated second)")
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for (conn, b), ns in grid.items():
+        ms = []
+        for n in ns:
+            r = in_subprocess(n, b, steps, conn, "forward", 1)
+            ms.append(r["wall"] / (steps * DT) * 1e3)
+            print(
+                f"  {conn:<6} batch {b:>2} n {n:>6}:"
+                f" {ms[-1]:9.1f} ms, peak {r['peak_mib']:.0f} MiB",
+                flush=True,
+            )
+        ax.loglog(ns, ms, "o-", label=f"{conn}, batch {b}")
+    ax.axhline(1000, color="grey", lw=0.8, ls="--")
+    ax.text(ns[0], 1100, "real time", color="grey", fontsize=8)
+    ax.set_xlabel("neurons (64 inputs each)")
+    ax.set_ylabel("wall ms per simulated second")
+    ax.set_title("DynapSim (JAX, CPU), dt = 1 ms")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(HERE / "scaling.png", dpi=120)
+    print(f"saved {HERE / 'scaling.png'}")
+
+
+if __name__ == "__main__":
+    main()

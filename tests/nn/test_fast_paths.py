@@ -1,0 +1,167 @@
+"""The fast simulation paths give the same network as the references.
+
+- the fused step (physics.fused) equals the literal step (physics.step) in float64;
+- event-driven recurrence, and chip-shaped sparse weights, give spikes identical to the
+  float64 NumPy reference and to the dense form, and gradients of the dense product;
+- leaving out synapse types that cannot move is exact.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynapse2 import DynapSim
+from dynapse2.nn import backends
+from dynapse2.nn.connectivity import SparseWeights
+from dynapse2.physics import constants as K
+from dynapse2.physics.fused import FusedState, prepare, step_fused
+from dynapse2.physics.step import NUMPY_OPS, State, circuit, step
+
+
+def chip_like(n, fan, seed, scale=2.0):
+    """Signed (n, n) weights with ``fan`` random inputs per neuron."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros((n, n), np.float32)
+    for post in range(n):
+        w[rng.choice(n, fan, replace=False), post] = rng.normal(0, scale, fan)
+    return w
+
+
+@pytest.mark.parametrize("model", ["linear", "full"])
+def test_fused_step_equals_the_reference_step_in_float64(model):
+    rng = np.random.default_rng(0)
+    n = 50
+    m = DynapSim(n, Iw_ahp=2e-9, mismatch=0.2, key=jax.random.PRNGKey(1))
+    vals = {k: np.asarray(v, np.float64) for k, v in m.effective_values().items()}
+    c = circuit(np, vals, m.kappa, m.Ut, m.Vth)
+    s = State(
+        imem=10 ** rng.uniform(-12.3, -6.9, n),
+        isyn=10 ** rng.uniform(-12.3, -7, (n, 4)),
+        iahp=10 ** rng.uniform(-12.3, -8, n),
+        timer=rng.choice([0.0, 5e-4], n),
+        spikes=(rng.random(n) < 0.3).astype(float),
+    )
+    x = rng.random((n, 4)) * (rng.random((n, 4)) < 0.5)
+    kw = dict(kappa=m.kappa, io=m.Io, synapse_model=model)
+    ref = step(NUMPY_OPS, c, s, x, m.dt, **kw)
+    types = (0, 1, 2, 3)
+    fs = FusedState(s.imem, tuple(s.isyn[:, t] for t in types), s.iahp, s.timer, s.spikes)
+    p = prepare(np, c, m.dt, types)
+    got = step_fused(NUMPY_OPS, p, fs, tuple(x[:, t] for t in types), m.dt, types=types, **kw)
+    np.testing.assert_allclose(got.imem, ref.imem, rtol=1e-12)
+    np.testing.assert_allclose(np.stack(got.isyn, -1), ref.isyn, rtol=1e-12)
+    np.testing.assert_allclose(got.iahp, ref.iahp, rtol=1e-12)
+    np.testing.assert_array_equal(got.spikes, ref.spikes)
+    np.testing.assert_array_equal(got.timer, ref.timer)
+
+
+def net_input(T, n, b=None, seed=1):
+    rng = np.random.default_rng(seed)
+    shape = (T, n) if b is None else (b, T, n)
+    return (rng.random(shape) < 0.02).astype(np.float32) * 3
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_event_driven_recurrence_matches_the_float64_reference(batch):
+    n = backends.EVENT_MIN_NEURONS  # event-driven from here on
+    m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 32, 0))
+    x = net_input(300, n, batch)
+    out_j = np.asarray(m(x)[0])
+    out_n = np.asarray(m.with_backend("numpy")(x)[0])
+    assert out_n.mean() > 0.01  # tens of Hz: many spikes, recurrence matters
+    np.testing.assert_array_equal(out_j, out_n)
+
+
+def test_event_product_falls_back_to_dense_and_has_the_dense_gradient():
+    rng = np.random.default_rng(0)
+    w = jnp.asarray(rng.normal(size=(300, 40)), jnp.float32)
+    for density in (0.02, 0.5):  # under and over the budget of 16
+        s = jnp.asarray(rng.random((2, 300)) < density, jnp.float32)
+        np.testing.assert_allclose(backends.event_product(s, w, 16), s @ w, rtol=1e-5, atol=1e-5)
+
+        def f(s, w, fn):
+            return jnp.sum(jnp.sin(fn(s, w)))
+
+        ge = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: backends.event_product(s, w, 16))
+        gd = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: s @ w)
+        for a, b in zip(ge, gd, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_weights_round_trip_and_validation():
+    w = chip_like(40, 8, 3)
+    sw = SparseWeights.from_dense(w, fan_in=8)
+    assert sw.pre.shape == sw.weight.shape == sw.syn_type.shape == (40, 8)
+    assert sw.pre.dtype == jnp.int32 and sw.syn_type.dtype == jnp.int8
+    dense = np.zeros((40, 40, 4), np.float32)
+    dense[..., 0], dense[..., 2] = np.maximum(w, 0), np.maximum(-w, 0)
+    np.testing.assert_array_equal(sw.to_dense(), dense)
+    np.testing.assert_array_equal(SparseWeights.from_dense(dense, fan_in=8).to_dense(), dense)
+    with pytest.raises(ValueError, match="at most fan_in = 4"):
+        SparseWeights.from_dense(w, fan_in=4)
+    with pytest.raises(ValueError, match="syn_type"):
+        SparseWeights(sw.pre, sw.syn_type + 4, sw.weight)
+    with pytest.raises(ValueError, match="postsynaptic"):
+        DynapSim(41, has_rec=True, w_rec=sw)
+
+
+@pytest.mark.parametrize("n, batch", [(40, None), (40, 2), (300, None)])
+def test_sparse_weights_give_the_spikes_of_the_dense_form(n, batch, monkeypatch):
+    # (300, None): the O(n x 64) gather path, forced by a zero densify limit
+    if n == 300:
+        monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", 0)
+    w = chip_like(n, min(n // 2, 64), 5)
+    x = net_input(300, n, batch, seed=2)
+    dense = DynapSim(n, has_rec=True, w_rec=w)
+    sparse = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w))
+    assert sparse.rec_types == dense.rec_types == (0, 2)
+    out_d, out_s = np.asarray(dense(x)[0]), np.asarray(sparse(x)[0])
+    assert out_d.mean() > 0.01
+    np.testing.assert_array_equal(out_s, out_d)
+    np.testing.assert_array_equal(out_s, np.asarray(sparse.with_backend("numpy")(x)[0]))
+
+
+@pytest.mark.parametrize("limit", [None, 0])
+def test_sparse_weights_are_trainable(limit, monkeypatch):
+    if limit is not None:
+        monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", limit)
+    n = 32
+    w = chip_like(n, 8, 7)
+    m = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w, fan_in=8))
+    md = DynapSim(n, has_rec=True, w_rec=w)
+    x = jnp.asarray(net_input(200, n, 2, seed=4))
+
+    def loss(m):
+        return jnp.mean((m(x)[0].sum(axis=1) - 5.0) ** 2)
+
+    params, static = eqx.partition(m, eqx.is_inexact_array)
+    g = jax.grad(lambda p: loss(eqx.combine(p, static)))(params).w_rec.weight
+    assert g.shape == (n, 8) and np.isfinite(g).all() and np.abs(g).max() > 0
+    # the same gradient as the dense form, read at each entry
+    gd = eqx.filter_grad(loss)(md).w_rec
+    sw = m.w_rec
+    post = np.arange(n)[:, None]
+    expect = np.asarray(gd)[np.asarray(sw.pre), post, np.asarray(sw.syn_type)]
+    used = np.asarray(sw.weight) != 0
+    np.testing.assert_allclose(np.asarray(g)[used], expect[used], rtol=2e-3, atol=1e-6)
+
+
+def test_unused_synapse_types_are_left_out_only_while_at_rest():
+    m = DynapSim(6)
+    x = np.zeros((50, 6), np.float32)
+    x[::7] = 2.0  # signed: AMPA only
+    assert backends._external_types(x, typed=False) == (0,)
+    assert backends._computed_types(m, (0,)) == (0,)
+    # NMDA charged by an earlier typed call: it must keep decaying in the next call
+    xt = np.zeros((5, 6, 4), np.float32)
+    xt[0, :, 1] = 3.0
+    _, st, _ = m(xt)
+    m2 = m.set_attributes(st)
+    assert backends._computed_types(m2, (0,)) == (0, 1)
+    _, _, rec = m2(x, record=True)
+    _, _, ref = m2.with_backend("numpy")(x, record=True)
+    np.testing.assert_allclose(rec["inmda"], ref["inmda"], rtol=1e-4)
+    assert (np.asarray(rec["inmda"])[:, 0] > 10 * K.IO).all()
+    np.testing.assert_allclose(rec["ishunt"], K.IO, rtol=1e-6)
