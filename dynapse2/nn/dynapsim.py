@@ -247,7 +247,7 @@ class DynapSim(Module):
         self.groups = _groups(groups, n)
         self.mismatch = float(mismatch)
         self.mismatch_factors = (
-            _draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
+            draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
             if self.mismatch > 0
             else None
         )
@@ -320,12 +320,37 @@ class DynapSim(Module):
             "spikes": z,
         }
 
-    def resample_mismatch(self, key: jax.Array) -> DynapSim:
-        """Return a copy with a fresh draw of device mismatch (same ``mismatch`` fraction)."""
-        if self.mismatch == 0:
+    def resample_mismatch(self, key: jax.Array, fraction: float | None = None) -> DynapSim:
+        """Return a copy with a fresh draw of device mismatch.
+
+        Args:
+            key: ``jax.random`` key of the draw.
+            fraction: relative standard deviation; default the module's ``mismatch``. A module
+                built without mismatch gets one this way (its ``mismatch`` field, a static
+                description of the construction, is left as it was, so that the result has
+                the same tree structure and a jitted function does not recompile).
+        """
+        fraction = self.mismatch if fraction is None else float(fraction)
+        if not (np.isfinite(fraction) and 0 <= fraction < 1):
+            raise ValueError(f"DynapSim: mismatch fraction = {fraction!r} must be in [0, 1)")
+        if fraction == 0:
             return self
         return eqx.tree_at(
-            lambda m: m.mismatch_factors, self, _draw_mismatch(key, self.n, self.mismatch)
+            lambda m: m.mismatch_factors,
+            self,
+            draw_mismatch(key, self.n, fraction),
+            is_leaf=lambda v: v is None,
+        )
+
+    def max_leak_current(self, name: str) -> float:
+        """The largest value (A) of the leak current ``name`` (``"Itau_ampa"``, ...,
+        ``"Itau_mem"``, ``"Itau_ahp"``) that keeps its time constant at least
+        ``MIN_TAU_STEPS * dt``: ``C U_T / (kappa MIN_TAU_STEPS dt)``."""
+        caps = {i: c for c, i in TAU_OF.values()}
+        if name not in caps:
+            raise KeyError(f"DynapSim.max_leak_current: {name!r} is not one of {sorted(caps)}")
+        return leak_current(
+            self.capacitances[caps[name]], K.MIN_TAU_STEPS * self.dt, self.kappa, self.Ut
         )
 
     def with_backend(self, backend: str) -> DynapSim:
@@ -441,7 +466,9 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     return jnp.asarray(a, jnp.float32), types
 
 
-def _draw_mismatch(key: jax.Array, n: int, frac: float) -> dict[str, jax.Array]:
+def draw_mismatch(key: jax.Array, n: int, frac: float) -> dict[str, jax.Array]:
+    """Frozen mismatch factors ``1 + frac N(0, 1)`` (clipped at :data:`MISMATCH_FLOOR`), one
+    ``(n,)`` array per name of :data:`MISMATCHED`, drawn from ``key``."""
     keys = jax.random.split(key, len(MISMATCHED))
     return {
         name: jnp.maximum(1.0 + frac * jax.random.normal(k, (n,)), MISMATCH_FLOOR)

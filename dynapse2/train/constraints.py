@@ -30,7 +30,6 @@ import numpy as np
 from dynapse2.hardware.bias import current_range
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Module
 from dynapse2.nn.dynapsim import TAU_OF
-from dynapse2.physics.constants import MIN_TAU_STEPS
 from dynapse2.train.trainable import WEIGHTS, modules
 
 __all__ = ["WEIGHT_BOUND", "current_bounds", "group_mean", "project"]
@@ -38,16 +37,15 @@ __all__ = ["WEIGHT_BOUND", "current_bounds", "group_mean", "project"]
 WEIGHT_BOUND: float = 15.0
 """Default bound on |weight| in units of the unit weight current (4 bits of a unit base)."""
 
-_LEAK_CAPACITANCE = {i: c for c, i in TAU_OF.values()}  # "Itau_mem" -> "C_mem", ...
+_LEAKS = {i for _, i in TAU_OF.values()}  # "Itau_ampa", ..., "Itau_mem", "Itau_ahp"
 
 
 def current_bounds(m: DynapSim, name: str) -> tuple[float, float]:
     """``(lo, hi)`` (A) a trained current ``name`` of ``m`` is kept within: the bias
     generator's range, and for leak currents the upper bound that keeps tau >= 10 dt."""
     lo, hi = current_range(name)
-    if name in _LEAK_CAPACITANCE:
-        c = m.capacitances[_LEAK_CAPACITANCE[name]]
-        hi = min(hi, c * m.Ut / (m.kappa * MIN_TAU_STEPS * m.dt))
+    if name in _LEAKS:
+        hi = min(hi, m.max_leak_current(name))
     return lo, hi
 
 

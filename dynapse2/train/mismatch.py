@@ -1,10 +1,6 @@
-"""Device mismatch for training and evaluation: a fresh draw for every DynapSim of a network.
-
-``DynapSim.resample_mismatch(key)`` returns the module unchanged when it was built with
-``mismatch=0``, so it cannot put mismatch on a nominal network. :func:`with_mismatch` does:
-it sets ``mismatch_factors`` directly (the frozen per-neuron factors ``1 + s N(0, 1)``,
-clipped at ``MISMATCH_FLOOR``, drawn by the same function DynapSim uses).
-"""
+"""Device mismatch for training and evaluation: a fresh draw for every DynapSim of a network
+(:meth:`DynapSim.resample_mismatch` with an explicit fraction, so that nominal networks get
+mismatch too)."""
 
 from __future__ import annotations
 
@@ -12,7 +8,6 @@ import equinox as eqx
 import jax
 
 from dynapse2.nn import DynapSim, Module
-from dynapse2.nn.dynapsim import _draw_mismatch  # no public API draws factors at a given s
 from dynapse2.train.trainable import modules
 
 __all__ = ["with_mismatch"]
@@ -38,8 +33,7 @@ def with_mismatch(net: Module, key: jax.Array, fraction: float) -> Module:
         return net
     keys = jax.random.split(key, len(sims))
     return eqx.tree_at(
-        lambda t: [get(t).mismatch_factors for get, _ in sims],
+        lambda t: [get(t) for get, _ in sims],
         net,
-        [_draw_mismatch(k, m.n, fraction) for k, (_, m) in zip(keys, sims, strict=True)],
-        is_leaf=lambda v: v is None,
+        [m.resample_mismatch(k, fraction) for k, (_, m) in zip(keys, sims, strict=True)],
     )

@@ -324,3 +324,26 @@ def test_parameter_groups_default_to_cores_and_are_validated():
         DynapSim(3, groups=[0, 1])
     with pytest.raises(ValueError, match=r"groups must be 3 non-negative integers"):
         DynapSim(3, groups=[0, -1, 1])
+
+
+def test_resample_mismatch_with_a_fraction_gives_a_nominal_module_mismatch():
+    m = DynapSim(2000)
+    assert m.resample_mismatch(jax.random.PRNGKey(0)) is m  # no fraction, no mismatch
+    m2 = m.resample_mismatch(jax.random.PRNGKey(0), 0.1)
+    assert np.std(np.asarray(m2.mismatch_factors["Itau_ampa"])) == pytest.approx(0.1, rel=0.1)
+    assert jax.tree_util.tree_structure(m2) != jax.tree_util.tree_structure(m)  # None -> dict
+    with pytest.raises(ValueError, match=r"mismatch fraction = 1\.0 must be in \[0, 1\)"):
+        m.resample_mismatch(jax.random.PRNGKey(0), 1.0)
+
+
+def test_max_leak_current_is_the_edge_of_the_time_step_check():
+    m = DynapSim(1, dt=1e-4)
+    limit = m.max_leak_current("Itau_mem")
+    np.testing.assert_allclose(
+        K.CAPACITANCES["C_mem"] * K.UT / (m.kappa * 10 * 1e-4), limit, rtol=1e-12
+    )
+    DynapSim(1, dt=1e-4, Itau_mem=limit * 0.999)
+    with pytest.raises(ValueError, match=r"tau_mem = .* must be at least 10 \* dt"):
+        DynapSim(1, dt=1e-4, Itau_mem=limit * 1.01)
+    with pytest.raises(KeyError, match=r"'Igain_mem' is not one of"):
+        m.max_leak_current("Igain_mem")
