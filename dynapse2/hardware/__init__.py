@@ -6,7 +6,8 @@ Public API (samna is imported only when a board is opened, never by importing th
   :class:`Parameter`, :class:`InputRoute`, :class:`OutputRoute` (``cfg.save`` /
   ``Configuration.load`` for JSON);
 - quantization: :func:`quantize_current`, :func:`quantize_parameters`,
-  :func:`quantize_weights`, :func:`fake_quantize`;
+  :func:`quantize_weights`, :func:`fake_quantize`, :func:`fake_quantize_levels`,
+  :func:`quantization_aware` (-> :class:`QuantizationAware`, a ``fit`` transform);
 - mapping: :func:`map_network` (-> :class:`NetworkMapping` with ``config``, ``placement``,
   the quantized ``network``), :func:`config_from_network`, :func:`quantize_network`,
   :func:`network_from_config`, :func:`place`, :class:`Placement`;
@@ -47,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "map_network": "network",
     "network_from_config": "network",
     "quantize_network": "network",
+    "QuantizationAware": "quantization_aware",
+    "quantization_aware": "quantization_aware",
     "HardwareUnavailableError": "samna_backend",
     "from_samna": "samna_backend",
     "open_device": "samna_backend",
@@ -54,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "to_samna": "samna_backend",
     "QuantizedWeights": "weights",
     "fake_quantize": "weights",
+    "fake_quantize_levels": "weights",
     "quantize_weights": "weights",
 }
 
@@ -82,6 +86,7 @@ __all__ = [
     "Parameter",
     "ParameterTable",
     "Placement",
+    "QuantizationAware",
     "QuantizedWeights",
     "config_from_network",
     "current",
@@ -90,11 +95,13 @@ __all__ = [
     "default_positions",
     "encode_input",
     "fake_quantize",
+    "fake_quantize_levels",
     "from_samna",
     "map_network",
     "network_from_config",
     "open_device",
     "place",
+    "quantization_aware",
     "quantize_current",
     "quantize_network",
     "quantize_parameters",

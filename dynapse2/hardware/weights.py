@@ -42,6 +42,7 @@ __all__ = [
     "Dropped",
     "QuantizedWeights",
     "fake_quantize",
+    "fake_quantize_levels",
     "fit_bases",
     "quantize_weights",
     "subset_sums",
@@ -429,7 +430,7 @@ def fake_quantize(w: jax.Array, base: jax.Array, core: jax.Array, iscale: float)
 
     Forward: every weight becomes its nearest realisable value, ``sign(w) * S_m(base[core])
     / iscale`` (0 stays 0; typed weights keep their non-negative magnitudes). Backward: the
-    identity (``w + stop_gradient(q - w)``), so gradients pass straight through.
+    identity, so gradients pass straight through (see :func:`fake_quantize_levels`).
 
     Args:
         w: ``(n_pre, n_post)`` signed or ``(n_pre, n_post, 4)`` weights, units of ``iscale``.
@@ -440,8 +441,29 @@ def fake_quantize(w: jax.Array, base: jax.Array, core: jax.Array, iscale: float)
     Returns:
         Array of ``w``'s shape. Memory: ``w.size * 16`` floats for the nearest-level search.
     """
-    levels = (jnp.asarray(base) @ jnp.asarray(BITS.T, dtype=jnp.asarray(base).dtype)) / iscale
-    lv = levels[jnp.asarray(core)]  # (n_post, 16)
+    base = jnp.asarray(base)
+    levels = (base @ jnp.asarray(BITS.T, dtype=base.dtype)) / iscale
+    return fake_quantize_levels(w, levels, core)
+
+
+def fake_quantize_levels(w: jax.Array, levels: jax.Array, core: jax.Array) -> jax.Array:
+    """:func:`fake_quantize` with the level table given: ``levels`` ``(n_cores, 16)`` holds
+    each core's 16 realisable magnitudes (index = mask, units of ``iscale``), e.g.
+    ``levels.level_table(base, iscale)``.
+
+    Forward: ``sign(w) * levels[core[j], m]`` with ``m`` the nearest level to ``|w|`` (first
+    mask on a tie); the value is exactly the table's entry (written ``q + (w -
+    stop_gradient(w))``, whose forward value is ``q`` bit for bit). Backward: identity.
+
+    Args:
+        w: ``(n_pre, n_post)`` signed or ``(n_pre, n_post, 4)`` non-negative weights.
+        levels: ``(n_cores, 16)`` magnitudes, same dtype as ``w``.
+        core: ``(n_post,)`` int core (row of ``levels``) of each postsynaptic neuron.
+
+    Returns:
+        Array of ``w``'s shape and dtype.
+    """
+    lv = jnp.asarray(levels, dtype=w.dtype)[jnp.asarray(core)]  # (n_post, 16)
     if w.ndim == 3:
         lv = lv[:, None, :]
     a = jnp.abs(w)
@@ -450,4 +472,5 @@ def fake_quantize(w: jax.Array, base: jax.Array, core: jax.Array, iscale: float)
         jnp.sign(w)
         * jnp.take_along_axis(jnp.broadcast_to(lv, (*a.shape, _NM)), idx[..., None], -1)[..., 0]
     )
-    return w + jax.lax.stop_gradient(q - w)
+    q = jax.lax.stop_gradient(q)
+    return q + (w - jax.lax.stop_gradient(w))

@@ -1,0 +1,84 @@
+"""End to end: train the frozen-noise network (the recipe of ``examples/frozen_noise.py``),
+quantize, map, save and reload the configuration, rebuild the network from it, fine-tune with
+quantization-aware training, and reach ``to_hardware``."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+from dynapse2.hardware import (
+    Configuration,
+    HardwareUnavailableError,
+    map_network,
+    network_from_config,
+    quantization_aware,
+)
+from dynapse2.train import evaluate
+
+_EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "frozen_noise.py"
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("frozen_noise_recipe", _EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rebuilt(net, path: pathlib.Path):
+    """``(mapper's quantized network, network rebuilt from the saved and reloaded file)``."""
+    mapping = map_network(net)
+    mapping.config.save(path)
+    cfg = Configuration.load(path)
+    assert cfg == mapping.config
+    return mapping.network, network_from_config(cfg)
+
+
+def _end_to_end(tmp_path: pathlib.Path, n_samples: int, epochs: int, qat_epochs: int) -> dict:
+    fn = _recipe()
+    data = fn.make_data(n_samples=n_samples)
+    _, _, x_test, y_test = data
+    net, _ = fn.train(fn.build_network(), data, epochs=epochs, progress=False)
+
+    def acc(m):
+        return 100 * evaluate(m, x_test, y_test, fn.LOSS)[1]
+
+    mapped, rebuilt = _rebuilt(net, tmp_path / "float.json")
+    np.testing.assert_array_equal(np.asarray(mapped(x_test)[0]), np.asarray(rebuilt(x_test)[0]))
+
+    qat = quantization_aware(net)
+    tuned, _ = fn.train(net, data, epochs=qat_epochs, learning_rate=0.005, transform=qat,
+                        progress=False)  # fmt: skip
+    deployed = qat(tuned)
+    _, rebuilt_qat = _rebuilt(deployed, tmp_path / "qat.json")
+    result = {
+        "float": acc(net),
+        "quantized": acc(rebuilt),
+        "qat": acc(rebuilt_qat),
+        "qat_transform": acc(deployed),  # what training saw = what the chip holds
+    }
+    print(result)
+    assert result["qat"] == result["qat_transform"]
+    assert result["float"] >= 90.0
+    assert abs(result["quantized"] - result["float"]) <= 5.0
+    assert abs(result["qat"] - result["float"]) <= 2.0
+    assert result["qat"] >= result["quantized"]
+
+    with pytest.raises(HardwareUnavailableError) as info:
+        deployed.to_hardware()
+    assert info.value.reason in ("missing", "bootstrapper", "no-board")
+    assert "samna" in str(info.value)
+    return result
+
+
+def test_train_quantize_deploy_fast(tmp_path):
+    _end_to_end(tmp_path, n_samples=100, epochs=12, qat_epochs=2)
+
+
+@pytest.mark.slow
+def test_train_quantize_deploy_full_recipe(tmp_path):
+    _end_to_end(tmp_path, n_samples=200, epochs=20, qat_epochs=5)
