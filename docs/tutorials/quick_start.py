@@ -50,6 +50,7 @@
 
 # %%
 import time
+import warnings
 
 import jax
 import matplotlib.pyplot as plt
@@ -58,6 +59,8 @@ import numpy as np
 from dynapse2 import DynapSim, Linear, Sequential, plot
 
 t_start = time.time()
+# dynapse2.train shows progress bars with tqdm.auto, which warns in a notebook without ipywidgets
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 # %% [markdown]
 # ## How the simulation works
@@ -96,17 +99,29 @@ except ValueError as err:
 # ## Step 0: define a task
 #
 # Inputs are spike rasters of shape `(batch, time, channels)`; targets are one label per
-# sample. The task here is *frozen noise*: each class is one fixed random Poisson raster, and
-# the network must tell the classes apart. It needs no data download and trains in seconds.
+# sample. The task here is *frozen noise* (`dynapse2.datasets.frozen_noise`): each of the 4
+# classes is one fixed random 20 Hz Poisson raster on 60 channels, and every sample is its
+# class's raster with each spike jittered by 2 ms, 10 % of the spikes dropped and 2 Hz of
+# spurious spikes added. It needs no download and trains in seconds. `train_test_split`
+# holds out a fifth of the samples for testing.
 
 # %%
-# TODO: switch to dynapse2.datasets.frozen_noise once the training branch lands on main.
-N_IN, N, T, N_CLASSES, DT = 40, 16, 500, 4, 1e-3  # 40 channels, 16 neurons, 0.5 s at 1 ms
-rng = np.random.default_rng(0)
-x = (rng.random((N_CLASSES, T, N_IN)) < 20 * DT).astype(np.float32)  # 20 Hz Poisson
-y = np.arange(N_CLASSES)
-print("inputs", x.shape, "targets", y)
-plot.raster(x[0], dt=DT, title="class 0 input")
+from dynapse2.datasets import frozen_noise, train_test_split  # noqa: E402
+
+N_CLASSES, N_IN, DURATION, DT = 4, 60, 0.5, 1e-3  # 60 channels, 0.5 s at 1 ms
+x, y = frozen_noise(
+    N_CLASSES, N_IN, DURATION, DT, rate=20.0, n_samples=200, key=0, jitter=2e-3, drop=0.1, add=2.0
+)
+x_train, y_train, x_test, y_test = train_test_split(x, y, test_fraction=0.2, key=1)
+T = x.shape[1]
+print("train", x_train.shape, "test", x_test.shape, "labels", np.bincount(y_train))
+fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
+for ax, c in zip(axes, (0, 1), strict=True):
+    plot.raster(
+        x_train[np.flatnonzero(y_train == c)[0]], dt=DT, ax=ax, title=f"a sample of class {c}"
+    )
+axes[0].set_ylabel("input channel")
+axes[1].set_ylabel("")
 plt.show()
 
 # %% [markdown]
@@ -114,13 +129,22 @@ plt.show()
 #
 # A `Linear` layer holds the trainable input weights (in units of the unit weight current
 # `Iscale`, 10 nA by default); positive values drive the neurons' AMPA synapses and negative
-# ones their GABA synapses. `DynapSim(n, has_rec=True)` is a population of `n` neurons with
-# recurrent weights. Modules are immutable JAX pytrees: every change returns a new module.
+# ones their GABA synapses. `DynapSim(n)` is a population of `n` neurons; `has_rec=True`
+# would add recurrent weights. Modules are immutable JAX pytrees: every change returns a new
+# module.
+#
+# Each class is read from a pool of 8 output neurons, so the network has 32 neurons.
+# `groups` says which neurons share a parameter group, i.e. a core on the chip: here the
+# pools of classes 0-1 go to one core and those of classes 2-3 to another. A neuron listens
+# through at most 64 CAM entries, so 60 dense inputs fit; a recurrent population would need
+# sparser connections (the [Beyond one core](beyond_one_core.ipynb) tutorial builds one).
 
 # %%
+POOL = 8  # output neurons per class
+N = N_CLASSES * POOL
 net = Sequential(
     Linear((N_IN, N), key=jax.random.PRNGKey(1)),
-    DynapSim(N, has_rec=True, dt=DT),
+    DynapSim(N, dt=DT, groups=(0,) * (N // 2) + (1,) * (N // 2)),
 )
 print(net)
 print("membrane time constant (ms):", np.round(np.asarray(net[1].tau_mem[:4]) * 1e3, 2))
@@ -133,10 +157,10 @@ print("membrane time constant (ms):", np.round(np.asarray(net[1].tau_mem[:4]) * 
 # state trace, per module: `imem`, `vmem`, the four synaptic currents, `iahp` and `spikes`.
 
 # %%
-out, state, rec = net(x, record=True)
-rates = np.asarray(out).sum(axis=1) / (T * DT)  # (class, neuron), Hz
-print("mean rate per class (Hz):", np.round(rates.mean(axis=1), 1))
-plot.raster(out[0], dt=DT, title="output spikes, class 0")
+out, state, rec = net(x_test[:4], record=True)
+rates = np.asarray(out).sum(axis=1) / (T * DT)  # (sample, neuron), Hz
+print("mean rate per sample (Hz):", np.round(rates.mean(axis=1), 1))
+plot.raster(out[0], dt=DT, title=f"output spikes before training, a sample of class {y_test[0]}")
 plt.show()
 
 # %%
@@ -146,16 +170,67 @@ plt.show()
 # %% [markdown]
 # ## Step 3: optimise
 #
-# Training adjusts the float parameters (here the input weights, and optionally the
-# recurrent weights and circuit currents) with gradient descent through the simulation.
-# Spikes have no gradient, so a surrogate replaces it: a fast-sigmoid derivative of the
-# distance of `imem` to threshold. The gradient through the neuron's exponential positive
-# feedback is stopped by default (`detach_feedback=True`); without that, backpropagation
-# through time explodes within a few epochs.
+# Training adjusts the float parameters (here the input weights; circuit currents can be
+# trained too, see `trainable=`) with gradient descent through the simulation. Spikes have
+# no gradient, so a surrogate replaces it: a fast-sigmoid derivative of the distance of
+# `imem` to threshold. The gradient through the neuron's exponential positive feedback is
+# stopped by default (`detach_feedback=True`); without that, backpropagation through time
+# explodes within a few epochs.
 #
-# *(This step lands with the training issue: `dynapse2.train.fit` and
-# `dynapse2.datasets.frozen_noise`, branch `train`. Until then the steps below quantize the
-# untrained network.)*
+# The loss, `max_imem_loss(pool=8)`, is a cross-entropy on the log peak membrane current of
+# each class's pool: the class whose neurons come closest to (or furthest past) threshold
+# wins, which gives a gradient even before any neuron spikes. `fit` runs optax (here Adam)
+# over mini-batches, projects the weights onto what the chip can hold after each step, and
+# with `mismatch=0.2` simulates every step on a freshly drawn chip (20 % device mismatch),
+# so the trained weights do not rely on one particular chip.
+
+# %%
+import optax  # noqa: E402
+
+from dynapse2.train import evaluate, fit, max_imem_loss  # noqa: E402
+
+loss = max_imem_loss(pool=POOL)
+print("untrained: test accuracy", f"{evaluate(net, x_test, y_test, loss)[1]:.0%}")
+t0 = time.time()
+net, history = fit(
+    net,
+    x_train,
+    y_train,
+    loss,
+    optimizer=optax.adam(0.02),
+    epochs=20,
+    batch_size=32,
+    key=jax.random.PRNGKey(2),
+    mismatch=0.2,
+    validation=(x_test, y_test),
+    progress=False,  # a progress bar (tqdm) in a terminal or notebook otherwise
+)
+print(f"trained {history.epochs} epochs in {time.time() - t0:.1f} s")
+plot.training_history(history.to_dict())
+plt.show()
+
+# %% [markdown]
+# The accuracy during training was measured on mismatched networks (one draw per step) and
+# the validation accuracy on the nominal one. `evaluate` scores a network on a data set;
+# with `mismatch=` and a `key` it first draws one chip. Ten draws of 20 % mismatch:
+
+# %%
+_, acc = evaluate(net, x_test, y_test, loss)
+draws = [
+    evaluate(net, x_test, y_test, loss, mismatch=0.2, key=jax.random.PRNGKey(100 + i))[1]
+    for i in range(10)
+]
+print(f"test accuracy, nominal network: {acc:.1%}")
+print("under 20 % mismatch, 10 draws:", " ".join(f"{a:.0%}" for a in draws))
+
+out, _, rec = net(x_test[:1], record=True)
+fig = plot.raster(
+    out[0], dt=DT, title=f"output spikes after training, a sample of class {y_test[0]}"
+)
+for c in range(1, N_CLASSES):
+    fig.axes[0].axhline(c * POOL - 0.5, color="0.7", lw=0.5)
+fig.axes[0].set_ylabel("neuron (8 per class)")
+plt.show()
 
 # %% [markdown]
 # ## Step 4: quantize the weights
@@ -164,63 +239,52 @@ plt.show()
 # recurrent ones together, and each core offers only the 16 sums of its 4 base currents.
 # `quantize_weights` fits the 4 base currents of every core to the weights of that core's
 # neurons, snaps them to what the bias generator can produce and gives each connection its
-# 4-bit mask. Here the 40 input and 16 recurrent weights of each neuron (56 entries) fit in
-# the 64 CAM entries.
+# 4-bit mask. A weight whose nearest level is 0 gets no CAM entry ("dropped").
 
 # %%
-from dynapse2.hardware.weights import quantize_weights  # noqa: E402
+from dynapse2.hardware import quantize_weights  # noqa: E402
 
 pop = net[1]
 core = np.asarray(pop.groups)  # the core (parameter group) of every neuron
-w_rec_signed = np.asarray(pop.w_rec[..., 0] - pop.w_rec[..., 2])  # AMPA minus GABA
-w = np.concatenate([np.asarray(net[0].weight), w_rec_signed])  # (n_in + n, n)
+w = np.asarray(net[0].weight)  # (60, 32) signed, units of Iscale
 q = quantize_weights(w, core, pop.Iscale)
-print("base currents of core 0 (nA):", np.round(q.base[0] * 1e9, 3))
-print("CAM entries used per neuron:", q.fan_in.max(), "of 64")
+for k in range(q.base.shape[0]):
+    print(
+        f"core {k}: base currents (nA) {np.round(q.base[k] * 1e9, 3)}, "
+        f"relative weight error {q.error[k]:.1%}"
+    )
+print("CAM entries used per neuron: at most", q.fan_in.max(), "of 64;", len(q.dropped), "dropped")
 w_q = q.dequantize()
 plot.weight_quantization(w, w_q, core, q.error)
 plt.show()
 
 # %% [markdown]
-# The quantized network runs like any other: put the quantized weights back and simulate.
+# The quantized network runs like any other: put the quantized weights back and evaluate.
 
 # %%
-w_in_q, w_rec_q = w_q[:N_IN], w_q[N_IN:]
-net_q = net.set_attributes(
-    {
-        "0_Linear": {"weight": w_in_q},
-        "1_DynapSim": {
-            "w_rec": np.stack(
-                [
-                    np.maximum(w_rec_q, 0),
-                    np.zeros_like(w_rec_q),
-                    np.maximum(-w_rec_q, 0),
-                    np.zeros_like(w_rec_q),
-                ],
-                axis=-1,
-            )
-        },
-    }
-)
-out_q, _, _ = net_q(x)
-rates_q = np.asarray(out_q).sum(axis=1) / (T * DT)
-print("mean rate per class, float vs quantized weights (Hz):")
-print(np.round(rates.mean(axis=1), 1), np.round(rates_q.mean(axis=1), 1))
+net_q = net.set_attributes({"0_Linear": {"weight": w_q.astype(np.float32)}})
+print(f"test accuracy with quantized weights: {evaluate(net_q, x_test, y_test, loss)[1]:.1%}")
 
 # %% [markdown]
 # ## Step 5: quantize the parameters
 #
 # Every circuit current of a core (time constants, gains, threshold, refractory period, ...)
-# is one bias-generator setting: a coarse range and a fine value. `quantize_parameters`
-# chooses, for each core and parameter, the setting whose current is closest to the float
-# value, and reports the relative error.
+# is one bias-generator (BG) setting: a coarse range (0..5) and a fine value (0..255).
+# `quantize_parameters` chooses, for each core and parameter, the setting whose current is
+# closest to the float value, and reports the relative error. Both cores ask for the same
+# currents here (only weights were trained), so the table shows core 0.
 
 # %%
 from dynapse2 import CURRENTS  # noqa: E402
-from dynapse2.hardware.bias import quantize_parameters  # noqa: E402
+from dynapse2.hardware import quantize_parameters  # noqa: E402
 
 table = quantize_parameters({name: getattr(pop, name) for name in CURRENTS}, core)
-plot.bias_table([s for s in table.settings if s.name.startswith(("Itau", "Igain_mem", "Iref"))])
+core0 = [s for s in table.settings if s.core == 0]
+same = all(
+    (s.coarse, s.fine) == (table.get(1, s.name).coarse, table.get(1, s.name).fine) for s in core0
+)
+print("core 1 has the same settings:", same)
+plot.bias_table(core0, title="Bias-generator settings of core 0")
 plt.show()
 print("largest relative error:", f"{max(s.rel_error for s in table.settings):.2%}")
 
@@ -228,29 +292,119 @@ print("largest relative error:", f"{max(s.rel_error for s in table.settings):.2%
 net_hw = net_q.set_attributes(
     {"1_DynapSim": {k: v.astype(np.float32) for k, v in table.currents().items()}}
 )
-out_hw, _, _ = net_hw(x)
-rates_hw = np.asarray(out_hw).sum(axis=1) / (T * DT)
-print("mean rate per class with quantized weights and parameters (Hz):")
-print(np.round(rates_hw.mean(axis=1), 1))
+print(
+    "test accuracy with quantized weights and parameters:",
+    f"{evaluate(net_hw, x_test, y_test, loss)[1]:.1%}",
+)
 
 # %% [markdown]
 # ## Step 6: deploy
 #
-# Deployment maps the neurons onto chips and cores, allocates the tags that route spikes
-# between them, writes weights and bias values into a `Configuration` (a pure-Python mirror
-# of samna's configuration tree, with validation and a JSON form) and applies it to a board
-# through samna. The way back reads a configuration and rebuilds the `DynapSim` network that
-# simulates exactly what the silicon holds.
-#
-# *(This step lands with the hardware mapping issue: `config_from_network`,
-# `network_from_config` and `net.to_hardware()`, branch `hw2`.)* The configuration tree it
-# writes into is already here:
+# `map_network` does steps 4 and 5 for a whole network and goes on to the chip: it places
+# the neurons on chips and cores (a core per parameter group), allocates the tags that route
+# spikes between them, and writes weights, bias values, CAM entries and SRAM destinations
+# into a `Configuration`, a pure-Python mirror of samna's configuration tree with validation
+# and a JSON form. It returns a `NetworkMapping`: the `config`, the `placement`, the
+# quantized `network` that simulates exactly what the configuration holds, and per
+# population the `weights` and `parameters` it chose.
 
 # %%
-from dynapse2.hardware.config import Configuration  # noqa: E402
+from dynapse2.hardware import map_network  # noqa: E402
 
-cfg = Configuration.reset(n_chips=1)
-print(cfg)
+mapping = map_network(net)
+print(mapping.summary())
+pl = mapping.placement
+plot.placement(
+    pl.chip, pl.core, group=pl.index // POOL, group_names=[f"class {c}" for c in range(N_CLASSES)]
+)
+plt.show()
+
+# %% [markdown]
+# Each neuron's 60 input weights became CAM entries listening to the input channels' tags,
+# and each neuron has an SRAM destination that sends its spikes to the host. The
+# configuration saves to JSON and loads back unchanged:
+
+# %%
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from dynapse2.hardware import Configuration  # noqa: E402
+
+cfg = mapping.config
+with tempfile.TemporaryDirectory() as tmp:
+    path = Path(tmp) / "frozen_noise.json"
+    cfg.save(path)
+    print(f"saved {path.name}: {path.stat().st_size / 1024:.0f} kB")
+    loaded = Configuration.load(path)
+print(loaded, "| equal to the saved one:", loaded == cfg)
+core0 = loaded.chips[0].cores[0]
+print(core0, "| a few BG settings:", {k: core0.parameters[k] for k in ("SOIF_LEAK_N", "SYAM_W0_P")})
+neuron0 = core0.neurons[0]
+print("neuron 0, first CAM entries:", *neuron0.synapses[:3], sep="\n  ")
+print("neuron 0, SRAM destination to the host:", neuron0.destinations[0])
+print("input channel 0 ->", loaded.input_map[0], "\noutput channel 0 <-", loaded.output_map[0])
+
+# %% [markdown]
+# ### The way back
+#
+# `network_from_config` reads a configuration (from a file, or from a board) and rebuilds
+# the `Sequential(Linear, DynapSim)` that simulates what it holds, quantization included. It
+# spikes exactly like `mapping.network`, and close to the float network it came from:
+
+# %%
+from dynapse2.hardware import network_from_config  # noqa: E402
+
+rebuilt = network_from_config(loaded)
+out_rebuilt = np.asarray(rebuilt(x_test)[0])
+out_mapped = np.asarray(mapping.network(x_test)[0])
+out_float = np.asarray(net(x_test)[0])
+print(
+    "rebuilt network spikes exactly like mapping.network:", np.array_equal(out_rebuilt, out_mapped)
+)
+print(f"time bins where rebuilt and float network agree: {np.mean(out_rebuilt == out_float):.2%}")
+print(f"spikes on the test set: float {out_float.sum():.0f}, rebuilt {out_rebuilt.sum():.0f}")
+for name, model in (("float", net), ("rebuilt from the configuration", rebuilt)):
+    print(f"test accuracy, {name}: {evaluate(model, x_test, y_test, loss)[1]:.1%}")
+fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
+plot.raster(out_float[0], dt=DT, ax=axes[0], title="float network")
+plot.raster(out_rebuilt[0], dt=DT, ax=axes[1], title="rebuilt from the configuration")
+plt.show()
+
+# %% [markdown]
+# ### On a board
+#
+# `net.to_hardware()` maps the network, opens a Dynap-SE2 board through samna, applies the
+# configuration and returns a module that evolves on the board with the usual contract
+# (`out, state, rec = board(x)`). Without samna or a board it raises
+# `HardwareUnavailableError`, whose `reason` is `"missing"`, `"bootstrapper"` or
+# `"no-board"` and whose message says what to do:
+
+# %%
+from dynapse2.hardware import HardwareUnavailableError  # noqa: E402
+
+try:
+    board = net.to_hardware()
+except HardwareUnavailableError as err:
+    print(f"HardwareUnavailableError (reason {err.reason!r}):\n{err}")
+else:  # with a board connected
+    out_board = board(x_test[:4])[0]
+    board.close()
+
+# %% [markdown]
+# To run on a board:
+#
+# 1. Install a real samna build: `pip install samna==0.7.1.0` in a Python 3.10 environment
+#    (newer samna releases on PyPI are bootstrappers that download the binary from the
+#    vendor's index; see [Installation](../installation.md)).
+#    `dynapse2.hardware.samna_status()` says what dynapse2 finds, without importing samna.
+# 2. Connect the Dynap-SE2 Stack board over USB and power it; the FPGA needs its bitfile
+#    after power-up: `net.to_hardware(bitfile="path/to/bitfile")`.
+# 3. `board = net.to_hardware()` (or `to_hardware(net, device)` to pick one of several
+#    boards), then `out, _, _ = board(x)`: inputs are sent as timed events, output events
+#    come back as a raster of the same shape as the simulator's. `board.close()` releases it.
+#
+# Each chip differs from the nominal circuit by its own mismatch; the network here was
+# trained under 20 % mismatch for that reason.
 
 # %%
 print(f"notebook ran in {time.time() - t_start:.1f} s")
