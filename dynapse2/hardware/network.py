@@ -231,6 +231,8 @@ class NetworkMapping:
             (input rows first, then recurrent rows).
         parameters: per population, the BG :class:`~dynapse2.hardware.bias.ParameterTable`
             (core numbers are global: ``chip * 4 + core``).
+        pruned: per population, the number of incoming connections ``prune=True`` removed
+            from each neuron, ``(n,)`` ints (all zero without pruning).
     """
 
     config: Configuration
@@ -238,6 +240,7 @@ class NetworkMapping:
     network: Sequential
     weights: tuple[CanonicalWeights, ...]
     parameters: tuple[ParameterTable, ...]
+    pruned: tuple[np.ndarray, ...] = ()
 
     def summary(self) -> str:
         """Placement, CAM/SRAM use and the quantization error, as text."""
@@ -255,6 +258,12 @@ class NetworkMapping:
                 f"layer {li}: relative weight error per core [{err}], "
                 f"{len(w.fit.dropped)} connection(s) below the smallest level dropped"
             )
+        for li, p in enumerate(self.pruned):
+            if p.any():
+                lines.append(
+                    f"layer {li}: pruned {int(p.sum())} weakest connection(s) of "
+                    f"{int(np.count_nonzero(p))} neuron(s) to fit {C.N_CAM} CAM entries"
+                )
         return "\n".join(lines)
 
 
@@ -307,6 +316,7 @@ def map_network(
     *,
     positions: Sequence[tuple[int, int]] | None = None,
     reduce: Literal["mean", "median", "raise"] = "mean",
+    prune: bool = False,
     backend: str = "jax",
 ) -> NetworkMapping:
     """Quantize, place and route a network, and write its configuration.
@@ -316,6 +326,9 @@ def map_network(
         positions: grid position ``(x, y)`` of each chip; default
             :func:`~dynapse2.hardware.mapper.default_positions`.
         reduce: how a core's differing parameter values become one (see module docstring).
+        prune: keep only the 64 strongest incoming connections (input and recurrent, all
+            synapse types) of a neuron that has more, instead of raising; how many each
+            neuron lost is reported in :attr:`NetworkMapping.pruned` and the summary.
         backend: backend of the quantized network's DynapSim layers.
 
     Returns:
@@ -333,7 +346,7 @@ def map_network(
     params: dict[int, dict[str, Parameter]] = {}
     latches = np.zeros((len(placement.layer), len(C.NEURON_LATCHES)), bool)
     built: list[_Layer] = []
-    weights, tables = [], []
+    weights, tables, pruned = [], [], []
     for li, (m, w_in) in enumerate(zip(layers, in_ws, strict=True)):
         glob = placement.of_layer(li)  # global ids, in layer order
         gcore = placement.global_core[glob]
@@ -342,13 +355,16 @@ def map_network(
         if m.w_rec is not None:
             rows.append(np.asarray(m.w_rec, np.float64))
         w = np.concatenate(rows, axis=0)
+        if prune:
+            w, lost = _prune(w, C.N_CAM)
+            pruned.append(lost)
         fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
         if fan.size and fan.max() > C.N_CAM:
             j = int(np.argmax(fan))
             raise ValueError(
                 f"{placement.describe(int(glob[j]))} has {int(fan[j])} nonzero incoming "
                 f"weights; a neuron has {C.N_CAM} CAM entries (prune its inputs to at most "
-                f"{C.N_CAM})"
+                f"{C.N_CAM}, or pass prune=True to keep the strongest)"
             )
         try:
             q = canonical_quantize(w, local.ravel(), m.Iscale)
@@ -424,7 +440,21 @@ def map_network(
     outputs = placement.of_layer(len(layers) - 1).tolist()
     cfg = route(placement, conns, outputs, parameters=params, latches=latches, meta=meta)
     network = _build(built, backend, 0.0, None)
-    return NetworkMapping(cfg, placement, network, tuple(weights), tuple(tables))
+    return NetworkMapping(cfg, placement, network, tuple(weights), tuple(tables), tuple(pruned))
+
+
+def _prune(w: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero all but the ``keep`` largest entries of each postsynaptic neuron of the typed
+    weights ``w`` ``(n_pre, n_post, 4)``; returns the pruned copy and the number of nonzero
+    entries removed per neuron ``(n_post,)``."""
+    n_pre, n_post, k = w.shape
+    flat = np.moveaxis(w, 1, 0).reshape(n_post, n_pre * k)
+    order = np.argsort(-np.abs(flat), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(n_pre * k)[None, :], axis=1)
+    drop = (rank >= keep) & (flat != 0)
+    flat = np.where(drop, 0.0, flat)
+    return np.moveaxis(flat.reshape(n_post, n_pre, k), 0, 1), drop.sum(axis=1)
 
 
 def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:

@@ -156,6 +156,22 @@ def test_unsupported_networks():
         map_network(Sequential(Linear((70, 2), weight=np.ones((70, 2))), DynapSim(2)))
 
 
+def test_prune_keeps_the_64_strongest_inputs_of_a_neuron():
+    rng = np.random.default_rng(5)
+    w = rng.normal(0, 1, (70, 2))
+    w[:, 1] = 0
+    w[:3, 1] = [2.0, -1.0, 0.5]  # neuron 1 has 3 inputs: untouched
+    net = Sequential(Linear((70, 2), weight=w), DynapSim(2))
+    m = map_network(net, prune=True)
+    np.testing.assert_array_equal(m.pruned[0], [6, 0])
+    assert "pruned 6 weakest connection(s) of 1 neuron(s) to fit 64 CAM entries" in m.summary()
+    kept = np.flatnonzero(np.asarray(m.network[0].weight)[:, 0])
+    order = np.argsort(-np.abs(w[:, 0]))
+    assert set(kept) <= set(order[:64])  # only the 64 strongest survive ...
+    assert len(kept) >= 64 - len(m.weights[0].fit.dropped)  # ... less those below a level
+    assert np.count_nonzero(np.asarray(m.network[0].weight)[:, 1]) == 3
+
+
 def test_parameter_reduction_warns_or_raises():
     itau = np.full(4, 5e-12)
     itau[1] = 6e-12
