@@ -17,6 +17,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from dynapse2.hardware import chip
+
 __all__ = [
     "BIAS_TABLE_COLUMNS",
     "HISTORY_METRICS",
@@ -31,9 +33,9 @@ __all__ = [
     "weight_quantization",
 ]
 
-CORES_PER_CHIP = 4
+CORES_PER_CHIP = chip.N_CORES
 """Cores drawn per chip by :func:`placement` (2 x 2)."""
-NEURONS_PER_CORE = 256
+NEURONS_PER_CORE = chip.N_NEURONS_PER_CORE
 """Neuron slots drawn per core by :func:`placement` (16 x 16)."""
 
 

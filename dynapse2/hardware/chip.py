@@ -26,6 +26,8 @@ RESERVED_TAGS: frozenset[int] = frozenset({TAG_MAX})
 HOP_MIN: int = -7
 HOP_MAX: int = 7
 """Range of x/y hops of an SRAM destination, in chips."""
+FPGA_TICK_S: float = 1e-6
+"""Duration of one tick of the Stack board's FPGA clock (s): the unit of event timestamps."""
 GRID_SIZE: int = HOP_MAX - HOP_MIN + 1
 """Chips per side of the grid a chip can reach (15 x 15)."""
 HOST_HOPS: tuple[int, int] = (HOP_MIN, 0)

@@ -36,7 +36,6 @@ from dynapse2.nn.module import Module, simulation
 
 __all__ = ["DynapseBoard", "to_hardware"]
 
-FPGA_TICK_S = 1e-6
 """Seconds per FPGA timestamp tick."""
 
 
@@ -174,11 +173,11 @@ def run_trial(
         if not np.all(raster == np.round(raster)) or (raster < 0).any():
             raise ValueError("the board takes non-negative integer event counts per bin")
         raster = raster.astype(np.int64)
-    dt_us = int(round(dt / FPGA_TICK_S))
+    dt_us = int(round(dt / C.FPGA_TICK_S))
     routed = np.zeros(raster.shape[1], bool)
     routed[[c for c in cfg.input_map if c < raster.shape[1]]] = True
     io.flush(len(cfg.chips))
-    t0 = io.now_us() + int(round(lead_s / FPGA_TICK_S))
+    t0 = io.now_us() + int(round(lead_s / C.FPGA_TICK_S))
     io.write(encode_input(np.where(routed, raster, 0), cfg.input_map, dt_us, t0))
     ev = io.read(lead_s + raster.shape[0] * dt + tail_s)
     return decode_output(ev, cfg.output_map, raster.shape[0], dt_us, t0), ev
