@@ -346,7 +346,7 @@ def bias_table(table: Any, title: str = "Bias-generator settings") -> Figure:
 # -- placement -------------------------------------------------------------------------------
 def placement(
     chip_of: Any,
-    core_of: Any,
+    core_of: Any = None,
     group: Any = None,
     group_names: Sequence[str] | None = None,
     n_chips: int | None = None,
@@ -356,7 +356,9 @@ def placement(
     16 x 16 neuron slots, each placed neuron a cell colored by its group.
 
     Args:
-        chip_of: ``(n,)`` chip index of each network neuron.
+        chip_of: ``(n,)`` chip index of each network neuron, or a
+            :class:`~dynapse2.hardware.mapper.Placement` (then ``core_of`` is omitted and
+            ``group`` defaults to the population of each neuron).
         core_of: ``(n,)`` core index (0..3) of each neuron on its chip.
         group: ``(n,)`` non-negative int group (e.g. layer) of each neuron; default all 0.
         group_names: legend label of each group (default ``"group k"``).
@@ -367,6 +369,11 @@ def placement(
     annotated with its index and the number of neurons placed on it. Returns the figure; its
     panels (one per chip) are ``fig.axes[:n_chips]``.
     """
+    if hasattr(chip_of, "chip") and hasattr(chip_of, "layer"):  # a mapper Placement
+        placed = chip_of
+        chip_of, core_of = placed.chip, placed.core
+        group = placed.layer if group is None else group
+        n_chips = placed.n_chips if n_chips is None else n_chips
     chip_of = np.asarray(chip_of)
     core_of = np.asarray(core_of)
     n = chip_of.shape[0]

@@ -211,3 +211,23 @@ def test_placement_cells_counts_and_panels(tmp_path):
         plot.placement(np.zeros(257, int), np.zeros(257, int))
     with pytest.raises(ValueError, match="core indices"):
         plot.placement([0], [4])
+
+
+def test_placement_takes_a_mapper_placement(tmp_path):
+    from dynapse2 import DynapSim, Linear, Sequential
+    from dynapse2.hardware import map_network
+
+    net = Sequential(
+        Linear((3, 300), weight=np.ones((3, 300))), DynapSim(300), Linear((300, 5)), DynapSim(5)
+    )
+    pl = map_network(net, prune=True).placement
+    assert pl.locate(1, 4) == (int(pl.chip[304]), int(pl.core[304]), int(pl.neuron[304]))
+    with pytest.raises(IndexError, match="no neuron 9 in population 1"):
+        pl.locate(1, 9)
+    fig = plot.placement(pl)
+    fig.savefig(tmp_path / "p.png")
+    direct = plot.placement(pl.chip, pl.core, group=pl.layer, n_chips=pl.n_chips)
+    assert len(fig.axes) == len(direct.axes)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == [t.get_text() for t in direct.axes[0].get_legend().get_texts()]
+    assert len(labels) == 2

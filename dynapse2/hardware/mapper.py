@@ -108,6 +108,14 @@ class Placement:
         """``(N,)`` ``chip * 4 + core`` of every neuron."""
         return self.chip * C.N_CORES + self.core
 
+    def locate(self, layer: int, index: int) -> tuple[int, int, int]:
+        """``(chip, core, neuron)`` of neuron ``index`` of population ``layer``."""
+        hit = np.flatnonzero((self.layer == layer) & (self.index == index))
+        if hit.size == 0:
+            raise IndexError(f"Placement.locate: no neuron {index} in population {layer}")
+        g = int(hit[0])
+        return int(self.chip[g]), int(self.core[g]), int(self.neuron[g])
+
     def of_layer(self, layer: int) -> np.ndarray:
         """Global indices of the neurons of population ``layer``, in order."""
         return np.flatnonzero(self.layer == layer)
