@@ -228,6 +228,6 @@ def test_placement_takes_a_mapper_placement(tmp_path):
     fig.savefig(tmp_path / "p.png")
     direct = plot.placement(pl.chip, pl.core, group=pl.layer, n_chips=pl.n_chips)
     assert len(fig.axes) == len(direct.axes)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == [t.get_text() for t in direct.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == [t.get_text() for t in direct.legends[0].get_texts()]
     assert len(labels) == 2
