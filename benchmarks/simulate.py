@@ -1,6 +1,6 @@
 """Simulation speed of DynapSim: one chip, 16 chips, and Rockpool 3.1.0 when available.
 
-Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool]``
+Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool] [--long S]``
 
 Workload: n neurons (1024 = one chip), recurrent, each neuron with 64 random signed inputs
 (N(0, 2) weights: positive -> AMPA, negative -> GABA), Poisson input of 20 Hz x 3 units per
@@ -18,7 +18,9 @@ Rockpool 3.1.0 (one merged synapse per neuron, dense (n, n) weights) gets the sa
 and weights in a separate process (``ROCKPOOL_PYTHON``, default: this Python if it imports
 rockpool, else ``/work/venv-rockpool/bin/python``); "call" is ``mod(x)`` as users call it,
 "jit" is ``jax.jit`` with the module closed over (its fastest form).
-``--sweep`` times a short grid of neurons x batch x connectivity and saves
+``--long S`` (default 100) simulates S seconds of 16 chips at batch 1 in 1 s chunks with
+``dynapse2.nn.evolve_chunked`` (input made chunk by chunk) and prints the peak memory after
+S/10 and S seconds. ``--sweep`` times a short grid of neurons x batch x connectivity and saves
 ``benchmarks/scaling.png``.
 """
 

@@ -215,7 +215,7 @@ class Recurrence(NamedTuple):
 
 
 def _recurrence(m: DynapSim) -> Recurrence | None:
-    """The recurrent input of one step, spikes ``(B, n)`` -> ``(k, B, n)`` (k rec types)."""
+    """The recurrent product of ``m`` (``None`` without recurrent weights)."""
     if m.w_rec is None or not m.rec_types:
         return None
     n, k = m.n, len(m.rec_types)
