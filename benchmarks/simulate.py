@@ -1,6 +1,6 @@
 """Simulation speed of DynapSim: one chip, 16 chips, and Rockpool 3.1.0 when available.
 
-Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool]``
+Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool] [--long S]``
 
 Workload: n neurons (1024 = one chip), recurrent, each neuron with 64 random signed inputs
 (N(0, 2) weights: positive -> AMPA, negative -> GABA), Poisson input of 20 Hz x 3 units per
@@ -18,7 +18,9 @@ Rockpool 3.1.0 (one merged synapse per neuron, dense (n, n) weights) gets the sa
 and weights in a separate process (``ROCKPOOL_PYTHON``, default: this Python if it imports
 rockpool, else ``/work/venv-rockpool/bin/python``); "call" is ``mod(x)`` as users call it,
 "jit" is ``jax.jit`` with the module closed over (its fastest form).
-``--sweep`` times a short grid of neurons x batch x connectivity and saves
+``--long S`` (default 100) simulates S seconds of 16 chips at batch 1 in 1 s chunks with
+``dynapse2.nn.evolve_chunked`` (input made chunk by chunk) and prints the peak memory after
+S/10 and S seconds. ``--sweep`` times a short grid of neurons x batch x connectivity and saves
 ``benchmarks/scaling.png``.
 """
 
@@ -117,6 +119,42 @@ def case(n: int, batch: int, steps: int, conn: str, mode: str, repeat: int) -> d
     }
 
 
+def long_run(n: int, seconds: int, chunk_steps: int = 1000) -> dict:
+    """``seconds`` simulated of n neurons (SparseWeights, batch 1) with
+    :func:`dynapse2.nn.evolve_chunked`, the input made chunk by chunk; peak memory growth
+    after 1/10 of the run and at its end, wall time and spike count."""
+    import jax
+
+    from dynapse2 import DynapSim
+    from dynapse2.nn import evolve_chunked
+
+    m = DynapSim(n, has_rec=True, w_rec=sparse_network(n), dt=DT)
+    chunks = int(round(seconds / (chunk_steps * DT)))
+    marks: dict = {}
+    spikes = [0.0]
+    base = rss_mib()
+
+    def inputs():
+        for i in range(chunks):
+            yield spikes_in(1, n, chunk_steps, seed=100 + i)
+            if i + 1 == max(chunks // 10, 1):
+                marks["peak_mib_tenth"] = rss_mib() - base
+                marks["wall_tenth"] = time.perf_counter() - t0
+
+    def count(out, _):
+        spikes[0] += float(jax.numpy.sum(out))
+
+    t0 = time.perf_counter()
+    evolve_chunked(m, inputs(), keep=False, on_chunk=count)
+    wall = time.perf_counter() - t0
+    return {
+        **marks,
+        "wall": wall,
+        "peak_mib": rss_mib() - base,
+        "rate_hz": spikes[0] / (n * chunks * chunk_steps * DT),
+    }
+
+
 def in_subprocess(*args) -> dict:
     cmd = [sys.executable, __file__, "--case", json.dumps(args)]
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
@@ -183,9 +221,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="T = 200 steps, 1 repeat")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--no-rockpool", action="store_true")
+    ap.add_argument(
+        "--long",
+        type=int,
+        default=100,
+        help="seconds simulated by the chunked 16-chip run (0: skip)",
+    )
     a = ap.parse_args()
     if a.case:
-        print(json.dumps(case(*json.loads(a.case))))
+        args = json.loads(a.case)
+        print(json.dumps(long_run(*args[1:]) if args[0] == "long" else case(*args)))
         return
     steps, repeat = (200, 1) if a.quick else (1000, 3)
     rp = None if a.no_rockpool else rockpool(1024, steps, repeat)
@@ -206,6 +251,15 @@ def main() -> None:
         r = in_subprocess(n, b, steps, conn, mode, rep)
         ref = rp[rk][rv] if (rp and rk) else None
         print(row(label, n, b, steps, r, ref), flush=True)
+    if a.long:
+        r = in_subprocess("long", 16384, a.long)
+        print(
+            f"16 chips, batch 1, sparse, {a.long} s in 1 s chunks (evolve_chunked): "
+            f"{r['wall']:.0f} s wall ({r['wall'] / a.long:.2f} s per simulated s), "
+            f"{r['rate_hz']:.1f} Hz; peak +{r['peak_mib_tenth']:.0f} MiB after {a.long // 10} s, "
+            f"+{r['peak_mib']:.0f} MiB after {a.long} s",
+            flush=True,
+        )
     if rp is None:
         print("Rockpool not installed")
     else:

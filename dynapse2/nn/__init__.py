@@ -1,8 +1,19 @@
-"""The module system: Module, Linear, Sequential, DynapSim."""
+"""The module system: Module, Linear, Sequential, DynapSim; multi-device and chunked runs."""
 
 from dynapse2.nn.dynapsim import CURRENTS, DynapSim, default_currents
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.module import Module
+from dynapse2.nn.parallel import batch_mesh, evolve_chunked, shard_batch
 from dynapse2.nn.sequential import Sequential
 
-__all__ = ["CURRENTS", "DynapSim", "Linear", "Module", "Sequential", "default_currents"]
+__all__ = [
+    "CURRENTS",
+    "DynapSim",
+    "Linear",
+    "Module",
+    "Sequential",
+    "batch_mesh",
+    "default_currents",
+    "evolve_chunked",
+    "shard_batch",
+]

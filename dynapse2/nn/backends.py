@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.ad_checkpoint import checkpoint_name
+from jax.custom_derivatives import SymbolicZero
+from jax.sharding import PartitionSpec
 
-from dynapse2.nn.connectivity import SparseWeights, recurrent_input
-from dynapse2.physics.fused import FusedState, prepare, step_fused
+from dynapse2.nn.connectivity import SparseWeights
+from dynapse2.nn.parallel import batch_sharding
+from dynapse2.physics.fused import FusedState, Prepared, prepare, step_fused
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, Ops, State, circuit, step
 
@@ -170,10 +174,20 @@ def event_product(s: jax.Array, w: jax.Array, budget: int) -> jax.Array:
     return jax.lax.map(lambda r: _event_rows(r, w, budget), s)
 
 
-@event_product.defjvp
 def _event_product_jvp(budget, primals, tangents):
     (s, w), (ds, dw) = primals, tangents
-    return event_product(s, w, budget), ds @ w + s @ dw
+    out = event_product(s, w, budget)
+    terms = []
+    if not isinstance(ds, SymbolicZero):
+        terms.append(ds @ w)
+    if not isinstance(dw, SymbolicZero):
+        terms.append(s @ dw)
+    if not terms:
+        return out, SymbolicZero(jax.core.get_aval(out).to_tangent_aval())
+    return out, terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+event_product.defjvp(_event_product_jvp, symbolic_zeros=True)
 
 
 def _type_major(w: Any, types: tuple[int, ...], n: int) -> jax.Array:
@@ -182,22 +196,149 @@ def _type_major(w: Any, types: tuple[int, ...], n: int) -> jax.Array:
     return jnp.transpose(w, (0, 2, 1)).reshape(n, len(types) * n)
 
 
-def _recurrence(m: DynapSim) -> Callable[[jax.Array], jax.Array] | None:
-    """The recurrent input of one step, spikes ``(B, n)`` -> ``(k, B, n)`` (k rec types)."""
+class Recurrence(NamedTuple):
+    """The recurrent product of one network, split for the custom gradient of the scan.
+
+    ``weights``: the differentiable weights ``W``: dense ``(n, k n)`` type-major, or
+    ``(per-type CAM weights (k, n, fan_in), presynaptic indices (n, fan_in))``;
+    ``product(s, W)``: presynaptic spikes ``(B, n)`` -> recurrent input ``r`` (``(B, k n)``
+    dense, ``(k, B, n)`` gathered), linear in ``W``; ``split(r)`` -> ``(k, B, n)``;
+    ``weight_grad(S, G, W)``: the cotangent of ``W`` for stacked spikes ``S`` ``(T, B, n)``
+    and cotangents ``G`` of ``r`` (``(T, ...)``), i.e. the transpose of ``W -> sum_t
+    product(S_t, W)``.
+    """
+
+    weights: Any
+    product: Callable[[jax.Array, jax.Array], jax.Array]
+    split: Callable[[jax.Array], jax.Array]
+    weight_grad: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+def _recurrence(m: DynapSim) -> Recurrence | None:
+    """The recurrent product of ``m`` (``None`` without recurrent weights)."""
     if m.w_rec is None or not m.rec_types:
         return None
     n, k = m.n, len(m.rec_types)
     w = m.w_rec
     if isinstance(w, SparseWeights):
         if n * n * k * 4 > DENSE_LIMIT_BYTES:
-            wt = w.by_type(m.rec_types)
-            return lambda s: recurrent_input(s, w, wt)
+            # (per-type weights, presynaptic indices): passed, not closed over, so that the
+            # custom gradient of the scan sees every traced value as an argument
+            wp = (w.by_type(m.rec_types), w.pre)
+
+            def product(s: jax.Array, wp: tuple) -> jax.Array:
+                wt, pre = wp
+                return jnp.einsum("...nf,knf->k...n", s[..., pre], wt)
+
+            def weight_grad(s: jax.Array, g: jax.Array, wp: tuple) -> tuple:
+                # g (T, k, B, n): the transpose step by step (the gathered spikes of all steps
+                # at once would be T x B x n x fan_in)
+                wt, pre = wp
+
+                def acc(total: jax.Array, sg: tuple) -> tuple:
+                    return total + jnp.einsum("...nf,k...n->knf", sg[0][..., pre], sg[1]), None
+
+                return jax.lax.scan(acc, jnp.zeros_like(wt), (s, g))[0], None
+
+            return Recurrence(wp, product, lambda r: r, weight_grad)
         w = w.to_dense()
     w = _type_major(w, m.rec_types, n)
     if n >= EVENT_MIN_NEURONS:
         b = event_budget(n)
-        return lambda s: jnp.moveaxis(event_product(s, w, b).reshape(s.shape[0], k, n), 1, 0)
-    return lambda s: jnp.moveaxis((s @ w).reshape(s.shape[0], k, n), 1, 0)
+        product = lambda s, w: event_product(s, w, b)  # noqa: E731
+    else:
+        product = lambda s, w: s @ w  # noqa: E731
+
+    def weight_grad(s: jax.Array, g: jax.Array, w: jax.Array) -> jax.Array:
+        # one (n, M B) x (M B, k n) product over every step and batch element
+        return s.reshape(-1, n).T @ g.reshape(-1, g.shape[-1])
+
+    return Recurrence(
+        w,
+        product,
+        lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
+        weight_grad,
+    )
+
+
+_SAVE_REC = jax.checkpoint_policies.save_only_these_names("recurrent_input")
+
+
+def _scan_with_grad(
+    body: Callable, rec: Recurrence | None, args: tuple, length: int, spikes_of: Callable
+) -> tuple:
+    """``lax.scan`` of ``body(p, s, x_t, r_t)`` over time, where ``r_t`` is the recurrent
+    input ``rec.product(s.spikes, W)`` (``None`` without recurrence), with a custom gradient.
+
+    The forward value is that of the plain scan. Its reverse mode differs from JAX's
+    default transpose of ``lax.scan`` in three ways, none of which changes the maths (only the
+    order of float32 sums):
+
+    - recurrent weights: the default adds the step's weight gradient ``s_t^T g_t`` to an
+      ``(n, k n)`` accumulator at every step (reading and writing all of it). Here the
+      backward scan only produces ``g_t``, the cotangent of ``r_t`` (as the cotangent of a zero
+      input added to it), and the weight gradient is formed once afterwards from the stored
+      spikes: ``dW = sum_t s_t^T g_t`` (:attr:`Recurrence.weight_grad`, one matrix product
+      over all steps and batch elements). The cotangent of the presynaptic spikes
+      (``g_t W^T``) stays inside the scan.
+    - per-neuron parameters ``p`` (``(n,)`` leaves) are broadcast to ``(B, n)`` before the
+      scan, so that the backward step accumulates their cotangents element-wise and the sum
+      over the batch happens once afterwards (instead of one reduction per parameter and step).
+    - the step is rematerialised (``jax.checkpoint``): the scan stores the state and ``r_t``
+      of each step (a few ``(B, n)`` arrays) and recomputes the element-wise update in the
+      backward pass, instead of storing every intermediate.
+
+    Args:
+        body: ``(p, state, x_t, r_t) -> (state, out_t)``.
+        args: ``(p, initial state, xs)``, differentiable.
+        spikes_of: stacked outputs -> spikes ``(T, B, n)``.
+    """
+
+    def run(w: Any, args: tuple, z: Any) -> tuple:
+        p, f0, xs = args
+
+        def step(s: Any, xz: tuple) -> tuple:
+            x_t, z_t = xz
+            if rec is None:
+                return body(p, s, x_t, None)
+            r = checkpoint_name(rec.product(s.spikes, w), "recurrent_input")
+            return body(p, s, x_t, r if z_t is None else r + z_t)
+
+        if z is not None:  # differentiated: store the state and r_t per step, recompute the rest
+            step = jax.checkpoint(step, policy=_SAVE_REC)
+        return jax.lax.scan(step, f0, (xs, z), length=length)
+
+    @jax.custom_vjp
+    def scan(w: Any, args: tuple) -> tuple:
+        return run(w, args, None)
+
+    def fwd(w: Any, args: tuple) -> tuple:
+        p, f0, xs = args
+        batch = f0.imem.shape[0]
+        wide = lambda a: jnp.broadcast_to(a, (batch, *a.shape)) if jnp.ndim(a) == 1 else a  # noqa: E731
+        p_b = jax.tree.map(wide, p)
+        if rec is None:
+            z = None
+        else:
+            shape = jax.eval_shape(rec.product, f0.spikes, w)
+            z = jnp.zeros((length, *shape.shape), shape.dtype)
+        out, vjp = jax.vjp(lambda pb, f0, xs, z: run(w, (pb, f0, xs), z), p_b, f0, xs, z)
+        if rec is None:
+            return out, (vjp, None, w)
+        spikes = spikes_of(out[1])
+        prev = jnp.concatenate([f0.spikes[None].astype(spikes.dtype), spikes[:-1]])
+        return out, (vjp, prev, w)
+
+    def bwd(res: tuple, ct: tuple) -> tuple:
+        vjp, prev, w = res
+        d_pb, d_f0, d_xs, g = vjp(ct)
+        narrow = lambda d: d.sum(axis=0) if jnp.ndim(d) == 2 else d  # noqa: E731
+        d_p = jax.tree.map(narrow, d_pb)
+        d_w = None if rec is None else rec.weight_grad(prev, g, w)
+        return d_w, (d_p, d_f0, d_xs)
+
+    scan.defvjp(fwd, bwd)
+    return scan(None if rec is None else rec.weights, args)
 
 
 @eqx.filter_jit
@@ -209,6 +350,7 @@ def _scan(
     batched: bool,
     ext: tuple[int, ...],
     types: tuple[int, ...],
+    custom_grad: bool = True,
 ):
     io = m.Io
     c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
@@ -223,14 +365,14 @@ def _scan(
     else:
         xs = jnp.moveaxis(x, 1, 0)
 
-    def body(s: FusedState, x_t: Any):
+    def body(p: Prepared, s: FusedState, x_t: Any, r: Any):
         if typed:
             inp = dict(zip(ext, x_t, strict=True))
         else:
             inp = {0: jnp.maximum(x_t, 0.0), 2: jnp.maximum(-x_t, 0.0)}
             inp = {t: v for t, v in inp.items() if t in ext}
-        if rec is not None:
-            r = rec(s.spikes)
+        if r is not None:
+            r = rec.split(r)
             for t, j in rec_slot.items():
                 inp[t] = inp[t] + r[j] if t in inp else r[j]
         s = step_fused(
@@ -249,7 +391,12 @@ def _scan(
         )
         return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
 
-    f, out = jax.lax.scan(body, f0, xs, length=x.shape[1])
+    if not custom_grad:  # JAX's own reverse mode through the scan (reference for the tests)
+        step = lambda s, x_t: body(p, s, x_t, rec and rec.product(s.spikes, rec.weights))  # noqa: E731
+        f, out = jax.lax.scan(step, f0, xs, length=x.shape[1])
+    else:
+        spikes_of = (lambda o: o[3]) if record else (lambda o: o)  # noqa: E731
+        f, out = _scan_with_grad(body, rec, (p, f0, xs), x.shape[1], spikes_of)
 
     def full_isyn(isyn: tuple, rest: jax.Array, shape: tuple) -> jax.Array:
         cols = dict(zip(types, isyn, strict=True))
@@ -287,12 +434,45 @@ def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
-    """Simulate with JAX (float32, jit, lax.scan). Shapes as :meth:`DynapSim.evolve`."""
+    """Simulate with JAX (float32, jit, lax.scan). Shapes as :meth:`DynapSim.evolve`.
+
+    A batched input whose batch axis is sharded across devices (see
+    :func:`dynapse2.nn.parallel.shard_batch`) runs each device's batch elements on that
+    device and returns arrays sharded the same way."""
     check_input(x, typed)
     ext = _external_types(x, typed)
     types = _computed_types(m, ext)
+    sharded = batch_sharding(x) if batched else None
     x = jnp.asarray(x, jnp.float32)
+    if sharded is not None:
+        return _sharded_scan(m, x, typed, record, ext, types, *sharded)
     return _scan(m, x if batched else x[None], typed, record, batched, ext, types)
+
+
+@eqx.filter_jit
+def _sharded_scan(m: DynapSim, x: jax.Array, typed, record, ext, types, mesh, axis):
+    """:func:`_scan` under ``jax.shard_map``: the batch axis of ``x`` (and of a batched
+    state) split along mesh axis ``axis``, everything else replicated."""
+    state = {k: getattr(m, k) for k in STATE_NDIM}
+    dyn, static = eqx.partition(m.set_attributes(dict.fromkeys(state)), eqx.is_array)
+    batch_spec = PartitionSpec(axis)
+    state_specs = {
+        k: batch_spec if jnp.ndim(v) == STATE_NDIM[k] + 1 else PartitionSpec()
+        for k, v in state.items()
+    }
+
+    def local(dyn: Any, state: dict, x: jax.Array):
+        mod = eqx.combine(dyn, static).set_attributes(state)
+        return _scan(mod, x, typed, record, True, ext, types)
+
+    run = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(PartitionSpec(), state_specs, batch_spec),
+        out_specs=batch_spec,
+        check_vma=False,  # the replicated initial state becomes per-device in the scan
+    )
+    return run(dyn, state, x)
 
 
 def run_numpy(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
