@@ -2,7 +2,9 @@
 
 The layers of the package, each importing only the ones above it in this list:
 ``physics`` (pure circuit equations), ``nn`` (modules and simulation backends),
-``train``, ``hardware`` (chip facts, quantization, configuration, samna), ``plot``.
+``train``, ``hardware`` (chip facts, quantization, configuration, samna), ``plot``. The one
+exception is ``dynapse2.hardware.chip``, the single module of chip facts (limits, tables,
+names; it imports nothing), which every layer may read.
 """
 
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Module, Sequential, default_currents

@@ -27,8 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-FAN_IN: int = 64
-"""Inputs (CAM entries) per Dynap-SE2 neuron."""
+from dynapse2.hardware.chip import N_CAM as FAN_IN  # the chip facts: the one module nn reads
 
 
 class SparseWeights(eqx.Module):

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2.hardware.chip import N_NEURONS_PER_CORE  # chip facts only, no hardware code
 from dynapse2.nn import backends
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
@@ -18,7 +19,6 @@ from dynapse2.physics.spike import SURROGATE_SLOPE
 from dynapse2.physics.step import SYNAPSE_MODELS
 
 SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
-N_NEURONS_PER_CORE = 256  # default group size: one Dynap-SE2 core (nn may not import hardware)
 KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
 
 
