@@ -24,22 +24,9 @@ import optax  # noqa: E402
 
 from dynapse2.datasets import ordered_bursts, train_test_split  # noqa: E402
 from dynapse2.nn import DynapSim, Linear, Sequential  # noqa: E402
-from dynapse2.train import evaluate, fit, max_imem_loss  # noqa: E402
+from dynapse2.train import evaluate, fit, max_imem_loss, rate_baseline_accuracy  # noqa: E402
 
 POOL, DT = 4, 1e-3
-
-
-def rate_baseline(x_train, y_train, x_test, y_test, steps=500, lr=0.5):
-    """Test accuracy of logistic regression on standardised spike counts per channel."""
-    f_tr, f_te = x_train.sum(1), x_test.sum(1)
-    mu, sd = f_tr.mean(0), f_tr.std(0) + 1e-6
-    f_tr, f_te = (f_tr - mu) / sd, (f_te - mu) / sd
-    w, b = np.zeros(f_tr.shape[1]), 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(f_tr @ w + b)))
-        w -= lr * f_tr.T @ (p - y_train) / len(y_train)
-        b -= lr * np.mean(p - y_train)
-    return float(np.mean(((f_te @ w + b) > 0) == y_test))
 
 
 start = time.time()
@@ -68,7 +55,7 @@ _, acc = evaluate(net, x_test, y_test, loss)
 print(f"test accuracy: {100 * acc:.1f} %")
 print(
     f"rate-only baseline (logistic regression on spike counts): "
-    f"{100 * rate_baseline(x_train, y_train, x_test, y_test):.1f} %"
+    f"{100 * rate_baseline_accuracy(x_train, y_train, x_test, y_test):.1f} %"
 )
 sim = net[1]
 print(

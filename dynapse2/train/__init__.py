@@ -6,6 +6,7 @@ Typical use::
     net, history = fit(net, x, y, max_imem_cross_entropy, epochs=15, mismatch=0.2)
 """
 
+from dynapse2.train.baseline import rate_baseline_accuracy
 from dynapse2.train.checkpoint import Checkpoint, load, save
 from dynapse2.train.constraints import WEIGHT_BOUND, current_bounds, group_mean, project
 from dynapse2.train.evaluate import evaluate
@@ -47,6 +48,7 @@ __all__ = [
     "output_imem",
     "predict_max_imem",
     "predict_spike_count",
+    "rate_baseline_accuracy",
     "project",
     "rate_mse",
     "save",
