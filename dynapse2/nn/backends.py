@@ -190,6 +190,55 @@ def _event_product_jvp(budget, primals, tangents):
 event_product.defjvp(_event_product_jvp, symbolic_zeros=True)
 
 
+FANOUT_MAX_FRACTION = 0.25
+"""The fan-out table (:func:`fanout_product`) is used when no row of the recurrent matrix has
+more nonzero entries than this fraction of its length."""
+
+
+def fanout_table(w: jax.Array, width: int) -> tuple[jax.Array, jax.Array]:
+    """Columns ``(n, width)`` and values of the nonzero entries of each row of ``w`` (a row
+    with fewer is padded with columns of zero entries; ``width`` >= its most nonzeros)."""
+    _, cols = jax.lax.top_k((w != 0).astype(jnp.float32), width)
+    return cols, jnp.take_along_axis(w, cols, axis=1)
+
+
+def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
+    """As :func:`_event_rows`, but each spike adds only the nonzero entries of its row (its
+    fan-out: ``cols``/``vals`` from :func:`fanout_table`), scattered into the accumulator.
+    The same sums in the same order as the whole row (the other entries add zero)."""
+    count = jnp.sum(s != 0)
+
+    def rows(_: Any) -> jax.Array:
+        v, idx = jax.lax.top_k(s, budget)
+
+        def add(i: Any, acc: jax.Array) -> jax.Array:
+            j = idx[i]
+            return acc.at[cols[j]].add(vals[j] * v[i], unique_indices=True)
+
+        return jax.lax.fori_loop(0, count, add, jnp.zeros(w.shape[1], w.dtype))
+
+    return jax.lax.cond(count <= budget, rows, lambda _: s @ w, None)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(4,))
+def fanout_product(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
+    """``s @ w`` as :func:`event_product`, each spike scattering only its row's nonzero
+    entries (``cols``, ``vals = w[row, cols]``: :func:`fanout_table`). Bit-identical to
+    :func:`event_product`; derivative that of ``s @ w`` (``vals`` is a function of ``w``, so
+    its tangent is not used)."""
+    return jax.lax.map(lambda r: _fanout_rows(r, w, cols, vals, budget), s)
+
+
+def _fanout_product_jvp(budget, primals, tangents):
+    s, w, cols, vals = primals
+    out = fanout_product(s, w, cols, vals, budget)
+    _, dot = _event_product_jvp(budget, (s, w), tangents[:2])
+    return out, dot
+
+
+fanout_product.defjvp(_fanout_product_jvp, symbolic_zeros=True)
+
+
 def _type_major(w: Any, types: tuple[int, ...], n: int) -> jax.Array:
     """Dense ``(n, n, 4)`` weights as ``(n, k * n)``, column ``j * n + post`` for type j."""
     w = jnp.asarray(w, jnp.float32)[:, :, list(types)]
@@ -214,8 +263,10 @@ class Recurrence(NamedTuple):
     weight_grad: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def _recurrence(m: DynapSim) -> Recurrence | None:
-    """The recurrent product of ``m`` (``None`` without recurrent weights)."""
+def _recurrence(m: DynapSim, fanout: int | None = None) -> Recurrence | None:
+    """The recurrent product of ``m`` (``None`` without recurrent weights); ``fanout``: the
+    most nonzero entries in a row of its type-major matrix, known before tracing
+    (:func:`fanout_width`), to drive events through the fan-out table."""
     if m.w_rec is None or not m.rec_types:
         return None
     n, k = m.n, len(m.rec_types)
@@ -243,6 +294,20 @@ def _recurrence(m: DynapSim) -> Recurrence | None:
             return Recurrence(wp, product, lambda r: r, weight_grad)
         w = w.to_dense()
     w = _type_major(w, m.rec_types, n)
+    if n >= EVENT_MIN_NEURONS and fanout is not None:
+        b = event_budget(n)
+        cols, vals = fanout_table(w, fanout)
+
+        def weight_grad_fan(s: jax.Array, g: jax.Array, wf: tuple) -> tuple:
+            # the table is a function of w: all of the gradient goes to w
+            return s.reshape(-1, n).T @ g.reshape(-1, g.shape[-1]), None, None
+
+        return Recurrence(
+            (w, cols, vals),
+            lambda s, wf: fanout_product(s, *wf, b),
+            lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
+            weight_grad_fan,
+        )
     if n >= EVENT_MIN_NEURONS:
         b = event_budget(n)
         product = lambda s, w: event_product(s, w, b)  # noqa: E731
@@ -351,6 +416,7 @@ def _scan(
     ext: tuple[int, ...],
     types: tuple[int, ...],
     custom_grad: bool = True,
+    fanout: int | None = None,
 ):
     io = m.Io
     c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
@@ -358,7 +424,7 @@ def _scan(
     batch = x.shape[0]
     s0 = _batched_state(m, batch, jnp, jnp.float32)
     f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
-    rec = _recurrence(m)
+    rec = _recurrence(m, fanout)
     rec_slot = {t: j for j, t in enumerate(m.rec_types)}
     if typed:
         xs = tuple(jnp.moveaxis(x[..., t], 1, 0) for t in ext)  # (T, B, n) each
@@ -433,6 +499,40 @@ def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(ext) | set(m.rec_types) | held))
 
 
+_FANOUT_CACHE: dict[int, tuple[Any, int | None]] = {}
+
+
+def fanout_width(m: DynapSim) -> int | None:
+    """The most nonzero entries in a row of the type-major recurrent matrix of ``m`` (its
+    widest fan-out), when the weights are concrete, event-driven and sparse enough
+    (:data:`FANOUT_MAX_FRACTION`); else ``None``. Cached per weight array (arrays are
+    immutable)."""
+    w, n, k = m.w_rec, m.n, len(m.rec_types)
+    if w is None or not k or n < EVENT_MIN_NEURONS:
+        return None
+    if isinstance(w, SparseWeights) and n * n * k * 4 > DENSE_LIMIT_BYTES:
+        return None
+    key = id(w)
+    hit = _FANOUT_CACHE.get(key)
+    if hit is not None and hit[0] is w:
+        return hit[1]
+    if isinstance(w, SparseWeights):
+        if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(w)):
+            return None
+        a = _concrete(w.to_dense())
+    else:
+        a = _concrete(w)
+    if a is None:
+        return None
+    a = a[:, :, list(m.rec_types)]
+    width = int(np.count_nonzero(a.reshape(n, -1), axis=1).max())
+    width = max(width, 1) if width <= FANOUT_MAX_FRACTION * n * k else None
+    if len(_FANOUT_CACHE) >= 8:
+        _FANOUT_CACHE.pop(next(iter(_FANOUT_CACHE)))
+    _FANOUT_CACHE[key] = (w, width)
+    return width
+
+
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
     """Simulate with JAX (float32, jit, lax.scan). Shapes as :meth:`DynapSim.evolve`.
 
@@ -446,7 +546,8 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
     x = jnp.asarray(x, jnp.float32)
     if sharded is not None:
         return _sharded_scan(m, x, typed, record, ext, types, *sharded)
-    return _scan(m, x if batched else x[None], typed, record, batched, ext, types)
+    fan = fanout_width(m)
+    return _scan(m, x if batched else x[None], typed, record, batched, ext, types, True, fan)
 
 
 @eqx.filter_jit
