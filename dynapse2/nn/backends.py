@@ -113,9 +113,15 @@ def _recurrent_matrix(m: DynapSim, xp: Any, dtype: Any) -> Any:
     return w.reshape(m.n, m.n * len(m.rec_types))
 
 
-def _package(m: DynapSim, xp: Any, s: State, out: Any, record: bool, batched: bool):
-    """Turn the time-major scan outputs into ``(spikes, state, record)``."""
-    tm = lambda a: xp.moveaxis(a, 0, 1)  # noqa: E731  (T, B, ...) -> (B, T, ...)
+def _package(
+    m: DynapSim, xp: Any, s: State, out: Any, record: bool, batched: bool, time_major: bool = True
+):
+    """Turn the scan outputs (time-major, or batch-major ``(B, T, ...)``) into ``(spikes,
+    state, record)``."""
+    if time_major:
+        tm = lambda a: xp.moveaxis(a, 0, 1)  # noqa: E731  (T, B, ...) -> (B, T, ...)
+    else:
+        tm = lambda a: a  # noqa: E731
     un = (lambda a: a) if batched else (lambda a: a[0])  # noqa: E731
     new_state = {k: un(v) for k, v in s._asdict().items()}
     if not record:
@@ -355,9 +361,16 @@ def _scan_with_grad(
 
     Args:
         body: ``(p, state, x_t, r_t) -> (state, out_t)``.
-        args: ``(p, initial state, xs)``, differentiable.
-        spikes_of: stacked outputs -> spikes ``(T, B, n)``.
+        args: ``(p, initial state, xs)``, differentiable; ``xs`` batch-major (leaves
+            ``(B, T, ...)``), and so are the stacked outputs returned.
+        spikes_of: time-major stacked outputs -> spikes ``(T, B, n)``.
+
+    Without differentiation the loop reads and writes the batch-major arrays in place (no
+    transposes); the differentiated forward and backward scans run time-major.
     """
+
+    to_time = partial(jax.tree.map, lambda a: jnp.moveaxis(a, 1, 0))  # (B, T, ..) -> (T, B, ..)
+    to_batch = partial(jax.tree.map, lambda a: jnp.moveaxis(a, 0, 1))
 
     def run(w: Any, args: tuple, z: Any) -> tuple:
         p, f0, xs = args
@@ -373,12 +386,37 @@ def _scan_with_grad(
             step = jax.checkpoint(step, policy=_SAVE_REC)
         return jax.lax.scan(step, f0, (xs, z), length=length)
 
+    def run_in_place(w: Any, args: tuple) -> tuple:
+        # the forward without differentiation: reads x_t and writes the outputs of step t in
+        # place in the batch-major arrays (no (T, B, ...) <-> (B, T, ...) transposes, each a
+        # copy of the whole input or output)
+        p, f0, xs = args
+
+        def step(s: Any, x_t: Any) -> tuple:
+            return body(p, s, x_t, None if rec is None else rec.product(s.spikes, w))
+
+        x0 = jax.tree.map(lambda a: a[:, 0], xs)
+        shapes = jax.eval_shape(step, f0, x0)[1]
+        bufs = jax.tree.map(
+            lambda o: jnp.zeros((o.shape[0], length, *o.shape[1:]), o.dtype), shapes
+        )
+
+        def loop(t: Any, c: tuple) -> tuple:
+            s, bufs = c
+            x_t = jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, t, 1, False), xs)
+            s, o = step(s, x_t)
+            put = lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, t, 1)  # noqa: E731
+            return s, jax.tree.map(put, bufs, o)
+
+        return jax.lax.fori_loop(0, length, loop, (f0, bufs))
+
     @jax.custom_vjp
     def scan(w: Any, args: tuple) -> tuple:
-        return run(w, args, None)
+        return run_in_place(w, args)
 
     def fwd(w: Any, args: tuple) -> tuple:
         p, f0, xs = args
+        xs = to_time(xs)
         batch = f0.imem.shape[0]
         wide = lambda a: jnp.broadcast_to(a, (batch, *a.shape)) if jnp.ndim(a) == 1 else a  # noqa: E731
         p_b = jax.tree.map(wide, p)
@@ -389,14 +427,15 @@ def _scan_with_grad(
             z = jnp.zeros((length, *shape.shape), shape.dtype)
         out, vjp = jax.vjp(lambda pb, f0, xs, z: run(w, (pb, f0, xs), z), p_b, f0, xs, z)
         if rec is None:
-            return out, (vjp, None, w)
+            return (out[0], to_batch(out[1])), (vjp, None, w)
         spikes = spikes_of(out[1])
         prev = jnp.concatenate([f0.spikes[None].astype(spikes.dtype), spikes[:-1]])
-        return out, (vjp, prev, w)
+        return (out[0], to_batch(out[1])), (vjp, prev, w)
 
     def bwd(res: tuple, ct: tuple) -> tuple:
         vjp, prev, w = res
-        d_pb, d_f0, d_xs, g = vjp(ct)
+        d_pb, d_f0, d_xs, g = vjp((ct[0], to_time(ct[1])))
+        d_xs = to_batch(d_xs)
         narrow = lambda d: d.sum(axis=0) if jnp.ndim(d) == 2 else d  # noqa: E731
         d_p = jax.tree.map(narrow, d_pb)
         d_w = None if rec is None else rec.weight_grad(prev, g, w)
@@ -427,9 +466,9 @@ def _scan(
     rec = _recurrence(m, fanout)
     rec_slot = {t: j for j, t in enumerate(m.rec_types)}
     if typed:
-        xs = tuple(jnp.moveaxis(x[..., t], 1, 0) for t in ext)  # (T, B, n) each
+        xs = tuple(x[..., t] for t in ext)  # (B, T, n) each
     else:
-        xs = jnp.moveaxis(x, 1, 0)
+        xs = x
 
     def body(p: Prepared, s: FusedState, x_t: Any, r: Any):
         if typed:
@@ -459,7 +498,8 @@ def _scan(
 
     if not custom_grad:  # JAX's own reverse mode through the scan (reference for the tests)
         step = lambda s, x_t: body(p, s, x_t, rec and rec.product(s.spikes, rec.weights))  # noqa: E731
-        f, out = jax.lax.scan(step, f0, xs, length=x.shape[1])
+        f, out = jax.lax.scan(step, f0, jax.tree.map(lambda a: jnp.moveaxis(a, 1, 0), xs))
+        out = jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), out)
     else:
         spikes_of = (lambda o: o[3]) if record else (lambda o: o)  # noqa: E731
         f, out = _scan_with_grad(body, rec, (p, f0, xs), x.shape[1], spikes_of)
@@ -474,9 +514,9 @@ def _scan(
     s = State(f.imem, full_isyn(f.isyn, s0.isyn, f.imem.shape), f.iahp, f.timer, f.spikes)
     if record:
         imem, isyn, iahp, spikes = out
-        held = jnp.full((1, *s0.isyn.shape), io, jnp.float32)
+        held = jnp.full((1, 1, 1, 4), io, jnp.float32)
         out = (imem, full_isyn(isyn, held, imem.shape), iahp, spikes)
-    return _package(m, jnp, s, out, record, batched)
+    return _package(m, jnp, s, out, record, batched, time_major=False)
 
 
 def _external_types(x: Any, typed: bool) -> tuple[int, ...]:
