@@ -63,7 +63,7 @@ def net_input(T, n, b=None, seed=1):
     return (rng.random(shape) < 0.02).astype(np.float32) * 3
 
 
-@pytest.mark.parametrize("batch", [None, 3])
+@pytest.mark.parametrize("batch", [None, 3, backends.FANOUT_MIN_BATCH])  # rows; fan-out table
 def test_event_driven_recurrence_matches_the_float64_reference(batch):
     n = backends.EVENT_MIN_NEURONS  # event-driven from here on
     m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 32, 0))
