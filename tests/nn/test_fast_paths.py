@@ -63,7 +63,7 @@ def net_input(T, n, b=None, seed=1):
     return (rng.random(shape) < 0.02).astype(np.float32) * 3
 
 
-@pytest.mark.parametrize("batch", [None, 3])
+@pytest.mark.parametrize("batch", [None, 3, backends.FANOUT_MIN_BATCH])  # rows; fan-out table
 def test_event_driven_recurrence_matches_the_float64_reference(batch):
     n = backends.EVENT_MIN_NEURONS  # event-driven from here on
     m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 32, 0))
@@ -88,6 +88,62 @@ def test_event_product_falls_back_to_dense_and_has_the_dense_gradient():
         gd = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: s @ w)
         for a, b in zip(ge, gd, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fanout_product_is_the_event_product_bit_for_bit_with_the_dense_gradient():
+    rng = np.random.default_rng(0)
+    w = np.where(rng.random((300, 80)) < 0.1, rng.normal(size=(300, 80)), 0).astype(np.float32)
+    w = jnp.asarray(w)
+    width = int(np.count_nonzero(np.asarray(w), axis=1).max())
+    cols, vals = backends.fanout_table(w, width)
+    fan = lambda s, w: backends.fanout_product(s, w, cols, vals, 16)  # noqa: E731
+    for density in (0.02, 0.5):  # under and over the budget of 16
+        s = jnp.asarray(rng.random((2, 300)) < density, jnp.float32)
+        np.testing.assert_array_equal(fan(s, w), backends.event_product(s, w, 16))
+
+        def f(s, w, fn):
+            return jnp.sum(jnp.sin(fn(s, w)))
+
+        ge = jax.grad(f, argnums=(0, 1))(s, w, fan)
+        gd = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: s @ w)
+        for a, b in zip(ge, gd, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fanout_width_only_for_concrete_sparse_enough_weights():
+    n = backends.EVENT_MIN_NEURONS
+    w = chip_like(n, 16, 0)
+    m = DynapSim(n, has_rec=True, w_rec=w)
+    want = int(max(np.count_nonzero(w, axis=1)))  # one type per entry: AMPA or GABA
+    assert backends.fanout_width(m) == want
+    assert backends.fanout_width(DynapSim(n, has_rec=True, w_rec=np.ones((n, n)))) is None
+    assert backends.fanout_width(DynapSim(40, has_rec=True, w_rec=chip_like(40, 8, 0))) is None
+    params, static = eqx.partition(m, eqx.is_inexact_array)
+    seen = []
+    jax.jit(lambda p: seen.append(backends.fanout_width(eqx.combine(p, static))))(params)
+    assert seen == [None]
+
+
+def test_fanout_gradient_for_the_input_equals_jax_reverse_mode():
+    n = backends.EVENT_MIN_NEURONS
+    m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 16, 0), Idc=2e-12)
+    x = jnp.asarray(net_input(150, n, 2, seed=4))
+    ext = backends._external_types(x, False)
+    types = backends._computed_types(m, ext)
+    fan = backends.fanout_width(m)
+
+    def loss(x, custom):
+        spikes, state, _ = backends._scan(m, x, False, False, True, ext, types, custom, fan)
+        return jnp.mean((spikes.sum(axis=1) - 3.0) ** 2) + jnp.sum(state["imem"]) * 1e8
+
+    got, want = jax.grad(loss)(x, True), jax.grad(loss)(x, False)
+    assert float(jnp.abs(want).sum()) > 0
+    scale = float(jnp.max(jnp.abs(want)))
+    np.testing.assert_allclose(np.asarray(got) / scale, np.asarray(want) / scale, atol=2e-5)
+    np.testing.assert_array_equal(
+        backends._scan(m, x, False, False, True, ext, types, True, fan)[0],
+        backends._scan(m, x, False, False, True, ext, types, True, None)[0],
+    )
 
 
 def test_sparse_weights_round_trip_and_validation():
