@@ -55,10 +55,12 @@ class SparseWeights(eqx.Module):
 
     @property
     def n_post(self) -> int:
+        """Number of postsynaptic neurons (rows)."""
         return self.pre.shape[0]
 
     @property
     def fan_in(self) -> int:
+        """Entries per postsynaptic neuron (64 for a chip-shaped table)."""
         return self.pre.shape[1]
 
     @classmethod

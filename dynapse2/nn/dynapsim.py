@@ -262,6 +262,7 @@ class DynapSim(Module):
     # -- properties ---------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n, n)``: one input channel per neuron (event counts per synapse type)."""
         return (self.n, self.n)
 
     @property
@@ -310,6 +311,8 @@ class DynapSim(Module):
 
     # -- state and copies ------------------------------------------------------------------
     def initial_state(self) -> dict[str, jax.Array]:
+        """Rest: every current at I_0 (A), ``(n,)`` (``isyn``: ``(n, 4)``); no refractory time
+        left, no spike."""
         z = jnp.zeros((self.n,), jnp.float32)
         io = jnp.full((self.n,), self.Io, jnp.float32)
         return {
@@ -354,6 +357,7 @@ class DynapSim(Module):
         )
 
     def with_backend(self, backend: str) -> DynapSim:
+        """Return a copy that simulates with ``backend`` (``"jax"`` or ``"numpy"``)."""
         _check_choice("backend", backend, backends.BACKENDS)
         return _replace(self, backend=backend)
 
