@@ -3,7 +3,14 @@
 from dynapse2.nn.dynapsim import CURRENTS, DynapSim, default_currents
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.module import Module
-from dynapse2.nn.parallel import batch_mesh, evolve_chunked, shard_batch
+from dynapse2.nn.parallel import (
+    batch_mesh,
+    evolve_chunked,
+    neuron_mesh,
+    neuron_sharding,
+    shard_batch,
+    shard_neurons,
+)
 from dynapse2.nn.sequential import Sequential
 
 __all__ = [
@@ -15,5 +22,8 @@ __all__ = [
     "batch_mesh",
     "default_currents",
     "evolve_chunked",
+    "neuron_mesh",
+    "neuron_sharding",
     "shard_batch",
+    "shard_neurons",
 ]

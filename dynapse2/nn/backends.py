@@ -22,7 +22,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.sharding import PartitionSpec
 
 from dynapse2.nn.connectivity import SparseWeights
-from dynapse2.nn.parallel import batch_sharding
+from dynapse2.nn.parallel import split_axes
 from dynapse2.physics.fused import FusedState, Prepared, prepare, step_fused
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, Ops, State, circuit, step
@@ -252,10 +252,12 @@ def _fanout_product_jvp(budget, primals, tangents):
 fanout_product.defjvp(_fanout_product_jvp, symbolic_zeros=True)
 
 
-def _type_major(w: Any, types: tuple[int, ...], n: int) -> jax.Array:
-    """Dense ``(n, n, 4)`` weights as ``(n, k * n)``, column ``j * n + post`` for type j."""
+def _type_major(w: Any, types: tuple[int, ...]) -> jax.Array:
+    """Dense ``(n_pre, n_post, 4)`` weights as ``(n_pre, k * n_post)``, column
+    ``j * n_post + post`` for type j."""
     w = jnp.asarray(w, jnp.float32)[:, :, list(types)]
-    return jnp.transpose(w, (0, 2, 1)).reshape(n, len(types) * n)
+    n_pre, n_post = w.shape[:2]
+    return jnp.transpose(w, (0, 2, 1)).reshape(n_pre, len(types) * n_post)
 
 
 class Recurrence(NamedTuple):
@@ -276,28 +278,47 @@ class Recurrence(NamedTuple):
     weight_grad: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def _recurrence(m: DynapSim, fanout: int | None = None) -> Recurrence | None:
+def _recurrence(
+    m: DynapSim, fanout: int | None = None, neurons: tuple[str, int] | None = None
+) -> Recurrence | None:
     """The recurrent product of ``m`` (``None`` without recurrent weights); ``fanout``: the
     most nonzero entries in a row of its type-major matrix, known before tracing
-    (:func:`fanout_width`), to drive events through the fan-out table."""
+    (:func:`fanout_width`), to drive events through the fan-out table.
+
+    ``neurons = (mesh axis, shards)``: ``m`` is one device's block of ``m.n`` postsynaptic
+    neurons of a network of ``m.n * shards`` neurons split along that mesh axis (inside
+    ``jax.shard_map``; ``w_rec`` holds the block's columns, or its rows of CAM entries).
+    The product first all-gathers the presynaptic spikes of every device, then computes the
+    block's columns exactly as the one-device product computes them (same path, same event
+    budget, same order of the sums), so the spikes are those of one device, bit for bit."""
     if m.w_rec is None or not m.rec_types:
         return None
-    n, k = m.n, len(m.rec_types)
+    n, k = m.n, len(m.rec_types)  # n: postsynaptic neurons (this device's block)
+    if neurons is None:
+        n_pre, gather = n, lambda s: s  # noqa: E731
+    else:
+        axis, shards = neurons
+        n_pre = n * shards
+
+        def gather(s: jax.Array) -> jax.Array:
+            return jax.lax.all_gather(s, axis, axis=s.ndim - 1, tiled=True)
+
     w = m.w_rec
     if isinstance(w, SparseWeights):
-        if n * n * k * 4 > DENSE_LIMIT_BYTES:
+        if n_pre * n_pre * k * 4 > DENSE_LIMIT_BYTES:
             # (per-type weights, presynaptic indices): passed, not closed over, so that the
             # custom gradient of the scan sees every traced value as an argument
             wp = (w.by_type(m.rec_types), w.pre)
 
             def product(s: jax.Array, wp: tuple) -> jax.Array:
                 wt, pre = wp
-                return jnp.einsum("...nf,knf->k...n", s[..., pre], wt)
+                return jnp.einsum("...nf,knf->k...n", gather(s)[..., pre], wt)
 
             def weight_grad(s: jax.Array, g: jax.Array, wp: tuple) -> tuple:
                 # g (T, k, B, n): the transpose step by step (the gathered spikes of all steps
                 # at once would be T x B x n x fan_in)
                 wt, pre = wp
+                s = gather(s)
 
                 def acc(total: jax.Array, sg: tuple) -> tuple:
                     return total + jnp.einsum("...nf,k...n->knf", sg[0][..., pre], sg[1]), None
@@ -305,31 +326,31 @@ def _recurrence(m: DynapSim, fanout: int | None = None) -> Recurrence | None:
                 return jax.lax.scan(acc, jnp.zeros_like(wt), (s, g))[0], None
 
             return Recurrence(wp, product, lambda r: r, weight_grad)
-        w = w.to_dense()
-    w = _type_major(w, m.rec_types, n)
-    if n >= EVENT_MIN_NEURONS and fanout is not None:
-        b = event_budget(n)
+        w = w.to_dense(n_pre)
+    w = _type_major(w, m.rec_types)
+    if n_pre >= EVENT_MIN_NEURONS and fanout is not None:
+        b = event_budget(n_pre)
         cols, vals = fanout_table(w, fanout)
 
         def weight_grad_fan(s: jax.Array, g: jax.Array, wf: tuple) -> tuple:
             # the table is a function of w: all of the gradient goes to w
-            return s.reshape(-1, n).T @ g.reshape(-1, g.shape[-1]), None, None
+            return gather(s).reshape(-1, n_pre).T @ g.reshape(-1, g.shape[-1]), None, None
 
         return Recurrence(
             (w, cols, vals),
-            lambda s, wf: fanout_product(s, *wf, b),
+            lambda s, wf: fanout_product(gather(s), *wf, b),
             lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
             weight_grad_fan,
         )
-    if n >= EVENT_MIN_NEURONS:
-        b = event_budget(n)
-        product = lambda s, w: event_product(s, w, b)  # noqa: E731
+    if n_pre >= EVENT_MIN_NEURONS:
+        b = event_budget(n_pre)
+        product = lambda s, w: event_product(gather(s), w, b)  # noqa: E731
     else:
-        product = lambda s, w: s @ w  # noqa: E731
+        product = lambda s, w: gather(s) @ w  # noqa: E731
 
     def weight_grad(s: jax.Array, g: jax.Array, w: jax.Array) -> jax.Array:
         # one (n, M B) x (M B, k n) product over every step and batch element
-        return s.reshape(-1, n).T @ g.reshape(-1, g.shape[-1])
+        return gather(s).reshape(-1, n_pre).T @ g.reshape(-1, g.shape[-1])
 
     return Recurrence(
         w,
@@ -463,14 +484,18 @@ def _scan(
     types: tuple[int, ...],
     custom_grad: bool = True,
     fanout: int | None = None,
+    neurons: tuple[str, int] | None = None,
 ):
+    """The JAX simulation of ``m`` on batched input ``x`` (see :func:`run_jax`); ``neurons``:
+    ``m`` is one device's block of neurons inside ``jax.shard_map`` (see
+    :func:`_recurrence`)."""
     io = m.Io
     c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
     p = prepare(jnp, c, m.dt, types)
     batch = x.shape[0]
     s0 = _batched_state(m, batch, jnp, jnp.float32)
     f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
-    rec = _recurrence(m, fanout)
+    rec = _recurrence(m, fanout, neurons)
     rec_slot = {t: j for j, t in enumerate(m.rec_types)}
     if typed:
         xs = tuple(x[..., t] for t in ext)  # (B, T, n) each
@@ -546,20 +571,22 @@ def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(ext) | set(m.rec_types) | held))
 
 
-_FANOUT_CACHE: dict[int, tuple[Any, int | None]] = {}
+_FANOUT_CACHE: dict[tuple[int, int], tuple[Any, int | None]] = {}
 
 
-def fanout_width(m: DynapSim) -> int | None:
+def fanout_width(m: DynapSim, shards: int = 1) -> int | None:
     """The most nonzero entries in a row of the type-major recurrent matrix of ``m`` (its
     widest fan-out), when the weights are concrete, event-driven and sparse enough
-    (:data:`FANOUT_MAX_FRACTION`); else ``None``. Cached per weight array (arrays are
-    immutable)."""
+    (:data:`FANOUT_MAX_FRACTION`); else ``None``. With the neuron axis split into ``shards``
+    blocks (one per device), the most nonzero entries of a row within one block's columns
+    (whether to use the table is still decided on the whole matrix). Cached per weight array
+    (arrays are immutable)."""
     w, n, k = m.w_rec, m.n, len(m.rec_types)
     if w is None or not k or n < EVENT_MIN_NEURONS:
         return None
     if isinstance(w, SparseWeights) and n * n * k * 4 > DENSE_LIMIT_BYTES:
         return None
-    key = id(w)
+    key = (id(w), shards)
     hit = _FANOUT_CACHE.get(key)
     if hit is not None and hit[0] is w:
         return hit[1]
@@ -573,7 +600,11 @@ def fanout_width(m: DynapSim) -> int | None:
         return None
     a = a[:, :, list(m.rec_types)]
     width = int(np.count_nonzero(a.reshape(n, -1), axis=1).max())
-    width = max(width, 1) if width <= FANOUT_MAX_FRACTION * n * k else None
+    if width > FANOUT_MAX_FRACTION * n * k:
+        width = None
+    elif shards > 1:  # (pre, block, post in block, type) -> most nonzeros of a row in a block
+        width = int(np.count_nonzero(a.reshape(n, shards, n // shards, k), axis=(2, 3)).max())
+    width = None if width is None else max(width, 1)
     if len(_FANOUT_CACHE) >= 8:
         _FANOUT_CACHE.pop(next(iter(_FANOUT_CACHE)))
     _FANOUT_CACHE[key] = (w, width)
@@ -583,16 +614,29 @@ def fanout_width(m: DynapSim) -> int | None:
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
     """Simulate with JAX (float32, jit, lax.scan). Shapes as :meth:`DynapSim.evolve`.
 
-    A batched input whose batch axis is sharded across devices (see
+    An input whose batch axis is sharded across devices (see
     :func:`dynapse2.nn.parallel.shard_batch`) runs each device's batch elements on that
-    device and returns arrays sharded the same way."""
+    device; one whose neuron axis is sharded (:func:`dynapse2.nn.parallel.shard_neurons`,
+    possibly with the batch axis too) runs each device's block of neurons on that device.
+    Either way the arrays returned are sharded the same way."""
     check_input(x, typed)
     ext = _external_types(x, typed)
     types = _computed_types(m, ext)
-    sharded = batch_sharding(x) if batched else None
+    split = split_axes(x, np.ndim(x) - (2 if typed else 1), batched)
     x = jnp.asarray(x, jnp.float32)
-    if sharded is not None:
-        return _sharded_scan(m, x, typed, record, ext, types, *sharded)
+    if split is not None and split[2] is not None:
+        mesh, batch_axis, neuron_axis = split
+        local_batch = x.shape[0] // (mesh.shape[batch_axis] if batch_axis else 1)
+        fan = (
+            fanout_width(m, mesh.shape[neuron_axis])
+            if batched and local_batch >= FANOUT_MIN_BATCH
+            else None
+        )
+        return _neuron_sharded_scan(
+            m, x, typed, record, batched, ext, types, fan, mesh, batch_axis, neuron_axis
+        )
+    if split is not None:
+        return _sharded_scan(m, x, typed, record, ext, types, split[0], split[1])
     fan = fanout_width(m) if batched and x.shape[0] >= FANOUT_MIN_BATCH else None
     return _scan(m, x if batched else x[None], typed, record, batched, ext, types, True, fan)
 
@@ -619,6 +663,70 @@ def _sharded_scan(m: DynapSim, x: jax.Array, typed, record, ext, types, mesh, ax
         in_specs=(PartitionSpec(), state_specs, batch_spec),
         out_specs=batch_spec,
         check_vma=False,  # the replicated initial state becomes per-device in the scan
+    )
+    return run(dyn, state, x)
+
+
+@eqx.filter_jit
+def _neuron_sharded_scan(
+    m: DynapSim,
+    x: jax.Array,
+    typed: bool,
+    record: bool,
+    batched: bool,
+    ext: tuple[int, ...],
+    types: tuple[int, ...],
+    fanout: int | None,
+    mesh: Any,
+    batch_axis: str | None,
+    axis: str,
+):
+    """:func:`_scan` under ``jax.shard_map`` with the neuron axis split along mesh axis
+    ``axis``: each device simulates a contiguous block of ``n / shards`` neurons (their
+    input, state, per-neuron currents and mismatch factors, and the columns of ``w_rec`` of
+    its postsynaptic neurons: dense ``w_rec[:, block]``, or the block's rows of
+    ``SparseWeights``). Each step all-gathers the previous step's spikes of every device
+    (:func:`_recurrence`). The batch axis is also split along ``batch_axis`` if given."""
+    from dynapse2.nn.dynapsim import _replace  # noqa: PLC0415  (dynapsim imports this module)
+
+    shards = mesh.shape[axis]
+    n_local = m.n // shards
+    b = batch_axis if batched else None
+    state = {k: getattr(m, k) for k in STATE_NDIM}
+    dyn, static = eqx.partition(m.set_attributes(dict.fromkeys(state)), eqx.is_array)
+
+    def per_neuron(a: Any) -> PartitionSpec:  # currents, mismatch factors: (n,) or scalar
+        split = jnp.ndim(a) >= 1 and jnp.shape(a)[0] == m.n
+        return PartitionSpec(axis) if split else PartitionSpec()
+
+    dyn_specs = jax.tree.map(per_neuron, dyn)
+    if m.w_rec is not None:  # dense (pre, post, 4): post split; sparse (post, fan_in): rows
+        w_spec = (
+            PartitionSpec(axis) if isinstance(m.w_rec, SparseWeights) else PartitionSpec(None, axis)
+        )
+        dyn_specs = eqx.tree_at(lambda d: d.w_rec, dyn_specs, w_spec)
+
+    def state_spec(k: str, lead: tuple) -> PartitionSpec:
+        return PartitionSpec(*lead, axis, *(None,) * (STATE_NDIM[k] - 1))
+
+    state_specs = {
+        k: state_spec(k, () if jnp.ndim(v) == STATE_NDIM[k] else (b,)) for k, v in state.items()
+    }
+    x_spec = PartitionSpec(*((b, None) if batched else (None,)), axis, *((None,) if typed else ()))
+    out_spec = PartitionSpec(*((b, None) if batched else (None,)), axis)
+    new_state_specs = {k: state_spec(k, (b,) if batched else ()) for k in STATE_NDIM}
+
+    def local(dyn: Any, state: dict, x: jax.Array):
+        mod = _replace(eqx.combine(dyn, static).set_attributes(state), n=n_local)
+        xb = x if batched else x[None]
+        return _scan(mod, xb, typed, record, batched, ext, types, True, fanout, (axis, shards))
+
+    run = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(dyn_specs, state_specs, x_spec),
+        out_specs=(out_spec, new_state_specs, out_spec),
+        check_vma=False,  # the initial state becomes per-device in the scan, as above
     )
     return run(dyn, state, x)
 

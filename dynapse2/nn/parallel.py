@@ -1,4 +1,5 @@
-"""Beyond one device: data-parallel simulation, and long runs in chunks of bounded memory.
+"""Beyond one device: batch- and neuron-parallel simulation, and long runs in chunks of bounded
+memory.
 
 Several devices (:func:`shard_batch`)
     ``DynapSim.evolve`` on an input whose batch axis is sharded across devices (a
@@ -15,10 +16,41 @@ Several devices (:func:`shard_batch`)
     devices of all hosts, a ``Mesh`` over them spans the hosts, and each process builds its
     share of a global batch with ``jax.make_array_from_process_local_data(sharding,
     local_batch)`` (or :func:`shard_batch` on the full batch, which every process then
-    holds). Everything else is unchanged (not tested here: one host only).
+    holds). Everything else is unchanged (not tested here: one host only). The same holds
+    for :func:`shard_neurons`, whose per-step all-gather then crosses hosts.
 
-    Sharding the neuron axis (one chip per device) is not implemented: a recurrent step
-    needs every device's spikes of the previous step (an all-gather per time step).
+Several devices along the neuron axis (:func:`shard_neurons`)
+    ``DynapSim.evolve`` on an input whose neuron axis is sharded (the last axis of a signed
+    ``(..., T, n)`` input, the one before last of a typed ``(..., T, n, 4)`` one) simulates
+    one contiguous block of ``n / devices`` neurons per device (e.g. one chip each): the
+    block's input, state, per-neuron currents and mismatch factors, and the recurrent
+    weights onto its neurons (the postsynaptic columns ``w_rec[:, block]`` of dense weights,
+    the block's rows of :class:`~dynapse2.nn.connectivity.SparseWeights`, whose presynaptic
+    indices stay global). A recurrent step needs the spikes of every neuron of the previous
+    step, so each step all-gathers them (``jax.lax.all_gather`` inside ``jax.shard_map``);
+    each device then adds the rows of the spiking neurons, restricted to its own columns,
+    in the order one device adds them (same path, same event budget), so the spikes, state
+    and records are those of one device, bit for bit. They come back sharded the same way.
+    The batch axis may be split too, on another mesh axis (``neuron_mesh(batch=2)``: a
+    ``(batch, neuron)`` mesh).
+
+    Cost and when it pays: the per-step all-gather moves ``B x n`` spikes (float32) to every
+    device and costs one collective's latency per time step (larger across hosts than
+    between the devices of one host; not measured here), and each device still selects the
+    spiking neurons among all ``n`` (the rest of a step's work is divided). Batch
+    sharding needs no communication at all, so prefer it whenever the network fits on one
+    device; shard the neurons when it does not (the dense recurrent weights, ``n^2 x k x 4``
+    bytes, are divided by the number of devices, as are the state and the per-step work) or
+    when the batch is too small to split, and when each step's work per device is large
+    against the latency of a collective (many neurons, large batches).
+
+    Inside ``jax.jit`` (training) the input is a tracer: nothing is dispatched on its
+    sharding, and the compiler partitions the program from the sharding of the arguments
+    (GSPMD), as for the batch. The results (spikes, gradients) equal one device's up to
+    float32 summation order; how the compiler places the work (it may gather the neuron
+    axis) is its choice. The per-step all-gather of spikes above is the path outside
+    ``jit``, which ``jax.grad`` also differentiates (a concrete sharded input): the weight
+    gradient of each block is formed from the gathered spikes of every device.
 
 Long runs (:func:`evolve_chunked`)
     The state carries exactly from one call to the next, so a long input simulated in
@@ -37,6 +69,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 BATCH_AXIS = "batch"
 """Default name of the mesh axis the batch is split along."""
+
+NEURON_AXIS = "neuron"
+"""Default name of the mesh axis the neurons are split along."""
 
 
 def batch_mesh(devices: Any = None, axis: str = BATCH_AXIS) -> Mesh:
@@ -80,6 +115,125 @@ def batch_sharding(x: Any) -> tuple[Mesh, str] | None:
     if not isinstance(axis, str) or s.mesh.shape[axis] == 1:
         return None
     return s.mesh, axis
+
+
+def neuron_mesh(
+    devices: Any = None, axis: str = NEURON_AXIS, *, batch: int = 1, batch_axis: str = BATCH_AXIS
+) -> Mesh:
+    """A mesh over ``devices`` (default: every device, of every host) whose axis ``axis``
+    splits the neurons; with ``batch > 1``, a ``(batch_axis, axis)`` mesh of shape
+    ``(batch, devices / batch)`` that also splits the batch ``batch`` ways."""
+    devices = jax.devices() if devices is None else list(devices)
+    if batch == 1:
+        return Mesh(np.asarray(devices), (axis,))
+    if not (isinstance(batch, int) and batch >= 1 and len(devices) % batch == 0):
+        raise ValueError(
+            f"neuron_mesh: batch = {batch!r} must be a positive integer dividing the "
+            f"{len(devices)} devices"
+        )
+    return Mesh(np.asarray(devices).reshape(batch, -1), (batch_axis, axis))
+
+
+def shard_neurons(
+    x: Any, n: int, mesh: Mesh | None = None, axis: str | None = None, *, batch_axis: Any = None
+) -> jax.Array:
+    """Place the input ``x`` of a ``DynapSim`` of ``n`` neurons with its neuron axis split
+    across the devices of mesh axis ``axis`` (contiguous blocks of ``n / devices`` neurons).
+
+    Args:
+        x: ``(batch, T, n)``, ``(T, n)``, ``(batch, T, n, 4)`` or ``(T, n, 4)`` (as
+            :meth:`DynapSim.evolve <dynapse2.nn.DynapSim.evolve>`); ``n`` must be a multiple
+            of the size of mesh axis ``axis``.
+        n: the module's number of neurons (tells the layouts apart).
+        mesh: default :func:`neuron_mesh` over every device.
+        axis: mesh axis of the neurons (default: ``"neuron"`` if the mesh has it, else its
+            last axis).
+        batch_axis: mesh axis to split the batch along too (batched ``x`` only; the batch
+            must be a multiple of its size). Default: ``"batch"`` when the mesh has that
+            axis and ``x`` is batched, else the batch is not split.
+
+    Returns:
+        ``x`` as a ``jax.Array`` with a ``NamedSharding`` such as ``PartitionSpec("batch",
+        None, "neuron")``; ``DynapSim.evolve`` on it runs one block of neurons per device.
+
+    Raises:
+        ValueError: ``n`` (or the batch) is not a multiple of the mesh axis size, a mesh axis
+            is unknown, or ``x`` has none of the shapes above.
+    """
+    from dynapse2.nn.dynapsim import _input_layout  # noqa: PLC0415  (dynapsim imports nn)
+
+    typed, batched = _input_layout(x, n)
+    mesh = neuron_mesh() if mesh is None else mesh
+    names = tuple(mesh.axis_names)
+    if axis is None:
+        axis = NEURON_AXIS if NEURON_AXIS in names else names[-1]
+    if batch_axis is None and batched and BATCH_AXIS in names and axis != BATCH_AXIS:
+        batch_axis = BATCH_AXIS
+    for name, a in (("axis", axis), ("batch_axis", batch_axis)):
+        if a is not None and a not in names:
+            raise ValueError(f"shard_neurons: {name} = {a!r} is not an axis of the mesh {names}")
+    if batch_axis is not None and (batch_axis == axis or not batched):
+        raise ValueError(
+            f"shard_neurons: batch_axis = {batch_axis!r} needs a batched input and a mesh "
+            f"axis other than the neuron axis {axis!r}"
+        )
+    size = mesh.shape[axis]
+    if n % size:
+        near = " or ".join(str(v) for v in (n - n % size, n - n % size + size) if v > 0)
+        raise ValueError(
+            f"shard_neurons: n = {n} neurons is not a multiple of the {size} devices of mesh "
+            f"axis {axis!r}; n must be a multiple of {size} (nearest: {near}), or the mesh "
+            f"axis size a divisor of {n}"
+        )
+    if batch_axis is not None and np.shape(x)[0] % mesh.shape[batch_axis]:
+        raise ValueError(
+            f"shard_neurons: batch {np.shape(x)[0]} is not a multiple of the "
+            f"{mesh.shape[batch_axis]} devices of mesh axis {batch_axis!r}"
+        )
+    spec = [None] * np.ndim(x)
+    spec[np.ndim(x) - (2 if typed else 1)] = axis
+    if batch_axis is not None:
+        spec[0] = batch_axis
+    return jax.device_put(x, NamedSharding(mesh, PartitionSpec(*spec)))
+
+
+def split_axes(
+    x: Any, neuron_dim: int, batched: bool
+) -> tuple[Mesh, str | None, str | None] | None:
+    """``(mesh, batch axis, neuron axis)`` of a concrete ``jax.Array`` ``x`` with a
+    ``NamedSharding`` that splits its axis 0 (``batched`` only) and/or its axis
+    ``neuron_dim`` across more than one device, each along one mesh axis (a mesh axis of size
+    1 counts as not split, and reads ``None``); ``None`` when neither is split, or when any
+    other axis is."""
+    s = getattr(x, "sharding", None)
+    if isinstance(x, jax.core.Tracer) or not isinstance(s, NamedSharding):
+        return None
+    spec = tuple(s.spec) + (None,) * (np.ndim(x) - len(s.spec))
+    found: dict[int, str | None] = {}
+    for dim, a in enumerate(spec):
+        if a is None:
+            continue
+        if not isinstance(a, str) or dim not in ((0,) if batched else ()) + (neuron_dim,):
+            return None
+        found[dim] = a if s.mesh.shape[a] > 1 else None
+    batch_axis = found.get(0) if batched and neuron_dim != 0 else None
+    neuron_axis = found.get(neuron_dim)
+    if batch_axis is None and neuron_axis is None:
+        return None
+    return s.mesh, batch_axis, neuron_axis
+
+
+def neuron_sharding(x: Any, n: int) -> tuple[Mesh, str, str | None] | None:
+    """``(mesh, neuron axis, batch axis or None)`` when ``x``, an input of a ``DynapSim`` of
+    ``n`` neurons, is a concrete ``jax.Array`` whose neuron axis is split over more than one
+    device by a ``NamedSharding`` (as :func:`shard_neurons` makes it); else ``None``."""
+    from dynapse2.nn.dynapsim import _input_layout  # noqa: PLC0415
+
+    typed, batched = _input_layout(x, n)
+    split = split_axes(x, np.ndim(x) - (2 if typed else 1), batched)
+    if split is None or split[2] is None:
+        return None
+    return split[0], split[2], split[1]
 
 
 def time_axis(module: Any, x: Any) -> int:
