@@ -208,11 +208,14 @@ contiguous row when the rows stay in cache (batch 1, 1024 neurons: 26 ms per sim
 second with rows, 36 ms with the table; batch 4: 81 vs 79; 8: 160 vs 149; 16: 313 vs 279)."""
 
 
-def fanout_table(w: jax.Array, width: int) -> tuple[jax.Array, jax.Array]:
-    """Columns ``(n, width)`` and values of the nonzero entries of each row of ``w`` (a row
-    with fewer is padded with columns of zero entries; ``width`` >= its most nonzeros)."""
-    _, cols = jax.lax.top_k((w != 0).astype(jnp.float32), width)
-    return cols, jnp.take_along_axis(w, cols, axis=1)
+def fanout_table(w: Any, width: int) -> np.ndarray:
+    """Columns ``(n, width)`` int32 of the nonzero entries of each row of ``w`` (concrete,
+    ``(n, m)``), in ascending order; a row with fewer is padded with distinct columns of zero
+    entries (``width`` >= its most nonzeros, <= ``m``). Computed on the host: inside a trace
+    with the weights as constants, XLA would constant-fold a sort of the whole matrix (a
+    minute of compilation for one chip)."""
+    zero = np.asarray(w) == 0
+    return np.argsort(zero, axis=1, kind="stable")[:, :width].astype(np.int32)
 
 
 def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
@@ -236,7 +239,7 @@ def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, b
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
 def fanout_product(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
     """``s @ w`` as :func:`event_product`, each spike scattering only its row's nonzero
-    entries (``cols``, ``vals = w[row, cols]``: :func:`fanout_table`). Bit-identical to
+    entries (``cols`` from :func:`fanout_table`, ``vals = w[row, cols]``). Bit-identical to
     :func:`event_product`; derivative that of ``s @ w`` (``vals`` is a function of ``w``, so
     its tangent is not used)."""
     return jax.lax.map(lambda r: _fanout_rows(r, w, cols, vals, budget), s)
@@ -276,10 +279,10 @@ class Recurrence(NamedTuple):
     weight_grad: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def _recurrence(m: DynapSim, fanout: int | None = None) -> Recurrence | None:
-    """The recurrent product of ``m`` (``None`` without recurrent weights); ``fanout``: the
-    most nonzero entries in a row of its type-major matrix, known before tracing
-    (:func:`fanout_width`), to drive events through the fan-out table."""
+def _recurrence(m: DynapSim, fan_cols: jax.Array | None = None) -> Recurrence | None:
+    """The recurrent product of ``m`` (``None`` without recurrent weights); ``fan_cols``: the
+    fan-out table of its type-major matrix (:func:`fanout_columns`), to drive events through
+    it."""
     if m.w_rec is None or not m.rec_types:
         return None
     n, k = m.n, len(m.rec_types)
@@ -307,9 +310,10 @@ def _recurrence(m: DynapSim, fanout: int | None = None) -> Recurrence | None:
             return Recurrence(wp, product, lambda r: r, weight_grad)
         w = w.to_dense()
     w = _type_major(w, m.rec_types, n)
-    if n >= EVENT_MIN_NEURONS and fanout is not None:
+    if n >= EVENT_MIN_NEURONS and fan_cols is not None:
         b = event_budget(n)
-        cols, vals = fanout_table(w, fanout)
+        cols = jnp.asarray(fan_cols)
+        vals = jnp.take_along_axis(w, cols, axis=1)
 
         def weight_grad_fan(s: jax.Array, g: jax.Array, wf: tuple) -> tuple:
             # the table is a function of w: all of the gradient goes to w
@@ -462,7 +466,7 @@ def _scan(
     ext: tuple[int, ...],
     types: tuple[int, ...],
     custom_grad: bool = True,
-    fanout: int | None = None,
+    fan_cols: jax.Array | None = None,
 ):
     io = m.Io
     c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
@@ -470,7 +474,7 @@ def _scan(
     batch = x.shape[0]
     s0 = _batched_state(m, batch, jnp, jnp.float32)
     f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
-    rec = _recurrence(m, fanout)
+    rec = _recurrence(m, fan_cols)
     rec_slot = {t: j for j, t in enumerate(m.rec_types)}
     if typed:
         xs = tuple(x[..., t] for t in ext)  # (B, T, n) each
@@ -546,20 +550,20 @@ def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(ext) | set(m.rec_types) | held))
 
 
-_FANOUT_CACHE: dict[int, tuple[Any, int | None]] = {}
+_FANOUT_CACHE: dict[int, tuple[Any, np.ndarray | None]] = {}
 
 
-def fanout_width(m: DynapSim) -> int | None:
-    """The most nonzero entries in a row of the type-major recurrent matrix of ``m`` (its
-    widest fan-out), when the weights are concrete, event-driven and sparse enough
-    (:data:`FANOUT_MAX_FRACTION`); else ``None``. Cached per weight array (arrays are
-    immutable)."""
+def fanout_columns(m: DynapSim) -> np.ndarray | None:
+    """The fan-out table (:func:`fanout_table`) of the type-major recurrent matrix of ``m``,
+    as wide as its widest row, when the weights are concrete, event-driven and sparse enough
+    (no row more than :data:`FANOUT_MAX_FRACTION` nonzero); else ``None``. Cached per weight
+    array (arrays are immutable)."""
     w, n, k = m.w_rec, m.n, len(m.rec_types)
     if w is None or not k or n < EVENT_MIN_NEURONS:
         return None
     if isinstance(w, SparseWeights) and n * n * k * 4 > DENSE_LIMIT_BYTES:
         return None
-    key = id(w)
+    key = (id(w), m.rec_types)
     hit = _FANOUT_CACHE.get(key)
     if hit is not None and hit[0] is w:
         return hit[1]
@@ -571,13 +575,13 @@ def fanout_width(m: DynapSim) -> int | None:
         a = _concrete(w)
     if a is None:
         return None
-    a = a[:, :, list(m.rec_types)]
-    width = int(np.count_nonzero(a.reshape(n, -1), axis=1).max())
-    width = max(width, 1) if width <= FANOUT_MAX_FRACTION * n * k else None
+    a = np.transpose(a[:, :, list(m.rec_types)], (0, 2, 1)).reshape(n, -1)  # type-major
+    width = max(int(np.count_nonzero(a, axis=1).max()), 1)
+    cols = fanout_table(a, width) if width <= FANOUT_MAX_FRACTION * n * k else None
     if len(_FANOUT_CACHE) >= 8:
         _FANOUT_CACHE.pop(next(iter(_FANOUT_CACHE)))
-    _FANOUT_CACHE[key] = (w, width)
-    return width
+    _FANOUT_CACHE[key] = (w, cols)
+    return cols
 
 
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
@@ -593,7 +597,7 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
     x = jnp.asarray(x, jnp.float32)
     if sharded is not None:
         return _sharded_scan(m, x, typed, record, ext, types, *sharded)
-    fan = fanout_width(m) if batched and x.shape[0] >= FANOUT_MIN_BATCH else None
+    fan = fanout_columns(m) if batched and x.shape[0] >= FANOUT_MIN_BATCH else None
     return _scan(m, x if batched else x[None], typed, record, batched, ext, types, True, fan)
 
 
