@@ -11,6 +11,10 @@ neuron, dt = 1 ms, T = 1000 steps (1 s simulated). Rows:
 - peak: the growth of the process's peak resident memory (``ru_maxrss``) from just before the
   first call to the end of the case, each case in a fresh process (includes the compiled
   program, XLA buffers and outputs; not the input, built before);
+- "same, N host devices": the batch split across one host CPU device per core
+  (``XLA_FLAGS=--xla_force_host_platform_device_count=N``, :func:`dynapse2.nn.shard_batch`).
+  XLA's CPU backend runs each element-wise loop on one core; with one device per core, each
+  core runs its share of the batch;
 - train: one jitted ``value_and_grad`` of a spike-count loss ((count - 20)^2 averaged) over
   every floating-point leaf of the module, plus an optax Adam update.
 
@@ -70,18 +74,26 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def case(n: int, batch: int, steps: int, conn: str, mode: str, repeat: int) -> dict:
-    """Run one case in this process; returns timings (s) and peak memory growth (MiB)."""
+def case(
+    n: int, batch: int, steps: int, conn: str, mode: str, repeat: int, devices: int = 1
+) -> dict:
+    """Run one case in this process; returns timings (s) and peak memory growth (MiB).
+    ``devices`` > 1: the batch is split across that many host CPU devices (the process was
+    started with ``--xla_force_host_platform_device_count``, see :func:`in_subprocess`)."""
     import equinox as eqx
     import jax
     import jax.numpy as jnp
     import optax
 
     from dynapse2 import DynapSim
+    from dynapse2.nn import shard_batch
 
     w = sparse_network(n) if conn == "sparse" else network(n)
     m = DynapSim(n, has_rec=True, w_rec=w, dt=DT)
     x = jnp.asarray(spikes_in(batch, n, steps))
+    if devices > 1:
+        assert len(jax.devices()) == devices, jax.devices()
+        x = shard_batch(x)
     if mode == "forward":
         run = lambda: m(x)[0]  # noqa: E731
     else:
@@ -155,9 +167,12 @@ def long_run(n: int, seconds: int, chunk_steps: int = 1000) -> dict:
     }
 
 
-def in_subprocess(*args) -> dict:
-    cmd = [sys.executable, __file__, "--case", json.dumps(args)]
+def in_subprocess(*args, devices: int = 1) -> dict:
+    cmd = [sys.executable, __file__, "--case", json.dumps([*args, devices])]
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    if devices > 1:
+        flag = f"--xla_force_host_platform_device_count={devices}"
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flag}".strip()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if res.returncode:
         raise RuntimeError(res.stderr[-2000:])
@@ -230,7 +245,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.case:
         args = json.loads(a.case)
-        print(json.dumps(long_run(*args[1:]) if args[0] == "long" else case(*args)))
+        print(json.dumps(long_run(*args[1:-1]) if args[0] == "long" else case(*args)))
         return
     steps, repeat = (200, 1) if a.quick else (1000, 3)
     rp = None if a.no_rockpool else rockpool(1024, steps, repeat)
@@ -239,16 +254,20 @@ def main() -> None:
         f"{'case':<34} {'wall ms':>9} {'compile':>8} {'RTF':>8} {'n-steps/s':>10} "
         f"{'peak MiB':>8} {'vs RP jit':>9}"
     )
+    cores = len(os.sched_getaffinity(0))
     rows = [
-        ("1 chip, batch 1, dense", 1024, 1, "dense", "forward", "x_b1", "jit"),
-        ("1 chip, batch 1, sparse", 1024, 1, "sparse", "forward", "x_b1", "jit"),
-        ("1 chip, batch 32, dense", 1024, 32, "dense", "forward", "x_b32", "jit"),
-        ("1 chip, batch 32, train step", 1024, 32, "dense", "train", "x_b32", "train"),
-        ("16 chips, batch 1, sparse", 16384, 1, "sparse", "forward", None, None),
+        ("1 chip, batch 1, dense", 1024, 1, "dense", "forward", "x_b1", "jit", 1),
+        ("1 chip, batch 1, sparse", 1024, 1, "sparse", "forward", "x_b1", "jit", 1),
+        ("1 chip, batch 32, dense", 1024, 32, "dense", "forward", "x_b32", "jit", 1),
+        (f"  same, {cores} host devices", 1024, 32, "dense", "forward", "x_b32", "jit", cores),
+        ("1 chip, batch 32, train step", 1024, 32, "dense", "train", "x_b32", "train", 1),
+        ("16 chips, batch 1, sparse", 16384, 1, "sparse", "forward", None, None, 1),
     ]
-    for label, n, b, conn, mode, rk, rv in rows:
+    for label, n, b, conn, mode, rk, rv, dev in rows:
+        if dev > 1 and (cores < 2 or b % dev):
+            continue
         rep = 1 if n > 1024 else repeat
-        r = in_subprocess(n, b, steps, conn, mode, rep)
+        r = in_subprocess(n, b, steps, conn, mode, rep, devices=dev)
         ref = rp[rk][rv] if (rp and rk) else None
         print(row(label, n, b, steps, r, ref), flush=True)
     if a.long:
@@ -261,7 +280,7 @@ def main() -> None:
             flush=True,
         )
     if rp is None:
-        print("Rockpool not installed")
+        print("Rockpool: not run" if a.no_rockpool else "Rockpool: not installed")
     else:
         print(f"Rockpool {rp['version']} DynapSim (same input and weights):")
         for key, b in (("x_b1", 1), ("x_b32", 32)):

@@ -177,6 +177,8 @@ def event_product(s: jax.Array, w: jax.Array, budget: int) -> jax.Array:
     :func:`_event_rows`). Equal to the dense product up to float32 summation order; its
     derivative is that of the dense product, so gradients also reach the rows of neurons
     that did not spike (through the surrogate)."""
+    if s.shape[0] == 1:  # no loop over one batch element
+        return _event_rows(s[0], w, budget)[None]
     return jax.lax.map(lambda r: _event_rows(r, w, budget), s)
 
 
@@ -208,11 +210,14 @@ contiguous row when the rows stay in cache (batch 1, 1024 neurons: 26 ms per sim
 second with rows, 36 ms with the table; batch 4: 81 vs 79; 8: 160 vs 149; 16: 313 vs 279)."""
 
 
-def fanout_table(w: jax.Array, width: int) -> tuple[jax.Array, jax.Array]:
-    """Columns ``(n, width)`` and values of the nonzero entries of each row of ``w`` (a row
-    with fewer is padded with columns of zero entries; ``width`` >= its most nonzeros)."""
-    _, cols = jax.lax.top_k((w != 0).astype(jnp.float32), width)
-    return cols, jnp.take_along_axis(w, cols, axis=1)
+def fanout_table(w: Any, width: int) -> np.ndarray:
+    """Columns ``(n, width)`` int32 of the nonzero entries of each row of ``w`` (concrete,
+    ``(n, m)``), in ascending order; a row with fewer is padded with distinct columns of zero
+    entries (``width`` >= its most nonzeros, <= ``m``). Computed on the host: inside a trace
+    with the weights as constants, XLA would constant-fold a sort of the whole matrix (a
+    minute of compilation for one chip)."""
+    zero = np.asarray(w) == 0
+    return np.argsort(zero, axis=1, kind="stable")[:, :width].astype(np.int32)
 
 
 def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
@@ -236,9 +241,11 @@ def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, b
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
 def fanout_product(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
     """``s @ w`` as :func:`event_product`, each spike scattering only its row's nonzero
-    entries (``cols``, ``vals = w[row, cols]``: :func:`fanout_table`). Bit-identical to
+    entries (``cols`` from :func:`fanout_table`, ``vals = w[row, cols]``). Bit-identical to
     :func:`event_product`; derivative that of ``s @ w`` (``vals`` is a function of ``w``, so
     its tangent is not used)."""
+    if s.shape[0] == 1:
+        return _fanout_rows(s[0], w, cols, vals, budget)[None]
     return jax.lax.map(lambda r: _fanout_rows(r, w, cols, vals, budget), s)
 
 
@@ -269,21 +276,40 @@ class Recurrence(NamedTuple):
     dense, ``(k, B, n)`` gathered), linear in ``W``; ``split(r)`` -> ``(k, B, n)``;
     ``weight_grad(S, G, W)``: the cotangent of ``W`` for stacked spikes ``S`` ``(T, B, n)``
     and cotangents ``G`` of ``r`` (``(T, ...)``), i.e. the transpose of ``W -> sum_t
-    product(S_t, W)``.
+    product(S_t, W)``; ``transposed(W)``: the dense ``(k n, n)`` matrix ``M^T`` of the product
+    ``s @ M`` (``None`` when it is not a dense product), for the reverse pass.
     """
 
     weights: Any
     product: Callable[[jax.Array, jax.Array], jax.Array]
     split: Callable[[jax.Array], jax.Array]
     weight_grad: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+    transposed: Callable[[Any], jax.Array | None] = lambda w: None
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _product_transposed(product: Callable, s: jax.Array, w: Any, wt: jax.Array) -> jax.Array:
+    """``product(s, w)`` (``= s @ M``) whose reverse pass multiplies the spikes' cotangent by
+    ``wt = M^T`` ``(k n, n)``, materialised row-major once before the loop: ``g @ wt``. JAX's
+    own transpose of ``s @ M`` contracts the last axes of ``g`` and ``M`` (``g M^T`` read
+    column-wise), which XLA's CPU backend runs 2-3x slower at batch 32 (1024 neurons: 2.1 vs
+    0.7-0.8 ms per step). Only ``s`` is differentiated: ``w`` and ``wt`` are constants of the
+    loop (the weight gradient is formed after it, :func:`_scan_with_grad`)."""
+    return product(s, w)
+
+
+@_product_transposed.defjvp
+def _product_transposed_jvp(product, primals, tangents):
+    s, w, wt = primals
+    return product(s, w), jnp.matmul(tangents[0], wt.T)
 
 
 def _recurrence(
-    m: DynapSim, fanout: int | None = None, neurons: tuple[str, int] | None = None
+    m: DynapSim, fan_cols: jax.Array | None = None, neurons: tuple[str, int] | None = None
 ) -> Recurrence | None:
-    """The recurrent product of ``m`` (``None`` without recurrent weights); ``fanout``: the
-    most nonzero entries in a row of its type-major matrix, known before tracing
-    (:func:`fanout_width`), to drive events through the fan-out table.
+    """The recurrent product of ``m`` (``None`` without recurrent weights); ``fan_cols``: the
+    fan-out table of its type-major matrix (:func:`fanout_columns`; this device's block's
+    table when the neurons are split), to drive events through it.
 
     ``neurons = (mesh axis, shards)``: ``m`` is one device's block of ``m.n`` postsynaptic
     neurons of a network of ``m.n * shards`` neurons split along that mesh axis (inside
@@ -328,9 +354,13 @@ def _recurrence(
             return Recurrence(wp, product, lambda r: r, weight_grad)
         w = w.to_dense(n_pre)
     w = _type_major(w, m.rec_types)
-    if n_pre >= EVENT_MIN_NEURONS and fanout is not None:
+    # the reverse pass's g @ M^T with M^T materialised (one device; a block's product starts
+    # with the all-gather, and JAX's own transpose of it is kept)
+    transposed = (lambda w: w.T) if neurons is None else (lambda w: None)  # noqa: E731
+    if n_pre >= EVENT_MIN_NEURONS and fan_cols is not None:
         b = event_budget(n_pre)
-        cols, vals = fanout_table(w, fanout)
+        cols = jnp.asarray(fan_cols)
+        vals = jnp.take_along_axis(w, cols, axis=1)
 
         def weight_grad_fan(s: jax.Array, g: jax.Array, wf: tuple) -> tuple:
             # the table is a function of w: all of the gradient goes to w
@@ -341,6 +371,7 @@ def _recurrence(
             lambda s, wf: fanout_product(gather(s), *wf, b),
             lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
             weight_grad_fan,
+            lambda wf: transposed(wf[0]),
         )
     if n_pre >= EVENT_MIN_NEURONS:
         b = event_budget(n_pre)
@@ -357,6 +388,7 @@ def _recurrence(
         product,
         lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
         weight_grad,
+        transposed,
     )
 
 
@@ -400,14 +432,18 @@ def _scan_with_grad(
     to_time = partial(jax.tree.map, lambda a: jnp.moveaxis(a, 1, 0))  # (B, T, ..) -> (T, B, ..)
     to_batch = partial(jax.tree.map, lambda a: jnp.moveaxis(a, 0, 1))
 
-    def run(w: Any, args: tuple, z: Any) -> tuple:
+    def run(w: Any, args: tuple, z: Any, wt: jax.Array | None = None) -> tuple:
         p, f0, xs = args
 
         def step(s: Any, xz: tuple) -> tuple:
             x_t, z_t = xz
             if rec is None:
                 return body(p, s, x_t, None)
-            r = checkpoint_name(rec.product(s.spikes, w), "recurrent_input")
+            if wt is None:
+                r = rec.product(s.spikes, w)
+            else:
+                r = _product_transposed(rec.product, s.spikes, w, wt)
+            r = checkpoint_name(r, "recurrent_input")
             return body(p, s, x_t, r if z_t is None else r + z_t)
 
         if z is not None:  # differentiated: store the state and r_t per step, recompute the rest
@@ -449,11 +485,12 @@ def _scan_with_grad(
         wide = lambda a: jnp.broadcast_to(a, (batch, *a.shape)) if jnp.ndim(a) == 1 else a  # noqa: E731
         p_b = jax.tree.map(wide, p)
         if rec is None:
-            z = None
+            z = wt = None
         else:
             shape = jax.eval_shape(rec.product, f0.spikes, w)
             z = jnp.zeros((length, *shape.shape), shape.dtype)
-        out, vjp = jax.vjp(lambda pb, f0, xs, z: run(w, (pb, f0, xs), z), p_b, f0, xs, z)
+            wt = rec.transposed(w)
+        out, vjp = jax.vjp(lambda pb, f0, xs, z: run(w, (pb, f0, xs), z, wt), p_b, f0, xs, z)
         if rec is None:
             return (out[0], to_batch(out[1])), (vjp, None, w)
         spikes = spikes_of(out[1])
@@ -483,7 +520,7 @@ def _scan(
     ext: tuple[int, ...],
     types: tuple[int, ...],
     custom_grad: bool = True,
-    fanout: int | None = None,
+    fan_cols: jax.Array | None = None,
     neurons: tuple[str, int] | None = None,
 ):
     """The JAX simulation of ``m`` on batched input ``x`` (see :func:`run_jax`); ``neurons``:
@@ -495,7 +532,7 @@ def _scan(
     batch = x.shape[0]
     s0 = _batched_state(m, batch, jnp, jnp.float32)
     f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
-    rec = _recurrence(m, fanout, neurons)
+    rec = _recurrence(m, fan_cols, neurons)
     rec_slot = {t: j for j, t in enumerate(m.rec_types)}
     if typed:
         xs = tuple(x[..., t] for t in ext)  # (B, T, n) each
@@ -571,22 +608,23 @@ def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(ext) | set(m.rec_types) | held))
 
 
-_FANOUT_CACHE: dict[tuple[int, int], tuple[Any, int | None]] = {}
+_FANOUT_CACHE: dict[tuple, tuple[Any, np.ndarray | None]] = {}
 
 
-def fanout_width(m: DynapSim, shards: int = 1) -> int | None:
-    """The most nonzero entries in a row of the type-major recurrent matrix of ``m`` (its
-    widest fan-out), when the weights are concrete, event-driven and sparse enough
-    (:data:`FANOUT_MAX_FRACTION`); else ``None``. With the neuron axis split into ``shards``
-    blocks (one per device), the most nonzero entries of a row within one block's columns
-    (whether to use the table is still decided on the whole matrix). Cached per weight array
-    (arrays are immutable)."""
+def fanout_columns(m: DynapSim, shards: int = 1) -> np.ndarray | None:
+    """The fan-out table (:func:`fanout_table`) of the type-major recurrent matrix of ``m``,
+    as wide as its widest row, when the weights are concrete, event-driven and sparse enough
+    (no row more than :data:`FANOUT_MAX_FRACTION` nonzero); else ``None``. With the neuron
+    axis split into ``shards`` blocks (one per device): one table per block, ``(shards, n,
+    width)``, of the block's own type-major columns (``type * n / shards + post in block``),
+    as wide as the widest row within a block (whether to use the tables is still decided on
+    the whole matrix). Cached per weight array (arrays are immutable)."""
     w, n, k = m.w_rec, m.n, len(m.rec_types)
     if w is None or not k or n < EVENT_MIN_NEURONS:
         return None
     if isinstance(w, SparseWeights) and n * n * k * 4 > DENSE_LIMIT_BYTES:
         return None
-    key = (id(w), shards)
+    key = (id(w), m.rec_types, shards)
     hit = _FANOUT_CACHE.get(key)
     if hit is not None and hit[0] is w:
         return hit[1]
@@ -599,16 +637,18 @@ def fanout_width(m: DynapSim, shards: int = 1) -> int | None:
     if a is None:
         return None
     a = a[:, :, list(m.rec_types)]
-    width = int(np.count_nonzero(a.reshape(n, -1), axis=1).max())
-    if width > FANOUT_MAX_FRACTION * n * k:
-        width = None
-    elif shards > 1:  # (pre, block, post in block, type) -> most nonzeros of a row in a block
-        width = int(np.count_nonzero(a.reshape(n, shards, n // shards, k), axis=(2, 3)).max())
-    width = None if width is None else max(width, 1)
+    if np.count_nonzero(a.reshape(n, -1), axis=1).max() > FANOUT_MAX_FRACTION * n * k:
+        cols = None
+    else:  # (pre, type, block, post in block) -> per block (pre, type * post in block)
+        blocks = np.transpose(a, (0, 2, 1)).reshape(n, k, shards, n // shards)
+        blocks = [blocks[:, :, j].reshape(n, -1) for j in range(shards)]
+        width = max(max(int(np.count_nonzero(b, axis=1).max()) for b in blocks), 1)
+        cols = np.stack([fanout_table(b, width) for b in blocks])
+        cols = cols[0] if shards == 1 else cols
     if len(_FANOUT_CACHE) >= 8:
         _FANOUT_CACHE.pop(next(iter(_FANOUT_CACHE)))
-    _FANOUT_CACHE[key] = (w, width)
-    return width
+    _FANOUT_CACHE[key] = (w, cols)
+    return cols
 
 
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
@@ -628,7 +668,7 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
         mesh, batch_axis, neuron_axis = split
         local_batch = x.shape[0] // (mesh.shape[batch_axis] if batch_axis else 1)
         fan = (
-            fanout_width(m, mesh.shape[neuron_axis])
+            fanout_columns(m, mesh.shape[neuron_axis])
             if batched and local_batch >= FANOUT_MIN_BATCH
             else None
         )
@@ -637,7 +677,7 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
         )
     if split is not None:
         return _sharded_scan(m, x, typed, record, ext, types, split[0], split[1])
-    fan = fanout_width(m) if batched and x.shape[0] >= FANOUT_MIN_BATCH else None
+    fan = fanout_columns(m) if batched and x.shape[0] >= FANOUT_MIN_BATCH else None
     return _scan(m, x if batched else x[None], typed, record, batched, ext, types, True, fan)
 
 
@@ -676,7 +716,7 @@ def _neuron_sharded_scan(
     batched: bool,
     ext: tuple[int, ...],
     types: tuple[int, ...],
-    fanout: int | None,
+    fan_cols: jax.Array | None,
     mesh: Any,
     batch_axis: str | None,
     axis: str,
@@ -686,7 +726,9 @@ def _neuron_sharded_scan(
     input, state, per-neuron currents and mismatch factors, and the columns of ``w_rec`` of
     its postsynaptic neurons: dense ``w_rec[:, block]``, or the block's rows of
     ``SparseWeights``). Each step all-gathers the previous step's spikes of every device
-    (:func:`_recurrence`). The batch axis is also split along ``batch_axis`` if given."""
+    (:func:`_recurrence`). The batch axis is also split along ``batch_axis`` if given.
+    ``fan_cols``: one fan-out table per block, ``(shards, n, width)``
+    (:func:`fanout_columns`), or ``None``."""
     from dynapse2.nn.dynapsim import _replace  # noqa: PLC0415  (dynapsim imports this module)
 
     shards = mesh.shape[axis]
@@ -716,19 +758,20 @@ def _neuron_sharded_scan(
     out_spec = PartitionSpec(*((b, None) if batched else (None,)), axis)
     new_state_specs = {k: state_spec(k, (b,) if batched else ()) for k in STATE_NDIM}
 
-    def local(dyn: Any, state: dict, x: jax.Array):
+    def local(dyn: Any, state: dict, x: jax.Array, cols: jax.Array | None):
         mod = _replace(eqx.combine(dyn, static).set_attributes(state), n=n_local)
         xb = x if batched else x[None]
-        return _scan(mod, xb, typed, record, batched, ext, types, True, fanout, (axis, shards))
+        cols = None if cols is None else cols[0]  # this block's table
+        return _scan(mod, xb, typed, record, batched, ext, types, True, cols, (axis, shards))
 
     run = jax.shard_map(
         local,
         mesh=mesh,
-        in_specs=(dyn_specs, state_specs, x_spec),
+        in_specs=(dyn_specs, state_specs, x_spec, PartitionSpec(axis)),
         out_specs=(out_spec, new_state_specs, out_spec),
         check_vma=False,  # the initial state becomes per-device in the scan, as above
     )
-    return run(dyn, state, x)
+    return run(dyn, state, x, fan_cols)
 
 
 def run_numpy(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):

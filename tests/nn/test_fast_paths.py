@@ -95,7 +95,8 @@ def test_fanout_product_is_the_event_product_bit_for_bit_with_the_dense_gradient
     w = np.where(rng.random((300, 80)) < 0.1, rng.normal(size=(300, 80)), 0).astype(np.float32)
     w = jnp.asarray(w)
     width = int(np.count_nonzero(np.asarray(w), axis=1).max())
-    cols, vals = backends.fanout_table(w, width)
+    cols = jnp.asarray(backends.fanout_table(w, width))
+    vals = jnp.take_along_axis(w, cols, axis=1)
     fan = lambda s, w: backends.fanout_product(s, w, cols, vals, 16)  # noqa: E731
     for density in (0.02, 0.5):  # under and over the budget of 16
         s = jnp.asarray(rng.random((2, 300)) < density, jnp.float32)
@@ -110,18 +111,41 @@ def test_fanout_product_is_the_event_product_bit_for_bit_with_the_dense_gradient
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_fanout_width_only_for_concrete_sparse_enough_weights():
+def test_fanout_columns_only_for_concrete_sparse_enough_weights():
     n = backends.EVENT_MIN_NEURONS
     w = chip_like(n, 16, 0)
     m = DynapSim(n, has_rec=True, w_rec=w)
-    want = int(max(np.count_nonzero(w, axis=1)))  # one type per entry: AMPA or GABA
-    assert backends.fanout_width(m) == want
-    assert backends.fanout_width(DynapSim(n, has_rec=True, w_rec=np.ones((n, n)))) is None
-    assert backends.fanout_width(DynapSim(40, has_rec=True, w_rec=chip_like(40, 8, 0))) is None
+    cols = backends.fanout_columns(m)
+    # type-major (n, 2n): AMPA columns 0..n-1 hold the positive weights, GABA n..2n-1 the
+    # negative ones; each row's table lists its nonzero columns first, then distinct zeros
+    tm = np.concatenate([np.maximum(w, 0), np.maximum(-w, 0)], axis=1)
+    width = int(max(np.count_nonzero(w, axis=1)))  # one type per entry: AMPA or GABA
+    assert cols.shape == (n, width) and cols.dtype == np.int32
+    for row, c in zip(tm, cols, strict=True):
+        nz = np.flatnonzero(row)
+        np.testing.assert_array_equal(c[: len(nz)], nz)
+        assert len(set(c.tolist())) == width and not row[c[len(nz) :]].any()
+    assert backends.fanout_columns(m) is cols  # cached per weight array
+    assert backends.fanout_columns(DynapSim(n, has_rec=True, w_rec=np.ones((n, n)))) is None
+    assert backends.fanout_columns(DynapSim(40, has_rec=True, w_rec=chip_like(40, 8, 0))) is None
     params, static = eqx.partition(m, eqx.is_inexact_array)
     seen = []
-    jax.jit(lambda p: seen.append(backends.fanout_width(eqx.combine(p, static))))(params)
+    jax.jit(lambda p: seen.append(backends.fanout_columns(eqx.combine(p, static))))(params)
     assert seen == [None]
+
+
+def test_weights_closed_over_in_jit_give_no_sort_of_the_matrix():
+    # the fan-out table is built on the host: with the module closed over as a constant, a
+    # top_k of the whole (n, 2n) matrix inside the trace made XLA constant-fold a sort of it
+    # (about a minute of compilation per chip)
+    n = backends.EVENT_MIN_NEURONS
+    m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 16, 0))
+    x = jnp.asarray(net_input(20, n, backends.FANOUT_MIN_BATCH))
+    f = jax.jit(lambda x: m(x)[0])
+    hlo = f.lower(x).as_text()
+    top_k = [line for line in hlo.splitlines() if "top_k" in line]
+    assert top_k and not any(f"{n}x{2 * n}" in line for line in top_k)  # spikes only
+    np.testing.assert_array_equal(f(x), m(x)[0])
 
 
 def test_fanout_gradient_for_the_input_equals_jax_reverse_mode():
@@ -130,7 +154,7 @@ def test_fanout_gradient_for_the_input_equals_jax_reverse_mode():
     x = jnp.asarray(net_input(150, n, 2, seed=4))
     ext = backends._external_types(x, False)
     types = backends._computed_types(m, ext)
-    fan = backends.fanout_width(m)
+    fan = backends.fanout_columns(m)
 
     def loss(x, custom):
         spikes, state, _ = backends._scan(m, x, False, False, True, ext, types, custom, fan)
