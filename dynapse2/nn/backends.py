@@ -220,10 +220,14 @@ def fanout_table(w: Any, width: int) -> np.ndarray:
     return np.argsort(zero, axis=1, kind="stable")[:, :width].astype(np.int32)
 
 
-def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, budget: int):
-    """As :func:`_event_rows`, but each spike adds only the nonzero entries of its row (its
-    fan-out: ``cols``/``vals`` from :func:`fanout_table`), scattered into the accumulator.
-    The same sums in the same order as the whole row (the other entries add zero)."""
+def _fanout_rows(
+    s: jax.Array, cols: jax.Array, vals: jax.Array, budget: int, m: int, dense: Callable
+) -> jax.Array:
+    """``(m,)`` sum over the nonzero entries of one sparse vector ``s`` ``(n,)`` of their rows
+    of the fan-out table: each spike scatters ``vals[i] * s[i]`` into columns ``cols[i]``
+    (``lax.top_k`` finds at most ``budget`` spikes, added in the order of :func:`_event_rows`;
+    with more, ``lax.cond`` takes ``dense(s)``). Columns of a row are distinct; those ``>= m``
+    are padding (value 0) and are dropped."""
     count = jnp.sum(s != 0)
 
     def rows(_: Any) -> jax.Array:
@@ -233,9 +237,15 @@ def _fanout_rows(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array, b
             j = idx[i]
             return acc.at[cols[j]].add(vals[j] * v[i], unique_indices=True)
 
-        return jax.lax.fori_loop(0, count, add, jnp.zeros(w.shape[1], w.dtype))
+        acc = jnp.zeros(m + cols.shape[1], vals.dtype)
+        return jax.lax.fori_loop(0, count, add, acc)[:m]
 
-    return jax.lax.cond(count <= budget, rows, lambda _: s @ w, None)
+    return jax.lax.cond(count <= budget, rows, dense, s)
+
+
+def _per_sample(f: Callable, s: jax.Array) -> jax.Array:
+    """``f`` on each batch element of ``s`` ``(B, n)`` (``lax.map``; no loop for one)."""
+    return f(s[0])[None] if s.shape[0] == 1 else jax.lax.map(f, s)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
@@ -244,9 +254,8 @@ def fanout_product(s: jax.Array, w: jax.Array, cols: jax.Array, vals: jax.Array,
     entries (``cols`` from :func:`fanout_table`, ``vals = w[row, cols]``). Bit-identical to
     :func:`event_product`; derivative that of ``s @ w`` (``vals`` is a function of ``w``, so
     its tangent is not used)."""
-    if s.shape[0] == 1:
-        return _fanout_rows(s[0], w, cols, vals, budget)[None]
-    return jax.lax.map(lambda r: _fanout_rows(r, w, cols, vals, budget), s)
+    m = w.shape[1]
+    return _per_sample(lambda r: _fanout_rows(r, cols, vals, budget, m, lambda r: r @ w), s)
 
 
 def _fanout_product_jvp(budget, primals, tangents):
@@ -257,6 +266,118 @@ def _fanout_product_jvp(budget, primals, tangents):
 
 
 fanout_product.defjvp(_fanout_product_jvp, symbolic_zeros=True)
+
+
+def cam_product(s: jax.Array, wt: jax.Array, pre: jax.Array) -> jax.Array:
+    """Recurrent input ``(k, ..., n_post)`` of chip-shaped weights: for each postsynaptic
+    neuron, the sum over its CAM entries of weight x spike of the entry's presynaptic neuron.
+    ``s`` ``(..., n_pre)``, ``wt`` ``(k, n_post, fan_in)`` per-type entry weights
+    (:meth:`SparseWeights.by_type`), ``pre`` ``(n_post, fan_in)``. Cost ``n_post x fan_in``
+    (gathered) per batch element."""
+    return jnp.einsum("...nf,knf->k...n", s[..., pre], wt)
+
+
+def cam_weight_grad(s: jax.Array, g: jax.Array, wp: tuple) -> jax.Array:
+    """Cotangent ``(k, n_post, fan_in)`` of the per-type entry weights of ``sum_t
+    cam_product(s_t, wt, pre)`` for stacked spikes ``s`` ``(T, B, n_pre)`` and cotangents
+    ``g`` ``(T, k, B, n_post)``; ``wp = (wt, pre)``. Step by step (the gathered spikes of all
+    steps at once would be ``T x B x n_post x fan_in``)."""
+    wt, pre = wp
+
+    def acc(total: jax.Array, sg: tuple) -> tuple:
+        return total + jnp.einsum("...nf,k...n->knf", sg[0][..., pre], sg[1]), None
+
+    return jax.lax.scan(acc, jnp.zeros_like(wt), (s, g))[0]
+
+
+class CamFanout(NamedTuple):
+    """The fan-out of chip-shaped weights, built on the host from their CAM structure
+    (:func:`cam_fanout`); the output columns are type-major (``slot * n_post + post``).
+
+    ``cols`` ``(n_pre, width)`` int32: the output columns of each presynaptic neuron's
+    entries (one per distinct (type, postsynaptic neuron); padding: ``k n_post + j``, past
+    the end); ``slot`` ``(n_post * fan_in,)`` int32: the flat table position (``pre * width
+    + j``) each CAM entry adds its weight to (``n_pre * width`` for an entry left out)."""
+
+    cols: np.ndarray
+    slot: np.ndarray
+
+
+def cam_fanout(
+    w: SparseWeights, types: tuple[int, ...], n_pre: int, max_width: int, width: int = 0
+) -> CamFanout | None:
+    """The :class:`CamFanout` of ``w`` for the active ``types``, or ``None`` when the
+    structure is traced or a presynaptic neuron reaches more than ``max_width`` (type,
+    postsynaptic) pairs. With concrete weights only nonzero entries are listed; with traced
+    ones (training) every entry (its weight may change, its place may not). Entries that
+    repeat a (pre, type, post) share one position, where their weights add up. ``width``:
+    at least this wide (to stack the tables of several blocks)."""
+    pre, typ = _concrete(w.pre), _concrete(w.syn_type)
+    if pre is None or typ is None:
+        return None
+    weight = _concrete(w.weight)
+    n_post, k = pre.shape[0], len(types)
+    lut = np.full(4, -1)
+    lut[list(types)] = np.arange(k)
+    j = lut[typ.astype(np.intp)]
+    used = (j >= 0) & (True if weight is None else weight != 0)
+    span = k * n_post
+    key = (pre.astype(np.int64) * span + j * n_post + np.arange(n_post)[:, None]).ravel()
+    used = used.ravel()
+    keys = np.unique(key[used])  # sorted: by presynaptic neuron, then column
+    row = keys // span
+    counts = np.bincount(row, minlength=n_pre)
+    need = int(counts.max(initial=0))
+    if need > max_width:
+        return None
+    width = max(need, width, 1)
+    pos = np.arange(len(keys)) - (np.cumsum(counts) - counts)[row]
+    cols = np.broadcast_to(span + np.arange(width), (n_pre, width)).copy()
+    cols[row, pos] = keys % span
+    slot = np.full(key.shape, n_pre * width, np.int64)
+    idx = np.searchsorted(keys, key[used])
+    slot[used] = row[idx] * width + pos[idx]
+    return CamFanout(cols.astype(np.int32), slot.astype(np.int32))
+
+
+def cam_fanout_values(fan: CamFanout, weight: jax.Array) -> jax.Array:
+    """``(n_pre, width)`` values of the table: each CAM entry's weight added at its slot."""
+    n_pre, width = fan.cols.shape
+    vals = jnp.zeros(n_pre * width + 1, weight.dtype).at[jnp.asarray(fan.slot)]
+    return vals.add(weight.ravel())[:-1].reshape(n_pre, width)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(5,))
+def cam_fanout_product(s, wt, pre, cols, vals, budget):
+    """:func:`cam_product` (as ``(..., k n_post)``, type-major) for sparse spikes ``s``
+    ``(B, n_pre)``, event-driven: each spike scatters its fan-out (``cols``, ``vals``:
+    :class:`CamFanout`, :func:`cam_fanout_values`); more than ``budget`` spikes in a batch
+    element fall back to the gather. Cost per step: spikes x their fan-out, instead of
+    ``n_post x fan_in`` per batch element. Derivative that of :func:`cam_product`."""
+    k, n_post = wt.shape[:2]
+
+    def dense(r: jax.Array) -> jax.Array:
+        return cam_product(r, wt, pre).reshape(k * n_post)
+
+    return _per_sample(lambda r: _fanout_rows(r, cols, vals, budget, k * n_post, dense), s)
+
+
+def _cam_fanout_product_jvp(budget, primals, tangents):
+    s, wt, pre, cols, vals = primals
+    ds, dwt = tangents[:2]
+    out = cam_fanout_product(s, wt, pre, cols, vals, budget)
+    flat = lambda r: jnp.moveaxis(r, 0, -2).reshape(out.shape)  # noqa: E731  (k,B,n)->(B,kn)
+    terms = []
+    if not isinstance(ds, SymbolicZero):
+        terms.append(flat(cam_product(ds, wt, pre)))
+    if not isinstance(dwt, SymbolicZero):
+        terms.append(flat(cam_product(s, dwt, pre)))
+    if not terms:
+        return out, SymbolicZero(jax.core.get_aval(out).to_tangent_aval())
+    return out, terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+cam_fanout_product.defjvp(_cam_fanout_product_jvp, symbolic_zeros=True)
 
 
 def _type_major(w: Any, types: tuple[int, ...]) -> jax.Array:
@@ -331,25 +452,33 @@ def _recurrence(
 
     w = m.w_rec
     if isinstance(w, SparseWeights):
+        if isinstance(fan_cols, CamFanout):
+            b = event_budget(n_pre)
+            cols = jnp.asarray(fan_cols.cols)
+            wf = (w.by_type(m.rec_types), w.pre, cols, cam_fanout_values(fan_cols, w.weight))
+
+            def weight_grad_cam(s: jax.Array, g: jax.Array, wf: tuple) -> tuple:
+                # g (T, B, k n) -> (T, k, B, n), then as the gathered product's (the table's
+                # values are a function of the entry weights: all of the gradient goes there)
+                g = jnp.moveaxis(g.reshape(*g.shape[:2], k, n), 2, 1)
+                return cam_weight_grad(gather(s), g, wf[:2]), None, None, None
+
+            return Recurrence(
+                wf,
+                lambda s, wf: cam_fanout_product(gather(s), *wf, b),
+                lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
+                weight_grad_cam,
+            )
         if n_pre * n_pre * k * 4 > DENSE_LIMIT_BYTES:
             # (per-type weights, presynaptic indices): passed, not closed over, so that the
             # custom gradient of the scan sees every traced value as an argument
             wp = (w.by_type(m.rec_types), w.pre)
 
             def product(s: jax.Array, wp: tuple) -> jax.Array:
-                wt, pre = wp
-                return jnp.einsum("...nf,knf->k...n", gather(s)[..., pre], wt)
+                return cam_product(gather(s), *wp)
 
             def weight_grad(s: jax.Array, g: jax.Array, wp: tuple) -> tuple:
-                # g (T, k, B, n): the transpose step by step (the gathered spikes of all steps
-                # at once would be T x B x n x fan_in)
-                wt, pre = wp
-                s = gather(s)
-
-                def acc(total: jax.Array, sg: tuple) -> tuple:
-                    return total + jnp.einsum("...nf,k...n->knf", sg[0][..., pre], sg[1]), None
-
-                return jax.lax.scan(acc, jnp.zeros_like(wt), (s, g))[0], None
+                return cam_weight_grad(gather(s), g, wp), None
 
             return Recurrence(wp, product, lambda r: r, weight_grad)
         w = w.to_dense(n_pre)
@@ -608,26 +737,52 @@ def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(ext) | set(m.rec_types) | held))
 
 
-_FANOUT_CACHE: dict[tuple, tuple[Any, np.ndarray | None]] = {}
+_FANOUT_CACHE: dict[tuple, tuple[tuple, Any]] = {}
+
+CAM_FANOUT_MAX_WIDTH = 1024
+"""Chip-shaped weights drive events through their fan-out (:func:`cam_fanout`) when no
+presynaptic neuron reaches more than this many (type, postsynaptic) pairs (the table is
+``n x width`` int32)."""
 
 
-def fanout_columns(m: DynapSim, shards: int = 1) -> np.ndarray | None:
+def fanout_columns(m: DynapSim, shards: int = 1) -> np.ndarray | CamFanout | None:
     """The fan-out table (:func:`fanout_table`) of the type-major recurrent matrix of ``m``,
     as wide as its widest row, when the weights are concrete, event-driven and sparse enough
-    (no row more than :data:`FANOUT_MAX_FRACTION` nonzero); else ``None``. With the neuron
-    axis split into ``shards`` blocks (one per device): one table per block, ``(shards, n,
-    width)``, of the block's own type-major columns (``type * n / shards + post in block``),
-    as wide as the widest row within a block (whether to use the tables is still decided on
-    the whole matrix). Cached per weight array (arrays are immutable)."""
+    (no row more than :data:`FANOUT_MAX_FRACTION` nonzero); else ``None``.
+
+    For chip-shaped weights too large to densify (:data:`DENSE_LIMIT_BYTES`): their
+    :class:`CamFanout`, built from the CAM structure (also when the entry weights are
+    traced); with ``shards`` blocks, one per block of postsynaptic rows, stacked.
+
+    With the neuron axis split into ``shards`` blocks (one per device): one table per block,
+    ``(shards, n, width)``, of the block's own type-major columns (``type * n / shards +
+    post in block``), as wide as the widest row within a block (whether to use the tables is
+    still decided on the whole matrix). Cached per weight array (arrays are immutable)."""
     w, n, k = m.w_rec, m.n, len(m.rec_types)
     if w is None or not k or n < EVENT_MIN_NEURONS:
         return None
-    if isinstance(w, SparseWeights) and n * n * k * 4 > DENSE_LIMIT_BYTES:
-        return None
-    key = (id(w), m.rec_types, shards)
+    gathered = isinstance(w, SparseWeights) and n * n * k * 4 > DENSE_LIMIT_BYTES
+    if isinstance(w, SparseWeights):  # the arrays that define the pattern
+        refs = (w.pre, w.syn_type, w.weight)
+        refs = refs if _concrete(w.weight) is not None else refs[:2]
+    else:
+        refs = (w,)
+    key = (*map(id, refs), m.rec_types, shards)
     hit = _FANOUT_CACHE.get(key)
-    if hit is not None and hit[0] is w:
+    if hit is not None and all(a is b for a, b in zip(hit[0], refs, strict=True)):
         return hit[1]
+    if gathered:
+        cap = min(CAM_FANOUT_MAX_WIDTH, FANOUT_MAX_FRACTION * n * k)
+        cols = cam_fanout(w, m.rec_types, n, cap)
+        if cols is not None and shards > 1:  # one table per block of postsynaptic rows
+            rows = n // shards
+            part = lambda j: jax.tree.map(lambda a: a[j * rows : (j + 1) * rows], w)  # noqa: E731
+            blocks = [cam_fanout(part(j), m.rec_types, n, cap) for j in range(shards)]
+            width = max(b.cols.shape[1] for b in blocks)
+            blocks = [cam_fanout(part(j), m.rec_types, n, cap, width) for j in range(shards)]
+            cols = CamFanout(*(np.stack(a) for a in zip(*blocks, strict=True)))
+        _remember(key, refs, cols)
+        return cols
     if isinstance(w, SparseWeights):
         if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(w)):
             return None
@@ -645,10 +800,21 @@ def fanout_columns(m: DynapSim, shards: int = 1) -> np.ndarray | None:
         width = max(max(int(np.count_nonzero(b, axis=1).max()) for b in blocks), 1)
         cols = np.stack([fanout_table(b, width) for b in blocks])
         cols = cols[0] if shards == 1 else cols
+    _remember(key, refs, cols)
+    return cols
+
+
+def _remember(key: tuple, refs: tuple, value: Any) -> None:
     if len(_FANOUT_CACHE) >= 8:
         _FANOUT_CACHE.pop(next(iter(_FANOUT_CACHE)))
-    _FANOUT_CACHE[key] = (w, cols)
-    return cols
+    _FANOUT_CACHE[key] = (refs, value)
+
+
+def _cam(m: DynapSim) -> bool:
+    """Whether ``m``'s recurrence is the chip-shaped product (:func:`cam_product`), whose
+    fan-out pays at every batch size (it replaces an ``n x fan_in`` gather)."""
+    w, n, k = m.w_rec, m.n, len(m.rec_types)
+    return isinstance(w, SparseWeights) and k > 0 and n * n * k * 4 > DENSE_LIMIT_BYTES
 
 
 def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
@@ -669,7 +835,7 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
         local_batch = x.shape[0] // (mesh.shape[batch_axis] if batch_axis else 1)
         fan = (
             fanout_columns(m, mesh.shape[neuron_axis])
-            if batched and local_batch >= FANOUT_MIN_BATCH
+            if (batched and local_batch >= FANOUT_MIN_BATCH) or _cam(m)
             else None
         )
         return _neuron_sharded_scan(
@@ -677,7 +843,7 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
         )
     if split is not None:
         return _sharded_scan(m, x, typed, record, ext, types, split[0], split[1])
-    fan = fanout_columns(m) if batched and x.shape[0] >= FANOUT_MIN_BATCH else None
+    fan = fanout_columns(m) if (batched and x.shape[0] >= FANOUT_MIN_BATCH) or _cam(m) else None
     return _scan(m, x if batched else x[None], typed, record, batched, ext, types, True, fan)
 
 
@@ -761,7 +927,7 @@ def _neuron_sharded_scan(
     def local(dyn: Any, state: dict, x: jax.Array, cols: jax.Array | None):
         mod = _replace(eqx.combine(dyn, static).set_attributes(state), n=n_local)
         xb = x if batched else x[None]
-        cols = None if cols is None else cols[0]  # this block's table
+        cols = jax.tree.map(lambda a: a[0], cols)  # this block's table (or None)
         return _scan(mod, xb, typed, record, batched, ext, types, True, cols, (axis, shards))
 
     run = jax.shard_map(

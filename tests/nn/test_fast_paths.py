@@ -245,3 +245,58 @@ def test_unused_synapse_types_are_left_out_only_while_at_rest():
     np.testing.assert_allclose(rec["inmda"], ref["inmda"], rtol=1e-4)
     assert (np.asarray(rec["inmda"])[:, 0] > 10 * K.IO).all()
     np.testing.assert_allclose(rec["ishunt"], K.IO, rtol=1e-6)
+
+
+def _table_matrix(fan, vals, span):
+    """The type-major (n_pre, span) matrix a fan-out table adds (padding columns dropped)."""
+    cols, vals = np.asarray(fan.cols), np.asarray(vals)
+    out = np.zeros((cols.shape[0], span + cols.shape[1]), np.float32)
+    np.add.at(out, (np.arange(cols.shape[0])[:, None], cols), vals)
+    assert not out[:, span:].any()  # padding carries no weight
+    return out[:, :span]
+
+
+def test_cam_fanout_table_holds_every_entry_value_by_value():
+    rng = np.random.default_rng(5)
+    n, fan_in = 12, 6
+    pre = rng.integers(0, n, (n, fan_in))
+    typ = rng.choice([0, 1, 2], (n, fan_in))  # NMDA (1) is not an active type below
+    w = rng.uniform(0.5, 2.0, (n, fan_in)).astype(np.float32)
+    pre[3, 1], typ[3, 1] = pre[3, 0], typ[3, 0] = 7, 2  # a repeated (pre, type, post): adds up
+    w[4, 2] = 0.0  # a zero entry
+    sw = SparseWeights(pre, typ, w)
+    types = (0, 2)
+    dense = np.asarray(backends._type_major(sw.to_dense(), types))  # (n, 2n)
+    fan = backends.cam_fanout(sw, types, n, max_width=64)
+    assert fan.cols.shape[0] == n and len(set(map(tuple, fan.cols))) > 1
+    for row in fan.cols:  # distinct columns in each row
+        assert len(set(row.tolist())) == len(row)
+    vals = backends.cam_fanout_values(fan, jnp.asarray(w))
+    np.testing.assert_array_equal(_table_matrix(fan, vals, 2 * n), dense)
+    # concrete weights: the zero entry is left out; traced (structure only): listed, weight 0
+    assert fan.slot[4 * fan_in + 2] == fan.cols.size
+    traced = []
+    jax.jit(
+        lambda v: traced.append(
+            backends.cam_fanout(eqx.tree_at(lambda s: s.weight, sw, v), types, n, 64)
+        )
+    )(jnp.asarray(w))
+    assert traced[0].slot[4 * fan_in + 2] < traced[0].cols.size
+    vals_t = backends.cam_fanout_values(traced[0], jnp.asarray(w))
+    np.testing.assert_array_equal(_table_matrix(traced[0], vals_t, 2 * n), dense)
+    # a presynaptic neuron reaching more pairs than allowed: no table
+    assert backends.cam_fanout(sw, types, n, max_width=1) is None
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_cam_fanout_spikes_match_the_float64_reference(batch, monkeypatch):
+    # chip-shaped weights too large to densify drive events through their CAM fan-out
+    monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", 0)
+    n = backends.EVENT_MIN_NEURONS
+    m = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(chip_like(n, 32, 0)))
+    assert isinstance(backends.fanout_columns(m), backends.CamFanout)
+    x = net_input(300, n, batch)
+    out_j = np.asarray(m(x)[0])
+    out_n = np.asarray(m.with_backend("numpy")(x)[0])
+    assert out_n.mean() > 0.01
+    np.testing.assert_array_equal(out_j, out_n)
