@@ -13,7 +13,7 @@ forward-Euler step with
 - only the synapse types in ``types`` computed. A type that receives no input decays from
   I_0 to max(I_0 (1 - dt/tau), I_0) = I_0: it stays at I_0 exactly. The caller may leave out
   a type only when it cannot receive input and its current is at I_0 (see
-  :func:`dynapse2.nn.backends`); its current then reads as I_0.
+  :mod:`dynapse2.nn.backends`); its current then reads as I_0.
 
 Results equal the reference up to float rounding (tests compare both in float64 and compare
 the spikes of the JAX backend with the float64 reference).

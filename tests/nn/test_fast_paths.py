@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dynapse2 import DynapSim
-from dynapse2.nn import backends
+from dynapse2.nn import backends, recurrence
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.physics import constants as K
 from dynapse2.physics.fused import FusedState, prepare, step_fused
@@ -63,9 +63,9 @@ def net_input(T, n, b=None, seed=1):
     return (rng.random(shape) < 0.02).astype(np.float32) * 3
 
 
-@pytest.mark.parametrize("batch", [None, 3, backends.FANOUT_MIN_BATCH])  # rows; fan-out table
+@pytest.mark.parametrize("batch", [None, 3, recurrence.FANOUT_MIN_BATCH])  # rows; fan-out table
 def test_event_driven_recurrence_matches_the_float64_reference(batch):
-    n = backends.EVENT_MIN_NEURONS  # event-driven from here on
+    n = recurrence.EVENT_MIN_NEURONS  # event-driven from here on
     m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 32, 0))
     x = net_input(300, n, batch)
     out_j = np.asarray(m(x)[0])
@@ -79,12 +79,12 @@ def test_event_product_falls_back_to_dense_and_has_the_dense_gradient():
     w = jnp.asarray(rng.normal(size=(300, 40)), jnp.float32)
     for density in (0.02, 0.5):  # under and over the budget of 16
         s = jnp.asarray(rng.random((2, 300)) < density, jnp.float32)
-        np.testing.assert_allclose(backends.event_product(s, w, 16), s @ w, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(recurrence.event_product(s, w, 16), s @ w, rtol=1e-5, atol=1e-5)
 
         def f(s, w, fn):
             return jnp.sum(jnp.sin(fn(s, w)))
 
-        ge = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: backends.event_product(s, w, 16))
+        ge = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: recurrence.event_product(s, w, 16))
         gd = jax.grad(f, argnums=(0, 1))(s, w, lambda s, w: s @ w)
         for a, b in zip(ge, gd, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -95,12 +95,12 @@ def test_fanout_product_is_the_event_product_bit_for_bit_with_the_dense_gradient
     w = np.where(rng.random((300, 80)) < 0.1, rng.normal(size=(300, 80)), 0).astype(np.float32)
     w = jnp.asarray(w)
     width = int(np.count_nonzero(np.asarray(w), axis=1).max())
-    cols = jnp.asarray(backends.fanout_table(w, width))
+    cols = jnp.asarray(recurrence.fanout_table(w, width))
     vals = jnp.take_along_axis(w, cols, axis=1)
-    fan = lambda s, w: backends.fanout_product(s, w, cols, vals, 16)  # noqa: E731
+    fan = lambda s, w: recurrence.fanout_product(s, w, cols, vals, 16)  # noqa: E731
     for density in (0.02, 0.5):  # under and over the budget of 16
         s = jnp.asarray(rng.random((2, 300)) < density, jnp.float32)
-        np.testing.assert_array_equal(fan(s, w), backends.event_product(s, w, 16))
+        np.testing.assert_array_equal(fan(s, w), recurrence.event_product(s, w, 16))
 
         def f(s, w, fn):
             return jnp.sum(jnp.sin(fn(s, w)))
@@ -112,10 +112,10 @@ def test_fanout_product_is_the_event_product_bit_for_bit_with_the_dense_gradient
 
 
 def test_fanout_columns_only_for_concrete_sparse_enough_weights():
-    n = backends.EVENT_MIN_NEURONS
+    n = recurrence.EVENT_MIN_NEURONS
     w = chip_like(n, 16, 0)
     m = DynapSim(n, has_rec=True, w_rec=w)
-    cols = backends.fanout_columns(m)
+    cols = recurrence.fanout_columns(m)
     # type-major (n, 2n): AMPA columns 0..n-1 hold the positive weights, GABA n..2n-1 the
     # negative ones; each row's table lists its nonzero columns first, then distinct zeros
     tm = np.concatenate([np.maximum(w, 0), np.maximum(-w, 0)], axis=1)
@@ -125,12 +125,12 @@ def test_fanout_columns_only_for_concrete_sparse_enough_weights():
         nz = np.flatnonzero(row)
         np.testing.assert_array_equal(c[: len(nz)], nz)
         assert len(set(c.tolist())) == width and not row[c[len(nz) :]].any()
-    assert backends.fanout_columns(m) is cols  # cached per weight array
-    assert backends.fanout_columns(DynapSim(n, has_rec=True, w_rec=np.ones((n, n)))) is None
-    assert backends.fanout_columns(DynapSim(40, has_rec=True, w_rec=chip_like(40, 8, 0))) is None
+    assert recurrence.fanout_columns(m) is cols  # cached per weight array
+    assert recurrence.fanout_columns(DynapSim(n, has_rec=True, w_rec=np.ones((n, n)))) is None
+    assert recurrence.fanout_columns(DynapSim(40, has_rec=True, w_rec=chip_like(40, 8, 0))) is None
     params, static = eqx.partition(m, eqx.is_inexact_array)
     seen = []
-    jax.jit(lambda p: seen.append(backends.fanout_columns(eqx.combine(p, static))))(params)
+    jax.jit(lambda p: seen.append(recurrence.fanout_columns(eqx.combine(p, static))))(params)
     assert seen == [None]
 
 
@@ -138,9 +138,9 @@ def test_weights_closed_over_in_jit_give_no_sort_of_the_matrix():
     # the fan-out table is built on the host: with the module closed over as a constant, a
     # top_k of the whole (n, 2n) matrix inside the trace made XLA constant-fold a sort of it
     # (about a minute of compilation per chip)
-    n = backends.EVENT_MIN_NEURONS
+    n = recurrence.EVENT_MIN_NEURONS
     m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 16, 0))
-    x = jnp.asarray(net_input(20, n, backends.FANOUT_MIN_BATCH))
+    x = jnp.asarray(net_input(20, n, recurrence.FANOUT_MIN_BATCH))
     f = jax.jit(lambda x: m(x)[0])
     hlo = f.lower(x).as_text()
     top_k = [line for line in hlo.splitlines() if "top_k" in line]
@@ -149,12 +149,12 @@ def test_weights_closed_over_in_jit_give_no_sort_of_the_matrix():
 
 
 def test_fanout_gradient_for_the_input_equals_jax_reverse_mode():
-    n = backends.EVENT_MIN_NEURONS
+    n = recurrence.EVENT_MIN_NEURONS
     m = DynapSim(n, has_rec=True, w_rec=chip_like(n, 16, 0), Idc=2e-12)
     x = jnp.asarray(net_input(150, n, 2, seed=4))
     ext = backends._external_types(x, False)
     types = backends._computed_types(m, ext)
-    fan = backends.fanout_columns(m)
+    fan = recurrence.fanout_columns(m)
 
     def loss(x, custom):
         spikes, state, _ = backends._scan(m, x, False, False, True, ext, types, custom, fan)
@@ -191,7 +191,7 @@ def test_sparse_weights_round_trip_and_validation():
 def test_sparse_weights_give_the_spikes_of_the_dense_form(n, batch, monkeypatch):
     # (300, None): the O(n x 64) gather path, forced by a zero densify limit
     if n == 300:
-        monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", 0)
+        monkeypatch.setattr(recurrence, "DENSE_LIMIT_BYTES", 0)
     w = chip_like(n, min(n // 2, 64), 5)
     x = net_input(300, n, batch, seed=2)
     dense = DynapSim(n, has_rec=True, w_rec=w)
@@ -206,7 +206,7 @@ def test_sparse_weights_give_the_spikes_of_the_dense_form(n, batch, monkeypatch)
 @pytest.mark.parametrize("limit", [None, 0])
 def test_sparse_weights_are_trainable(limit, monkeypatch):
     if limit is not None:
-        monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", limit)
+        monkeypatch.setattr(recurrence, "DENSE_LIMIT_BYTES", limit)
     n = 32
     w = chip_like(n, 8, 7)
     m = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w, fan_in=8))
@@ -266,35 +266,35 @@ def test_cam_fanout_table_holds_every_entry_value_by_value():
     w[4, 2] = 0.0  # a zero entry
     sw = SparseWeights(pre, typ, w)
     types = (0, 2)
-    dense = np.asarray(backends._type_major(sw.to_dense(), types))  # (n, 2n)
-    fan = backends.cam_fanout(sw, types, n, max_width=64)
+    dense = np.asarray(recurrence._type_major(sw.to_dense(), types))  # (n, 2n)
+    fan = recurrence.cam_fanout(sw, types, n, max_width=64)
     assert fan.cols.shape[0] == n and len(set(map(tuple, fan.cols))) > 1
     for row in fan.cols:  # distinct columns in each row
         assert len(set(row.tolist())) == len(row)
-    vals = backends.cam_fanout_values(fan, jnp.asarray(w))
+    vals = recurrence.cam_fanout_values(fan, jnp.asarray(w))
     np.testing.assert_array_equal(_table_matrix(fan, vals, 2 * n), dense)
     # concrete weights: the zero entry is left out; traced (structure only): listed, weight 0
     assert fan.slot[4 * fan_in + 2] == fan.cols.size
     traced = []
     jax.jit(
         lambda v: traced.append(
-            backends.cam_fanout(eqx.tree_at(lambda s: s.weight, sw, v), types, n, 64)
+            recurrence.cam_fanout(eqx.tree_at(lambda s: s.weight, sw, v), types, n, 64)
         )
     )(jnp.asarray(w))
     assert traced[0].slot[4 * fan_in + 2] < traced[0].cols.size
-    vals_t = backends.cam_fanout_values(traced[0], jnp.asarray(w))
+    vals_t = recurrence.cam_fanout_values(traced[0], jnp.asarray(w))
     np.testing.assert_array_equal(_table_matrix(traced[0], vals_t, 2 * n), dense)
     # a presynaptic neuron reaching more pairs than allowed: no table
-    assert backends.cam_fanout(sw, types, n, max_width=1) is None
+    assert recurrence.cam_fanout(sw, types, n, max_width=1) is None
 
 
 @pytest.mark.parametrize("batch", [None, 3])
 def test_cam_fanout_spikes_match_the_float64_reference(batch, monkeypatch):
     # chip-shaped weights too large to densify drive events through their CAM fan-out
-    monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", 0)
-    n = backends.EVENT_MIN_NEURONS
+    monkeypatch.setattr(recurrence, "DENSE_LIMIT_BYTES", 0)
+    n = recurrence.EVENT_MIN_NEURONS
     m = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(chip_like(n, 32, 0)))
-    assert isinstance(backends.fanout_columns(m), backends.CamFanout)
+    assert isinstance(recurrence.fanout_columns(m), recurrence.CamFanout)
     x = net_input(300, n, batch)
     out_j = np.asarray(m(x)[0])
     out_n = np.asarray(m.with_backend("numpy")(x)[0])

@@ -50,7 +50,7 @@ def on_four_devices(*parts):
 NEURON_SETUP = """
 import jax, jax.numpy as jnp, numpy as np, equinox as eqx
 from dynapse2 import DynapSim
-from dynapse2.nn import backends, neuron_mesh, neuron_sharding, shard_neurons
+from dynapse2.nn import neuron_mesh, neuron_sharding, recurrence, shard_neurons
 from dynapse2.nn.connectivity import SparseWeights
 assert len(jax.devices()) == 4
 rng = np.random.default_rng(0)
@@ -102,7 +102,7 @@ def test_sharded_neurons_give_the_spikes_of_one_device():
         xt[..., 0] = (rng.random((100, n)) < 0.3) * 6
         xt[..., 1] = (rng.random((100, n)) < 0.02) * 2
         s = np.asarray(same(m, xt, mesh, P(None, "neuron"), carry=False)[1])
-        assert s.sum(-1).max() > backends.event_budget(n)
+        assert s.sum(-1).max() > recurrence.event_budget(n)
         print("OK")
         """,
     )
@@ -151,7 +151,7 @@ def test_sharded_neurons_with_sparse_weights_across_devices():
         same(m, x, neuron_mesh(), P(None, None, "neuron"))
         # the gather of the CAM entries (used for large networks): each device's rows gather
         # from the spikes of all devices (a new input length, so that the scan is traced again)
-        backends.DENSE_LIMIT_BYTES = 0
+        recurrence.DENSE_LIMIT_BYTES = 0
         same(m, x[:, :100], neuron_mesh(), P(None, None, "neuron"))
         print("OK")
         """,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dynapse2 import DynapSim
-from dynapse2.nn import backends
+from dynapse2.nn import backends, recurrence
 from dynapse2.nn.connectivity import SparseWeights
 
 
@@ -31,7 +31,7 @@ def grads(m, x, custom, record, fan=False):
 
     def loss(p, x):
         mod = eqx.combine(p, static)
-        table = backends.fanout_columns(mod) if fan else None
+        table = recurrence.fanout_columns(mod) if fan else None
         assert table is not None or not fan
         spikes, state, rec = backends._scan(mod, x, False, record, True, ext, types, custom, table)
         out = jnp.mean((spikes.sum(axis=1) - 3.0) ** 2) + jnp.sum(state["imem"]) * 1e8
@@ -53,16 +53,16 @@ def sparse_net(n):
 CASES = {
     "no recurrence": lambda: DynapSim(40, mismatch=0.1),
     "dense": lambda: dense_net(40),
-    "dense, event-driven": lambda: dense_net(backends.EVENT_MIN_NEURONS),
+    "dense, event-driven": lambda: dense_net(recurrence.EVENT_MIN_NEURONS),
     "sparse, densified": lambda: sparse_net(40),
     "sparse, gathered": lambda: sparse_net(41),  # another n: another jit trace
     # chip-shaped weights too large to densify, events through their CAM fan-out table (in
     # training every CAM entry is in the table: no free slots here, which would all point
     # to neuron 0 and make its fan-out too wide for a table)
     "sparse, CAM fan-out": lambda: DynapSim(
-        backends.EVENT_MIN_NEURONS,
+        recurrence.EVENT_MIN_NEURONS,
         has_rec=True,
-        w_rec=SparseWeights.from_dense(chip_like(backends.EVENT_MIN_NEURONS, 16, 0), fan_in=16),
+        w_rec=SparseWeights.from_dense(chip_like(recurrence.EVENT_MIN_NEURONS, 16, 0), fan_in=16),
     ),
 }
 
@@ -71,7 +71,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_custom_reverse_mode_equals_jax_reverse_mode(case, record, monkeypatch):
     if case in ("sparse, gathered", "sparse, CAM fan-out"):
-        monkeypatch.setattr(backends, "DENSE_LIMIT_BYTES", 0)
+        monkeypatch.setattr(recurrence, "DENSE_LIMIT_BYTES", 0)
     m = CASES[case]()
     rng = np.random.default_rng(2)
     x = (rng.random((2, 120, m.n)) < 0.05).astype(np.float32) * 3.0
@@ -90,7 +90,7 @@ def test_custom_reverse_mode_equals_jax_reverse_mode(case, record, monkeypatch):
 
 
 def test_spikes_are_those_of_the_plain_scan():
-    m = dense_net(backends.EVENT_MIN_NEURONS)
+    m = dense_net(recurrence.EVENT_MIN_NEURONS)
     x = (np.random.default_rng(3).random((2, 200, m.n)) < 0.05).astype(np.float32) * 3.0
     ext = backends._external_types(x, False)
     types = backends._computed_types(m, ext)
