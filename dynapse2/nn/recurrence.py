@@ -110,10 +110,11 @@ more nonzero entries than this fraction of its length."""
 
 
 FANOUT_MIN_BATCH = 8
-"""The fan-out table drives events from this batch size on: XLA's CPU scatter costs ~4 ns
-per entry, so one spike's ~64-90 scattered entries cost more than adding its whole
-contiguous row when the rows stay in cache (batch 1, 1024 neurons: 26 ms per simulated
-second with rows, 36 ms with the table; batch 4: 81 vs 79; 8: 160 vs 149; 16: 313 vs 279)."""
+"""The fan-out table of dense weights drives events from this batch size on. XLA's CPU
+scatter costs ~4 ns per entry, so below it one spike's ~64-90 scattered entries cost about as
+much as adding its whole contiguous row, which stays in cache (1024 neurons, ms per simulated
+second, table vs rows, host-built table: batch 1 18-26 vs 20, batch 2 34-35 vs 37-45, batch 4
+87-96 vs 77-101; with the table traced per call, session 1: 8: 149 vs 160, 16: 279 vs 313)."""
 
 
 def fanout_table(w: Any, width: int) -> np.ndarray:
