@@ -128,13 +128,19 @@ def fanout_table(w: Any, width: int) -> np.ndarray:
 
 
 def _fanout_rows(
-    s: jax.Array, cols: jax.Array, vals: jax.Array, budget: int, m: int, dense: Callable
+    s: jax.Array,
+    cols: jax.Array,
+    vals: jax.Array,
+    budget: int,
+    m: int,
+    dense: Callable,
+    pad: int = 0,
 ) -> jax.Array:
     """``(m,)`` sum over the nonzero entries of one sparse vector ``s`` ``(n,)`` of their rows
     of the fan-out table: each spike scatters ``vals[i] * s[i]`` into columns ``cols[i]``
     (``lax.top_k`` finds at most ``budget`` spikes, added in the order of :func:`_event_rows`;
-    with more, ``lax.cond`` takes ``dense(s)``). Columns of a row are distinct; those ``>= m``
-    are padding (value 0) and are dropped."""
+    with more, ``lax.cond`` takes ``dense(s)``). Columns of a row are distinct; ``pad``
+    columns past ``m`` take a table's padding (value 0) and are dropped."""
     count = jnp.sum(s != 0)
 
     def rows(_: Any) -> jax.Array:
@@ -144,8 +150,8 @@ def _fanout_rows(
             j = idx[i]
             return acc.at[cols[j]].add(vals[j] * v[i], unique_indices=True)
 
-        acc = jnp.zeros(m + cols.shape[1], vals.dtype)
-        return jax.lax.fori_loop(0, count, add, acc)[:m]
+        acc = jax.lax.fori_loop(0, count, add, jnp.zeros(m + pad, vals.dtype))
+        return acc[:m] if pad else acc
 
     return jax.lax.cond(count <= budget, rows, dense, s)
 
@@ -266,7 +272,12 @@ def cam_fanout_product(s, wt, pre, cols, vals, budget):
     def dense(r: jax.Array) -> jax.Array:
         return cam_product(r, wt, pre).reshape(k * n_post)
 
-    return _per_sample(lambda r: _fanout_rows(r, cols, vals, budget, k * n_post, dense), s)
+    pad = cols.shape[1]  # padding columns of the CAM table point past the end
+
+    def rows(r: jax.Array) -> jax.Array:
+        return _fanout_rows(r, cols, vals, budget, k * n_post, dense, pad)
+
+    return _per_sample(rows, s)
 
 
 def _cam_fanout_product_jvp(budget, primals, tangents):
