@@ -16,7 +16,13 @@ def _cells(nb):
 
 
 def test_tutorials_exist():
-    assert {p.stem for p in SOURCES} >= {"quick_start", "neuron_zoo", "mismatch", "beyond_one_core"}
+    assert {p.stem for p in SOURCES} >= {
+        "quick_start",
+        "neuron_zoo",
+        "mismatch",
+        "beyond_one_core",
+        "speed_and_scale",
+    }
 
 
 @pytest.mark.parametrize("py", SOURCES, ids=[p.stem for p in SOURCES])

@@ -378,8 +378,11 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
         return _neuron_sharded_scan(
             m, x, typed, record, batched, ext, types, fan, mesh, batch_axis, neuron_axis
         )
-    if split is not None:
-        return _sharded_scan(m, x, typed, record, ext, types, split[0], split[1])
+    if split is not None:  # the batch split: the table of one device's share of the batch
+        mesh, axis = split[0], split[1]
+        local_batch = x.shape[0] // mesh.shape[axis]
+        fan = fanout_columns(m) if local_batch >= FANOUT_MIN_BATCH or uses_cam_fanout(m) else None
+        return _sharded_scan(m, x, typed, record, ext, types, fan, mesh, axis)
     fan = (
         fanout_columns(m)
         if (batched and x.shape[0] >= FANOUT_MIN_BATCH) or uses_cam_fanout(m)
@@ -389,9 +392,10 @@ def run_jax(m: DynapSim, x: Any, *, typed: bool, batched: bool, record: bool):
 
 
 @eqx.filter_jit
-def _sharded_scan(m: DynapSim, x: jax.Array, typed, record, ext, types, mesh, axis):
+def _sharded_scan(m: DynapSim, x: jax.Array, typed, record, ext, types, fan, mesh, axis):
     """:func:`_scan` under ``jax.shard_map``: the batch axis of ``x`` (and of a batched
-    state) split along mesh axis ``axis``, everything else replicated."""
+    state) split along mesh axis ``axis``, everything else replicated (also the fan-out
+    table ``fan``, so that each device sums the recurrent input as one device does)."""
     state = {k: getattr(m, k) for k in STATE_NDIM}
     dyn, static = eqx.partition(m.set_attributes(dict.fromkeys(state)), eqx.is_array)
     batch_spec = PartitionSpec(axis)
@@ -400,18 +404,18 @@ def _sharded_scan(m: DynapSim, x: jax.Array, typed, record, ext, types, mesh, ax
         for k, v in state.items()
     }
 
-    def local(dyn: Any, state: dict, x: jax.Array):
+    def local(dyn: Any, state: dict, x: jax.Array, fan: Any):
         mod = eqx.combine(dyn, static).set_attributes(state)
-        return _scan(mod, x, typed, record, True, ext, types)
+        return _scan(mod, x, typed, record, True, ext, types, True, fan)
 
     run = jax.shard_map(
         local,
         mesh=mesh,
-        in_specs=(PartitionSpec(), state_specs, batch_spec),
+        in_specs=(PartitionSpec(), state_specs, batch_spec, PartitionSpec()),
         out_specs=batch_spec,
         check_vma=False,  # the replicated initial state becomes per-device in the scan
     )
-    return run(dyn, state, x)
+    return run(dyn, state, x, fan)
 
 
 @eqx.filter_jit

@@ -225,6 +225,18 @@ def test_sharded_batch_gives_the_spikes_of_one_device():
         out2 = m.set_attributes(state)(xs)[0]
         ref2 = m.set_attributes(ref_state)(x)[0]
         np.testing.assert_array_equal(np.asarray(out2), np.asarray(ref2))
+        # chip-shaped weights too large to densify: every device drives its events through
+        # the CAM fan-out table as one device does (not the gather: other float32 sums)
+        from dynapse2.nn import recurrence
+        from dynapse2.nn.connectivity import SparseWeights
+        recurrence.DENSE_LIMIT_BYTES = 0
+        ms = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w))
+        ref_s, _, ref_r = ms(x, record=True)
+        assert np.asarray(ref_s).mean() > 0.005
+        out_s, _, out_r = ms(xs, record=True)
+        np.testing.assert_array_equal(np.asarray(out_s), np.asarray(ref_s))
+        np.testing.assert_array_equal(np.asarray(out_r["iampa"]), np.asarray(ref_r["iampa"]))
+        recurrence.DENSE_LIMIT_BYTES = 64 * 2**20
         # inside jit (as training is): partitioned by the compiler from the input sharding
         params, static = eqx.partition(m, eqx.is_inexact_array)
         f = jax.jit(lambda p, x: eqx.combine(p, static)(x)[0])
