@@ -359,6 +359,10 @@ def make_recurrence(
     if m.w_rec is None or not m.rec_types:
         return None
     n, k = m.n, len(m.rec_types)  # n: postsynaptic neurons (this device's block)
+
+    def split(r: jax.Array) -> jax.Array:  # type-major (B, k n) -> (k, B, n)
+        return jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0)
+
     if neurons is None:
         n_pre, gather = n, lambda s: s  # noqa: E731
     else:
@@ -384,7 +388,7 @@ def make_recurrence(
             return Recurrence(
                 wf,
                 lambda s, wf: cam_fanout_product(gather(s), *wf, b),
-                lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
+                split,
                 weight_grad_cam,
             )
         if n_pre * n_pre * k * 4 > DENSE_LIMIT_BYTES:
@@ -404,20 +408,21 @@ def make_recurrence(
     # the reverse pass's g @ M^T with M^T materialised (one device; a block's product starts
     # with the all-gather, and JAX's own transpose of it is kept)
     transposed = (lambda w: w.T) if neurons is None else (lambda w: None)  # noqa: E731
+
+    def weight_grad(s: jax.Array, g: jax.Array, w: jax.Array) -> jax.Array:
+        # one (n, M B) x (M B, k n) product over every step and batch element
+        return gather(s).reshape(-1, n_pre).T @ g.reshape(-1, g.shape[-1])
+
     if n_pre >= EVENT_MIN_NEURONS and fan_cols is not None:
         b = event_budget(n_pre)
         cols = jnp.asarray(fan_cols)
         vals = jnp.take_along_axis(w, cols, axis=1)
-
-        def weight_grad_fan(s: jax.Array, g: jax.Array, wf: tuple) -> tuple:
-            # the table is a function of w: all of the gradient goes to w
-            return gather(s).reshape(-1, n_pre).T @ g.reshape(-1, g.shape[-1]), None, None
-
         return Recurrence(
             (w, cols, vals),
             lambda s, wf: fanout_product(gather(s), *wf, b),
-            lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
-            weight_grad_fan,
+            split,
+            # the table is a function of w: all of the gradient goes to w
+            lambda s, g, wf: (weight_grad(s, g, wf[0]), None, None),
             lambda wf: transposed(wf[0]),
         )
     if n_pre >= EVENT_MIN_NEURONS:
@@ -425,18 +430,7 @@ def make_recurrence(
         product = lambda s, w: event_product(gather(s), w, b)  # noqa: E731
     else:
         product = lambda s, w: gather(s) @ w  # noqa: E731
-
-    def weight_grad(s: jax.Array, g: jax.Array, w: jax.Array) -> jax.Array:
-        # one (n, M B) x (M B, k n) product over every step and batch element
-        return gather(s).reshape(-1, n_pre).T @ g.reshape(-1, g.shape[-1])
-
-    return Recurrence(
-        w,
-        product,
-        lambda r: jnp.moveaxis(r.reshape(r.shape[0], k, n), 1, 0),
-        weight_grad,
-        transposed,
-    )
+    return Recurrence(w, product, split, weight_grad, transposed)
 
 
 _FANOUT_CACHE: dict[tuple, tuple[tuple, Any]] = {}
