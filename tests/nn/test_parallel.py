@@ -229,14 +229,14 @@ def test_sharded_batch_gives_the_spikes_of_one_device():
         # the CAM fan-out table as one device does (not the gather: other float32 sums)
         from dynapse2.nn import recurrence
         from dynapse2.nn.connectivity import SparseWeights
-        recurrence.DENSE_LIMIT_BYTES = 0
+        limit, recurrence.DENSE_LIMIT_BYTES = recurrence.DENSE_LIMIT_BYTES, 0
         ms = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w))
         ref_s, _, ref_r = ms(x, record=True)
         assert np.asarray(ref_s).mean() > 0.005
         out_s, _, out_r = ms(xs, record=True)
         np.testing.assert_array_equal(np.asarray(out_s), np.asarray(ref_s))
         np.testing.assert_array_equal(np.asarray(out_r["iampa"]), np.asarray(ref_r["iampa"]))
-        recurrence.DENSE_LIMIT_BYTES = 64 * 2**20
+        recurrence.DENSE_LIMIT_BYTES = limit
         # inside jit (as training is): partitioned by the compiler from the input sharding
         params, static = eqx.partition(m, eqx.is_inexact_array)
         f = jax.jit(lambda p, x: eqx.combine(p, static)(x)[0])
