@@ -93,7 +93,7 @@ _LATCH = {name: i for i, name in enumerate(C.NEURON_LATCHES)}
 _CONSTANTS = ("Ut", "kappa_n", "kappa_p", "Io", "Vth")
 # Current -> latch that switches its circuit on (off: the current is the quantized I_0).
 _LATCHED = {"Iw_ahp": "so_adaptation", "Idc": "so_dc"}
-_SIM_OPTIONS = ("synapse_model", "detach_feedback", "detach_reset", "surrogate_slope")
+_SIM_OPTIONS = ("synapse_model", "detach_feedback", "detach_reset", "surrogate", "surrogate_slope")
 
 
 # --- reading a network ----------------------------------------------------------------------

@@ -99,6 +99,7 @@ def _body(ops: Ops, m: DynapSim, c: Any, w: Any, typed: bool, record: bool) -> C
             detach_feedback=m.detach_feedback,
             detach_reset=m.detach_reset,
             slope=m.surrogate_slope,
+            surrogate=m.surrogate,
         )
         return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
 
@@ -308,6 +309,7 @@ def _scan(
             detach_feedback=m.detach_feedback,
             detach_reset=m.detach_reset,
             slope=m.surrogate_slope,
+            surrogate=m.surrogate,
         )
         return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
 

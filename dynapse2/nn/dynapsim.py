@@ -15,7 +15,7 @@ from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
-from dynapse2.physics.spike import SURROGATE_SLOPE
+from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
 
 SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
@@ -91,10 +91,14 @@ class DynapSim(Module):
       integrates for ceil(t_ref / dt) steps after a spike (synapses keep integrating).
     - AHP: a DPI charged by the neuron's own spikes (pulse width C_pulse_ahp V_th / I_pulse_ahp,
       weight current I_w_ahp); off by default (I_w_ahp = I_0), as the chip's latch.
-    - Surrogate gradient: fast sigmoid of (I_mem - I_spkthr) / I_spkthr with slope
-      ``surrogate_slope``; ``detach_feedback=True`` stops the gradient through I_pf (forward
-      unchanged), and ``detach_reset=True`` stops it through the reset; together they keep
-      backpropagation through time finite (each inter-spike cycle multiplies I_mem by ~1e5).
+    - Surrogate gradient: fast sigmoid of ln(I_mem / I_spkthr) (``surrogate="log"``, default)
+      or of (I_mem - I_spkthr) / I_spkthr (``"linear"``) with slope ``surrogate_slope``
+      (default per kind, :data:`~dynapse2.physics.spike.SURROGATE_SLOPES`). The log form
+      matches the multiplicative DPI soma, so gradients reach hidden layers (see
+      :mod:`dynapse2.physics.spike`). ``detach_feedback=True`` stops the gradient through
+      I_pf (forward unchanged), and ``detach_reset=True`` stops it through the reset;
+      together they keep backpropagation through time finite (each inter-spike cycle
+      multiplies I_mem by ~1e5).
     - Mismatch: ``mismatch=s`` multiplies every current, capacitance and I_scale of every
       neuron by a frozen factor 1 + s N(0, 1) (clipped at 0.1) drawn from ``key``; the
       nominal values stay the trainable parameters.
@@ -172,6 +176,7 @@ class DynapSim(Module):
     synapse_model: str = simulation()
     detach_feedback: bool = simulation()
     detach_reset: bool = simulation()
+    surrogate: str = simulation()
     surrogate_slope: float = simulation()
     backend: str = simulation()
 
@@ -189,7 +194,8 @@ class DynapSim(Module):
         synapse_model: str = "linear",
         detach_feedback: bool = True,
         detach_reset: bool = True,
-        surrogate_slope: float = SURROGATE_SLOPE,
+        surrogate: str = "log",
+        surrogate_slope: float | None = None,
         **values: Any,
     ):
         if not (isinstance(n, int | np.integer) and n >= 1):
@@ -197,6 +203,13 @@ class DynapSim(Module):
         self.n = n = int(n)
         _check_choice("backend", backend, backends.BACKENDS)
         _check_choice("synapse_model", synapse_model, SYNAPSE_MODELS)
+        _check_choice("surrogate", surrogate, SURROGATES)
+        if surrogate_slope is None:
+            surrogate_slope = SURROGATE_SLOPES[surrogate]
+        if not (np.isfinite(surrogate_slope) and surrogate_slope > 0):
+            raise ValueError(
+                f"DynapSim: surrogate_slope = {surrogate_slope!r} must be positive and finite"
+            )
         if not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"DynapSim: dt = {dt!r} s must be a positive, finite time step")
         if not (np.isfinite(mismatch) and 0 <= mismatch < 1):
@@ -254,6 +267,7 @@ class DynapSim(Module):
         self.synapse_model = synapse_model
         self.detach_feedback = bool(detach_feedback)
         self.detach_reset = bool(detach_reset)
+        self.surrogate = surrogate
         self.surrogate_slope = float(surrogate_slope)
         self.backend = backend
         for k, v in self.initial_state().items():

@@ -50,7 +50,6 @@ class Prepared(NamedTuple):
     idc: Any
     if_nmda: Any
     ispkthr: Any
-    r_ispkthr: Any
     t_ref: Any
 
 
@@ -89,7 +88,6 @@ def prepare(xp: Any, c: Circuit, dt: float, types: tuple[int, ...]) -> Prepared:
         idc=c.idc,
         if_nmda=c.if_nmda,
         ispkthr=c.ispkthr,
-        r_ispkthr=1.0 / c.ispkthr,
         t_ref=c.t_ref,
     )
 
@@ -107,7 +105,8 @@ def step_fused(
     synapse_model: str = "linear",
     detach_feedback: bool = True,
     detach_reset: bool = True,
-    slope: float = 10.0,
+    slope: float = 1.0,
+    surrogate: str = "log",
 ) -> FusedState:
     """Advance the neurons by one step of ``dt`` seconds; the equations and their order are
     those of :func:`dynapse2.physics.step.step`.
@@ -152,7 +151,7 @@ def step_fused(
     refractory = s.timer > 1e-3 * dt
     imem = xp.where(refractory, imem, xp.maximum(new, io))
 
-    spikes = ops.spike((imem - p.ispkthr) * p.r_ispkthr, slope)
+    spikes = ops.spike(imem, p.ispkthr, slope, surrogate)
     fired = ops.stop_gradient(spikes) if detach_reset else spikes
     imem = imem * (1.0 - fired) + io * fired
     timer = xp.where(spikes > 0, p.t_ref, xp.maximum(s.timer - dt, 0.0))

@@ -34,7 +34,7 @@ class Ops(NamedTuple):
     """An array namespace plus the two operations that differ between backends."""
 
     xp: Any
-    spike: Callable[[Any, float], Any]
+    spike: Callable[[Any, Any, float, str], Any]
     stop_gradient: Callable[[Any], Any]
 
 
@@ -128,7 +128,8 @@ def step(
     synapse_model: str = "linear",
     detach_feedback: bool = True,
     detach_reset: bool = True,
-    slope: float = 10.0,
+    slope: float = 1.0,
+    surrogate: str = "log",
 ) -> State:
     """Advance the neurons by one step of ``dt`` seconds.
 
@@ -144,7 +145,8 @@ def step(
             cause but not the membrane after it). Each inter-spike cycle grows I_mem by ~10^5
             from I_0 to threshold; letting the gradient pass the reset multiplies those factors
             from cycle to cycle and overflows float32 within a few hundred steps.
-        slope: slope of the surrogate spike derivative.
+        slope, surrogate: slope and kind of the surrogate spike derivative (see
+            :mod:`dynapse2.physics.spike`).
     Returns:
         The state at the end of the step; ``spikes`` are the spikes emitted in this step.
     """
@@ -169,7 +171,7 @@ def step(
     refractory = s.timer > 1e-3 * dt
     imem = xp.where(refractory, s.imem, xp.maximum(s.imem + dt * didt, io))
 
-    spikes = ops.spike((imem - c.ispkthr) / c.ispkthr, slope)
+    spikes = ops.spike(imem, c.ispkthr, slope, surrogate)
     fired = ops.stop_gradient(spikes) if detach_reset else spikes
     imem = imem * (1.0 - fired) + io * fired
     timer = xp.where(spikes > 0, c.t_ref, xp.maximum(s.timer - dt, 0.0))

@@ -27,12 +27,14 @@ from dynapse2.train.losses import (
     weighted_sum,
 )
 from dynapse2.train.mismatch import with_mismatch
+from dynapse2.train.spread import Spread, mismatch_spread
 from dynapse2.train.trainable import WEIGHTS, trainable_mask
 
 __all__ = [
     "WEIGHTS",
     "WEIGHT_BOUND",
     "Checkpoint",
+    "Spread",
     "EpochEnd",
     "History",
     "accuracy",
@@ -45,6 +47,7 @@ __all__ = [
     "max_imem_cross_entropy",
     "max_imem_logits",
     "max_imem_loss",
+    "mismatch_spread",
     "output_imem",
     "predict_max_imem",
     "predict_spike_count",

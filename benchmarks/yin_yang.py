@@ -1,0 +1,115 @@
+"""Benchmark of deep training: the Yin-Yang recipe of ``examples/yin_yang.py`` over seeds.
+
+Run: ``PYTHONPATH=. python benchmarks/yin_yang.py`` (all parts, about 2 h on 2 cores), or
+one part: ``--part seeds|sweep|mismatch``; ``--seeds N`` sets how many seeds each part uses.
+
+Parts (each prints a table with one row per run and a summary with mean, std and min):
+  * ``seeds``: the recipe (two layers, Adam at the example's learning rate) at every seed;
+    test accuracy on 1000 points of a held-out draw, training time, and the accuracy of the
+    quantized network (``map_network(net).network``, which equals
+    ``network_from_config(config)``: 4-bit CAM masks, per-core base currents, BG settings).
+    Targets: mean >= 95 %, every seed >= 93 %, < 5 min per seed; quantized within 2 points.
+  * ``sweep``: one and two layers at Adam 1e-3, 3e-3 and 1e-2; the largest rise of the
+    training loss above its running minimum (``rise``, nats) shows whether training ever
+    goes backwards. Target: two layers beat one at every learning rate.
+  * ``mismatch``: mismatch-aware training (a fresh 20 % draw every step), scored on 10
+    simulated chips per seed (``mismatch_spread``). Target: mean >= 93 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import yin_yang as recipe  # noqa: E402  (the example is the recipe)
+
+from dynapse2.hardware import map_network  # noqa: E402
+from dynapse2.train import Spread, evaluate, mismatch_spread  # noqa: E402
+
+
+def loss_rise(loss: list[float]) -> float:
+    """Largest rise of a loss curve above its running minimum (0 if it never rises)."""
+    best = np.minimum.accumulate(np.asarray(loss))
+    return float(np.max(np.asarray(loss) - best))
+
+
+def run(seed: int, data, *, depth: int = 2, lr: float = recipe.LEARNING_RATE, mismatch=0.0):
+    start = time.perf_counter()
+    net, hist = recipe.train(
+        recipe.build_network(depth, key=seed),
+        data,
+        learning_rate=lr,
+        mismatch=mismatch,
+        key=seed,
+        progress=False,
+    )
+    seconds = time.perf_counter() - start
+    _, _, x_test, y_test = data
+    return net, hist, evaluate(net, x_test, y_test, recipe.LOSS)[1], seconds
+
+
+def part_seeds(seeds: list[int], data) -> None:
+    _, _, x_test, y_test = data
+    print("\n## seeds: two layers, Adam", recipe.LEARNING_RATE, f"{recipe.EPOCHS} epochs")
+    print(f"{'seed':>4} {'test %':>7} {'quantized %':>11} {'rise':>6} {'time s':>7}")
+    acc, qacc, secs = [], [], []
+    for s in seeds:
+        net, hist, a, t = run(s, data)
+        q = evaluate(map_network(net).network, x_test, y_test, recipe.LOSS)[1]
+        acc.append(a), qacc.append(q), secs.append(t)
+        print(f"{s:>4} {100 * a:>7.1f} {100 * q:>11.1f} {loss_rise(hist.loss):>6.3f} {t:>7.0f}")
+    print(f"float:     {Spread(acc)}")
+    print(f"quantized: {Spread(qacc)}")
+    print(f"float - quantized: {Spread(np.subtract(acc, qacc))}")
+    print(f"time per seed: {np.mean(secs):.0f} s (max {np.max(secs):.0f} s)")
+
+
+def part_sweep(seeds: list[int], data) -> None:
+    print("\n## sweep: depth x learning rate")
+    print(f"{'lr':>6} {'depth':>5} {'seed':>4} {'test %':>7} {'final loss':>10} {'rise':>6}")
+    for lr in (1e-3, 3e-3, 1e-2):
+        for depth in (1, 2):
+            acc = []
+            for s in seeds:
+                _, hist, a, _ = run(s, data, depth=depth, lr=lr)
+                acc.append(a)
+                end, rise = hist.loss[-1], loss_rise(hist.loss)
+                print(f"{lr:>6g} {depth:>5} {s:>4} {100 * a:>7.1f} {end:>10.3f} {rise:>6.3f}")
+            print(f"{lr:>6g} {depth:>5}  all {Spread(acc)}")
+
+
+def part_mismatch(seeds: list[int], data, mismatch: float = 0.2) -> None:
+    _, _, x_test, y_test = data
+    print(f"\n## mismatch: trained and scored under {mismatch:.0%} mismatch, 10 chips per seed")
+    print(f"{'seed':>4} {'nominal %':>9}  {'over 10 chips':<40}")
+    means = []
+    for s in seeds:
+        net, _, a, _ = run(s, data, mismatch=mismatch)
+        chips = mismatch_spread(net, x_test, y_test, recipe.LOSS, mismatch=mismatch, key=100 + s)
+        means.append(chips.mean)
+        print(f"{s:>4} {100 * a:>9.1f}  {chips}")
+    print(f"mean over seeds of the mean over chips: {Spread(means)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=("all", "seeds", "sweep", "mismatch"), default="all")
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per part (sweep: default 2)")
+    args = ap.parse_args()
+    data = recipe.make_data()
+    seeds = list(range(args.seeds))
+    if args.part in ("all", "seeds"):
+        part_seeds(seeds, data)
+    if args.part in ("all", "sweep"):
+        part_sweep(seeds if args.part == "sweep" else seeds[:2], data)
+    if args.part in ("all", "mismatch"):
+        part_mismatch(seeds, data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Argument checks, seeding and raster helpers shared by the generators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+
+# --- argument checks -------------------------------------------------------------------------
+def positive_int(fn: str, name: str, v: Any, minimum: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
+        raise ValueError(f"{fn}: {name} = {v!r} must be an integer >= {minimum}")
+    return int(v)
+
+
+def in_range(
+    fn: str, name: str, v: Any, lo: float, hi: float, *, lo_open: bool = False, unit: str = ""
+) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        f = float("nan")
+    ok = np.isfinite(f) and (f > lo if lo_open else f >= lo) and f <= hi
+    if not ok:
+        left = "(" if lo_open else "["
+        raise ValueError(f"{fn}: {name} = {v!r}{unit} must be in {left}{lo:g}, {hi:g}]")
+    return f
+
+
+def generator(fn: str, key: Any) -> np.random.Generator:
+    """A NumPy generator seeded by a ``jax.random`` key or a non-negative int."""
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        if key < 0:
+            raise ValueError(f"{fn}: key = {key!r} must be a jax.random key or an int >= 0")
+        return np.random.default_rng(int(key))
+    try:
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.key_data(key)
+        data = np.asarray(key, dtype=np.uint32)
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"{fn}: key = {key!r} must be a jax.random key or an int >= 0") from None
+    return np.random.default_rng(data.ravel().tolist())
+
+
+def labels(rng: np.random.Generator, n_samples: int, n_classes: int) -> np.ndarray:
+    return rng.permutation(np.arange(n_samples) % n_classes).astype(np.int32)
+
+
+def raster(
+    n_steps: int, n_channels: int, sample: np.ndarray, t: np.ndarray, c: np.ndarray, n_samples: int
+) -> np.ndarray:
+    """Accumulate events (sample, step, channel) into float32 counts."""
+    x = np.zeros((n_samples, n_steps, n_channels), np.float32)
+    np.add.at(x, (sample, t, c), 1.0)
+    return x
