@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from seeds import sweep
 
 from dynapse2.hardware import bias, chip
 
@@ -55,9 +56,10 @@ def test_quantize_is_optimal_against_brute_force(name):
     np.testing.assert_array_equal(f, ALL_F[best])
 
 
+@pytest.mark.parametrize("seed", sweep())
 @pytest.mark.parametrize("name", NAMES)
-def test_round_trip_within_half_a_fine_step(name):
-    rng = np.random.default_rng(1)
+def test_round_trip_within_half_a_fine_step(name, seed):
+    rng = np.random.default_rng(1 + seed)
     lo, hi = bias.current_range(name)
     x = _log_uniform(rng, lo, hi, 2000)
     c, f = bias.quantize_current(name, x)
@@ -71,7 +73,10 @@ def test_round_trip_within_half_a_fine_step(name):
     ratio = np.max(i_max[1:] / i_max[:-1])
     above = x >= i_max[0]
     assert np.all(np.abs(got - x)[above] / x[above] <= 0.5 * ratio / 255 + 1e-12)
-    assert np.max(np.abs(got - x)[above] / x[above]) > 0.3 * ratio / 255  # bound is tight
+    # bound is tight: 12 seeds x 52 names: max / bound min 0.44, median 0.46, max 0.49; 3.6 %
+    # to 6.2 % of the ~1300 draws above coarse 0 exceed 0.3 of the bound, so that none does
+    # has probability below (1 - 0.036) ** 1300 < 1e-20
+    assert np.max(np.abs(got - x)[above] / x[above]) > 0.3 * ratio / 255
 
 
 def test_exact_settings_round_trip():

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from seeds import sweep
 
 from dynapse2.hardware import bias, chip
 from dynapse2.hardware import weights as W
@@ -65,21 +66,28 @@ def test_dequantize_round_trip_value_by_value():
         assert q.error[c] == pytest.approx(np.linalg.norm(d) / np.linalg.norm(w[:, cols]))
 
 
-def test_gaussian_error_bound_and_beats_binary_grid():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("seed", sweep())
+def test_gaussian_error_bound_and_beats_binary_grid(seed):
+    rng = np.random.default_rng(1 + seed)
     w = _sparse_gaussian(rng, 512, 256, 64)
     core = np.zeros(256, dtype=int)
     q = W.quantize_weights(w, core, ISCALE, bias_quantize=False)
     a = np.abs(w[w != 0])
     scales = np.geomspace(0.1, 0.5, 400)  # brute-force best binary grid
     binary = min(_rel_err_with(a, s * np.array([1, 2, 4, 8])) for s in scales)
-    assert 0.05 < q.error[0] < 0.065
+    # 16384 N(0, 1) weights; 12 seeds: min 0.0591, median 0.0607, max 0.0622 (spread 0.0009)
+    assert 0.05 < q.error[0] < 0.07
+    # the fit starts from the best binary grids (steps 2.7 % apart) and Lloyd never raises
+    # the error; for Gaussian weights the best binary grid is nearly optimal, so the margin
+    # is small but far above round-off: 12 seeds: binary / error min 1.00006, median
+    # 1.0004, max 1.0012
     assert q.error[0] <= binary + 1e-12
     q_bg = W.quantize_weights(w, core, ISCALE)  # BG snapping costs little
+    # 12 seeds: q_bg / q error min 1.00007, median 1.0002, max 1.0007
     assert q_bg.error[0] < q.error[0] * 1.02
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [*range(3), *sweep()[3:]])  # 0..2 by default, 3..11 slow
 def test_small_case_near_grid_search_optimum(seed):
     rng = np.random.default_rng(seed)
     a = np.abs(rng.standard_t(3, size=12)) + 0.01
@@ -89,7 +97,7 @@ def test_small_case_near_grid_search_optimum(seed):
     sse = np.min((a[None, :, None] - lv[:, None, :]) ** 2, axis=2).sum(axis=1)
     grid_best = np.sqrt(sse.min() / np.sum(a**2))
     got = W.quantize_weights(a[:, None], np.array([0]), ISCALE, bias_quantize=False).error[0]
-    assert got <= grid_best * 1.03
+    assert got <= grid_best * 1.03  # 12 seeds: got / grid_best min 0.20, median 0.65, max 0.82
 
 
 def test_at_most_four_distinct_magnitudes_are_exact():

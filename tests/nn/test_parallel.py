@@ -65,7 +65,8 @@ def same(m, x, mesh, spec, carry=True):
     xs = shard_neurons(x, m.n, mesh)
     out, state, rec = m(xs, record=True)
     assert out.sharding.spec == spec and len(out.sharding.device_set) == 4, out.sharding
-    assert np.asarray(ref).mean() > 0.01
+    # not vacuous: measured 0.023 to 0.082 over the calls below
+    assert np.asarray(ref).mean() > 0.005
     np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
     assert set(rec) == set(ref_rec) and "vmem" in rec
     for k in ref_rec:
@@ -79,7 +80,7 @@ def same(m, x, mesh, spec, carry=True):
     # the sharded state carries into the next call
     out2 = m.set_attributes(state)(xs)[0]
     ref2 = m.set_attributes(ref_state)(x)[0]
-    assert np.asarray(ref2).mean() > 0.01
+    assert np.asarray(ref2).mean() > 0.005  # not vacuous: measured 0.029 to 0.030
     np.testing.assert_array_equal(np.asarray(out2), np.asarray(ref2))
     return xs, ref
 """
@@ -118,7 +119,7 @@ def test_training_with_sharded_neurons():
         params, static = eqx.partition(m, eqx.is_inexact_array)
         f = jax.jit(lambda p, x: eqx.combine(p, static)(x)[0])
         ref = np.asarray(m(x)[0])
-        assert ref.mean() > 0.01
+        assert ref.mean() > 0.004  # not vacuous: measured 0.0125
         np.testing.assert_array_equal(np.asarray(f(params, xs)), ref)
         # inside jit: partitioned by the compiler (GSPMD); without jit: the sharded scan;
         # gradients of one device either way, to float32 rounding
@@ -216,7 +217,7 @@ def test_sharded_batch_gives_the_spikes_of_one_device():
         xs = shard_batch(x, batch_mesh())
         out, state, rec = m(xs, record=True)
         assert len(out.sharding.device_set) == 4 and out.sharding.spec[0] == "batch"
-        assert np.asarray(ref).mean() > 0.005
+        assert np.asarray(ref).mean() > 0.005  # not vacuous: measured 0.025
         np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
         np.testing.assert_array_equal(np.asarray(rec["imem"]), np.asarray(ref_rec["imem"]))
         for k in ref_state:
@@ -232,7 +233,7 @@ def test_sharded_batch_gives_the_spikes_of_one_device():
         limit, recurrence.DENSE_LIMIT_BYTES = recurrence.DENSE_LIMIT_BYTES, 0
         ms = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w))
         ref_s, _, ref_r = ms(x, record=True)
-        assert np.asarray(ref_s).mean() > 0.005
+        assert np.asarray(ref_s).mean() > 0.005  # not vacuous: measured 0.025
         out_s, _, out_r = ms(xs, record=True)
         np.testing.assert_array_equal(np.asarray(out_s), np.asarray(ref_s))
         np.testing.assert_array_equal(np.asarray(out_r["iampa"]), np.asarray(ref_r["iampa"]))
@@ -262,7 +263,7 @@ def test_chunked_run_equals_one_run(kind, batched):
     rng = np.random.default_rng(1)
     x = (rng.random((2, 250, n) if batched else (250, n)) < 0.03).astype(np.float32) * 3
     out, state, rec = m(x, record=True)
-    assert np.asarray(out).mean() > 0.005
+    assert np.asarray(out).mean() > 0.005  # not vacuous: measured 0.026
     got, got_state, got_rec = evolve_chunked(m, x, 60, record=True)  # 4 x 60 + 10
     np.testing.assert_array_equal(got, np.asarray(out))
     np.testing.assert_array_equal(got_rec["vmem"], np.asarray(rec["vmem"]))
