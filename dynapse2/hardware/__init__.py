@@ -12,7 +12,8 @@ Public API (samna is imported only when a board is opened, never by importing th
   the quantized ``network``), :func:`config_from_network`, :func:`quantize_network`,
   :func:`network_from_config`, :func:`place`, :class:`Placement`;
 - events: :func:`encode_input`, :func:`decode_output`;
-- board: :func:`to_hardware`, :class:`DynapseBoard`, :func:`open_device`,
+- board: :func:`to_hardware`, :class:`DynapseBoard`, :class:`VirtualBoard` (an emulated
+  Stack board), :func:`leaky_configuration`, :func:`open_device`,
   :func:`samna_status`, :class:`HardwareUnavailableError`, :func:`to_samna`,
   :func:`from_samna`.
 """
@@ -37,7 +38,9 @@ _EXPORTS: dict[str, str] = {
     "OutputRoute": "config",
     "Parameter": "config",
     "DynapseBoard": "device",
+    "leaky_configuration": "device",
     "to_hardware": "device",
+    "VirtualBoard": "virtual_board",
     "decode_output": "events",
     "encode_input": "events",
     "Placement": "mapper",
@@ -107,6 +110,8 @@ __all__ = [
     "quantize_parameters",
     "quantize_weights",
     "samna_status",
+    "leaky_configuration",
+    "VirtualBoard",
     "to_hardware",
     "to_samna",
 ]

@@ -28,6 +28,13 @@ HOP_MAX: int = 7
 """Range of x/y hops of an SRAM destination, in chips."""
 FPGA_TICK_S: float = 1e-6
 """Duration of one tick of the Stack board's FPGA clock (s): the unit of event timestamps."""
+FPGA_INPUT_RATE_MAX: float = 1e6
+"""Events per second the Stack board's FPGA injects into the chips (assumed: no figure is
+published; one event per FPGA tick). :class:`~dynapse2.hardware.VirtualBoard` drops and
+counts input beyond it."""
+FPGA_OUTPUT_RATE_MAX: float = 1e6
+"""Events per second the Stack board's FPGA hands to the host (assumed, as
+:data:`FPGA_INPUT_RATE_MAX`)."""
 GRID_SIZE: int = HOP_MAX - HOP_MIN + 1
 """Chips per side of the grid a chip can reach (15 x 15)."""
 HOST_HOPS: tuple[int, int] = (HOP_MIN, 0)

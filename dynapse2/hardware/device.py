@@ -16,8 +16,12 @@ interface as used in SynSense's public examples: events are
 ``timestamp`` in FPGA ticks of 1 us), written with ``device.grid_bus_write_events(list)``
 and read with ``device.read_events()``; the FPGA clock is read by sending tag 2047 (the
 board's timing probe) and reading the timestamp that comes back with ``output_read()``;
-``model.reset(ResetType.LogicReset, chip_mask)`` flushes the event buffers. Everything above
-that layer (encoding, decoding, timing) is pure and tested.
+``model.reset(ResetType.LogicReset, chip_mask)`` flushes the event buffers; draining the
+neurons' state applies :func:`leaky_configuration` (every leak current at its maximum), waits,
+and applies the network's configuration again. Everything above that layer (encoding,
+decoding, timing) is pure and tested, and the whole path runs against
+:class:`~dynapse2.hardware.virtual_board.VirtualBoard`, an emulated board that answers the
+same calls: ``to_hardware(net, device=VirtualBoard())``.
 """
 
 from __future__ import annotations
@@ -28,15 +32,32 @@ from typing import Any
 import numpy as np
 
 from dynapse2.hardware import chip as C
-from dynapse2.hardware.config import Configuration
+from dynapse2.hardware.config import Configuration, Parameter
 from dynapse2.hardware.events import EVENT_DTYPE, decode_output, encode_input
 from dynapse2.hardware.network import map_network
 from dynapse2.hardware.samna_backend import Board, open_device
+from dynapse2.hardware.virtual_board import VirtualBoard
+from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module, simulation
 
-__all__ = ["DynapseBoard", "to_hardware"]
+__all__ = ["DynapseBoard", "leaky_configuration", "run_trial", "to_hardware"]
 
-"""Seconds per FPGA timestamp tick."""
+DRAIN_PARAMETERS: tuple[str, ...] = tuple(C.SIM_TO_BG[leak] for _, leak in TAU_OF.values())
+"""BG parameters of the leak currents of every DPI (the four synapses, the membrane, the
+adaptation): at their maximum they empty the circuits' capacitors (:func:`leaky_configuration`)."""
+
+
+def leaky_configuration(cfg: Configuration) -> Configuration:
+    """A copy of ``cfg`` with every leak current (:data:`DRAIN_PARAMETERS`) at the BG's
+    maximum, coarse 5 fine 255, on every core: applied for a few milliseconds, it drains the
+    neurons' and synapses' state (the practice of Rockpool's Dynap-SE2 board support)."""
+    out = cfg.copy()
+    top = (C.BG_COARSE_MAX, C.BG_FINE_MAX)
+    for chip in out.chips:
+        for core in chip.cores:
+            for name in DRAIN_PARAMETERS:
+                core.parameters[name] = Parameter(*top, C.CORE_PARAMETERS[name])
+    return out
 
 
 class _BoardIO:
@@ -62,6 +83,12 @@ class _BoardIO:
     def flush(self, n_chips: int) -> None:
         self.board.model.reset(self.se2.ResetType.LogicReset, (1 << n_chips) - 1)
         self.device.read_events()
+
+    def drain(self, cfg: Configuration, seconds: float) -> None:
+        """Drain the analog state: the leaky configuration for ``seconds``, then ``cfg``."""
+        self.board.apply(leaky_configuration(cfg))
+        time.sleep(seconds)
+        self.board.apply(cfg)
 
     def now_us(self, wait_s: float = 0.01, retries: int = 20) -> int:
         """The FPGA clock (us), by bouncing the timing probe (tag 2047) off the board."""
@@ -97,44 +124,59 @@ class _BoardIO:
 
 
 class DynapseBoard(Module):
-    """A network running on a Dynap-SE2 Stack board (see the module docstring).
+    """A network running on a Dynap-SE2 Stack board, real or virtual (see the module docstring).
 
     Built by :func:`to_hardware`. Calling it, ``board(x)``, sends ``x`` as timed events and
     returns ``(spikes, {}, record)``: ``spikes`` an int32 raster of the output channels (the
     last population's neurons) of ``x``'s leading shape; ``record`` holds the raw output
-    ``events`` of every trial when ``record=True``. The board keeps its own (analog) state.
+    ``events`` of every trial when ``record=True``. The trials of a batch run one after
+    another on the board, which keeps its own (analog) state: with ``drain=True`` (default)
+    the state is drained before every trial, so that trials are independent.
 
     Attributes:
         config: the applied configuration.
+        board: the opened :class:`~dynapse2.hardware.samna_backend.Board` or a
+            :class:`~dynapse2.hardware.virtual_board.VirtualBoard`.
         dt: seconds per time bin of the rasters.
         lead_s: time between reading the FPGA clock and the first input bin (s).
         tail_s: time to keep reading after the last bin (s).
+        drain: drain the neurons' state before each trial.
+        drain_s: how long a drain lasts (s).
     """
 
     config: Configuration = simulation()
-    board: Board = simulation()
+    board: Any = simulation()
     dt: float = simulation()
     lead_s: float = simulation()
     tail_s: float = simulation()
     n_in: int = simulation()
     n_out: int = simulation()
+    drain: bool = simulation()
+    drain_s: float = simulation()
 
     def __init__(
         self,
         config: Configuration,
-        board: Board,
+        board: Board | VirtualBoard,
         dt: float,
         n_in: int,
-        lead_s: float = 0.1,
-        tail_s: float = 0.1,
+        lead_s: float | None = None,
+        tail_s: float | None = None,
+        drain: bool = True,
+        drain_s: float = 0.005,
     ) -> None:
         self.config, self.board, self.dt = config, board, float(dt)
         self.n_in, self.n_out = int(n_in), len(config.output_map)
-        self.lead_s, self.tail_s = float(lead_s), float(tail_s)
+        self.lead_s = float(getattr(board, "lead_s", 0.1) if lead_s is None else lead_s)
+        self.tail_s = float(getattr(board, "tail_s", 0.1) if tail_s is None else tail_s)
+        self.drain, self.drain_s = bool(drain), float(drain_s)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (self.n_in, self.n_out)
+
+    def _io(self) -> Any:
+        return self.board if isinstance(self.board, VirtualBoard) else _BoardIO(self.board)
 
     def evolve(self, x: Any, record: bool = False) -> tuple[np.ndarray, dict, dict]:
         x = np.asarray(x)
@@ -145,18 +187,48 @@ class DynapseBoard(Module):
                 f"DynapseBoard: input has shape {x.shape}; expected (T, {self.n_in}) or "
                 f"(batch, T, {self.n_in})"
             )
-        io = _BoardIO(self.board)
+        io = self._io()
         outs, events = [], []
         for raster in trials:
+            if self.drain:
+                _drain(io, self.config, self.drain_s)
             out, ev = run_trial(io, self.config, raster, self.dt, self.lead_s, self.tail_s)
             outs.append(out)
             events.append(ev)
         spikes = np.stack(outs) if batched else outs[0]
         return spikes, {}, ({"events": events} if record else {})
 
+    def apply(self, config: Configuration) -> DynapseBoard:
+        """Apply another configuration of the same network shape (e.g. retrained weights) to
+        the board; return the module that runs it."""
+        if max(config.input_map, default=-1) >= self.n_in or len(config.output_map) != self.n_out:
+            raise ValueError(
+                f"DynapseBoard.apply: the configuration has {len(config.output_map)} outputs "
+                f"and input channels up to {max(config.input_map, default=-1)}; this board "
+                f"module has {self.n_in} inputs and {self.n_out} outputs"
+            )
+        self.board.apply(config)
+        return DynapseBoard(
+            config,
+            self.board,
+            self.dt,
+            self.n_in,
+            self.lead_s,
+            self.tail_s,
+            self.drain,
+            self.drain_s,
+        )
+
     def close(self) -> None:
         """Close the board."""
         self.board.close()
+
+
+def _drain(io: Any, cfg: Configuration, seconds: float) -> None:
+    if isinstance(io, VirtualBoard):
+        io.drain(seconds)
+    else:
+        io.drain(cfg, seconds)
 
 
 def run_trial(
@@ -165,8 +237,9 @@ def run_trial(
     """Send one ``(T, n_in)`` raster and return ``((T, n_out) raster, raw events)``.
 
     ``io`` provides ``flush(n_chips)``, ``now_us()``, ``write(events)``, ``read(seconds)``
-    (:class:`_BoardIO` on a board; any object with these methods in tests). Channels without
-    an input route (no synapse listens to them) are not sent.
+    (:class:`_BoardIO` on a board, a :class:`~dynapse2.hardware.virtual_board.VirtualBoard`,
+    or any object with these methods in tests). Channels without an input route (no synapse
+    listens to them) are not sent.
     """
     raster = np.asarray(raster)
     if raster.dtype.kind == "f":
@@ -188,25 +261,33 @@ def to_hardware(
     device: Any = None,
     *,
     bitfile: str | None = None,
+    drain: bool = True,
     **kwargs: Any,
 ) -> DynapseBoard:
     """Map ``net``, open a Stack board, apply the configuration; return the board as a module.
 
     Args:
         net: a supported network (see :mod:`dynapse2.hardware.network`).
-        device: samna ``DeviceInfo`` of the board; default: the first Dynap-SE2 found.
+        device: a :class:`~dynapse2.hardware.virtual_board.VirtualBoard` (an emulated board),
+            or the samna ``DeviceInfo`` of a board; default: the first Dynap-SE2 found.
         bitfile: FPGA bitfile to load after opening (the Stack board needs one after
             power-up).
+        drain: drain the neurons' state before every trial (see :class:`DynapseBoard`).
         **kwargs: passed to :func:`~dynapse2.hardware.network.map_network`.
 
     Raises:
         HardwareUnavailableError: samna missing or a bootstrapper, or no board (``reason``
             says which; the message says what to do).
-        ValueError: the network is not supported or does not fit the chips.
+        ValueError: the network is not supported or does not fit the chips (or the virtual
+            board's chip count).
     """
     mapping = map_network(net, **kwargs)
-    board = open_device(mapping.config, device, bitfile)
+    if isinstance(device, VirtualBoard):
+        device.apply(mapping.config)
+        board: Board | VirtualBoard = device
+    else:
+        board = open_device(mapping.config, device, bitfile)
     first = net.modules[0] if hasattr(net, "modules") else net
     n_in = first.shape[0]
     dt = mapping.network.modules[1].dt
-    return DynapseBoard(mapping.config, board, dt=dt, n_in=n_in)
+    return DynapseBoard(mapping.config, board, dt=dt, n_in=n_in, drain=drain)

@@ -118,12 +118,16 @@ def decode_output(
         return out
     tags = events["tag"].astype(np.int64)
     ts = events["timestamp_us"].astype(np.int64)
-    chips = events["chip"].astype(np.int64) if use_chip else None
     bins = np.floor_divide(ts - t0_us, int(dt_us))
     keep = (bins >= 0) & (bins < n_steps) & ~np.isin(tags, list(C.RESERVED_TAGS))
-    for i in np.flatnonzero(keep).tolist():
-        key = (int(chips[i]), int(tags[i])) if use_chip else int(tags[i])
-        ch = lookup.get(key)
-        if ch is not None:
-            out[bins[i], ch] += 1
+    # (chip, tag) or tag -> output channel, as a sorted key table searched in one pass
+    chips = events["chip"].astype(np.int64) if use_chip else np.zeros_like(tags)
+    code = chips * (C.TAG_MAX + 1) + tags
+    table = np.array([(k[0] * (C.TAG_MAX + 1) + k[1]) if use_chip else k for k in lookup], np.int64)
+    channels = np.array(list(lookup.values()), np.int64)
+    order = np.argsort(table)
+    table, channels = table[order], channels[order]
+    pos = np.clip(np.searchsorted(table, code), 0, table.size - 1)
+    keep &= table[pos] == code
+    np.add.at(out, (bins[keep], channels[pos[keep]]), 1)
     return out

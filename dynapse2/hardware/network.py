@@ -79,6 +79,7 @@ __all__ = [
     "config_from_network",
     "quantize_network",
     "network_from_config",
+    "population_neurons",
     "META_KEY",
 ]
 
@@ -504,12 +505,30 @@ def _default_structure(cfg: Configuration, syn) -> dict[str, Any]:
     }
 
 
+def _structure(cfg: Configuration, syn) -> dict[str, Any]:
+    meta = cfg.meta.get(META_KEY) or _default_structure(cfg, syn)
+    if meta.get("version") != _META_VERSION:
+        raise ValueError(
+            f"configuration meta {META_KEY!r} has unknown version {meta.get('version')}"
+        )
+    return meta
+
+
+def population_neurons(cfg: Configuration) -> list[np.ndarray]:
+    """The flat hardware id (``chip * 1024 + core * 256 + neuron``) of every neuron of each
+    population that :func:`network_from_config` builds from ``cfg``, in its order: one
+    ``(n_l,)`` int64 array per ``DynapSim`` layer."""
+    meta = _structure(cfg, unroute(cfg))
+    return [np.asarray(L["neurons"], np.int64) for L in meta["layers"]]
+
+
 def network_from_config(
     cfg: Configuration,
     *,
     backend: str = "jax",
     mismatch: float = 0.0,
     key: Any = None,
+    dt: float | None = None,
 ) -> Sequential:
     """The network a configuration implements, as a ``Sequential`` of ``(Linear, DynapSim)``.
 
@@ -523,6 +542,8 @@ def network_from_config(
         cfg: the configuration.
         backend: backend of the DynapSim layers.
         mismatch, key: device mismatch to simulate (default none) and its random key.
+        dt: simulation time step (s) of every population; default the one the configuration
+            records (1 ms without ``meta["dynapse2"]``).
 
     Raises:
         ValueError: connections a ``Sequential`` cannot express (a population listening to
@@ -532,11 +553,7 @@ def network_from_config(
             ambiguous configuration.
     """
     syn = unroute(cfg)
-    meta = cfg.meta.get(META_KEY) or _default_structure(cfg, syn)
-    if meta.get("version") != _META_VERSION:
-        raise ValueError(
-            f"configuration meta {META_KEY!r} has unknown version {meta.get('version')}"
-        )
+    meta = _structure(cfg, syn)
     n_in = int(meta["n_in"])
     where: dict[int, tuple[int, int]] = {}
     for li, L in enumerate(meta["layers"]):
@@ -570,6 +587,8 @@ def network_from_config(
             else np.zeros((0, len(C.NEURON_LATCHES)), bool)
         )
         sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
+        if dt is not None:
+            sim["dt"] = float(dt)
         n = flat.size
         n_src = n_in if li == 0 else len(meta["layers"][li - 1]["neurons"])
         layers.append(

@@ -109,7 +109,7 @@ def test_board_module_contract(monkeypatch):
 
     monkeypatch.setattr("dynapse2.hardware.device.run_trial", fake_trial)
     monkeypatch.setattr("dynapse2.hardware.device._BoardIO", lambda board: None)
-    board = DynapseBoard(cfg, board=None, dt=1e-3, n_in=3)
+    board = DynapseBoard(cfg, board=None, dt=1e-3, n_in=3, drain=False)
     assert board.shape == (3, 4)
     out, state, rec = board(np.zeros((2, 7, 3)), record=True)
     assert out.shape == (2, 7, 4) and state == {} and len(rec["events"]) == 2
