@@ -13,7 +13,8 @@ Public API (samna is imported only when a board is opened, never by importing th
   :func:`network_from_config`, :func:`place`, :class:`Placement`;
 - events: :func:`encode_input`, :func:`decode_output`;
 - board: :func:`to_hardware`, :class:`DynapseBoard`, :class:`VirtualBoard` (an emulated
-  Stack board), :func:`leaky_configuration`, :func:`open_device`,
+  Stack board), :func:`leaky_configuration`, :func:`calibrate` (-> :class:`Calibration`,
+  whose ``simulator`` predicts the board), :func:`open_device`,
   :func:`samna_status`, :class:`HardwareUnavailableError`, :func:`to_samna`,
   :func:`from_samna`.
 """
@@ -31,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "current_range": "bias",
     "quantize_current": "bias",
     "quantize_parameters": "bias",
+    "Calibration": "calibration",
+    "calibrate": "calibration",
     "Chip": "config",
     "Configuration": "config",
     "Core": "config",
@@ -78,6 +81,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Calibration",
+    "calibrate",
     "Chip",
     "Configuration",
     "Core",
