@@ -27,7 +27,7 @@ same calls: ``to_hardware(net, device=VirtualBoard())``.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -144,6 +144,8 @@ class DynapseBoard(Module):
         drain_s: how long a drain lasts (s).
     """
 
+    on_board: ClassVar[bool] = True  # evaluate() and fit() run it unjitted, spikes only
+
     config: Configuration = simulation()
     board: Any = simulation()
     dt: float = simulation()
@@ -200,7 +202,8 @@ class DynapseBoard(Module):
 
     def apply(self, config: Configuration) -> DynapseBoard:
         """Apply another configuration of the same network shape (e.g. retrained weights) to
-        the board; return the module that runs it."""
+        the board; this module runs it from then on (a board handle is stateful, like a file:
+        the module is updated in place) and is returned."""
         if max(config.input_map, default=-1) >= self.n_in or len(config.output_map) != self.n_out:
             raise ValueError(
                 f"DynapseBoard.apply: the configuration has {len(config.output_map)} outputs "
@@ -208,16 +211,8 @@ class DynapseBoard(Module):
                 f"module has {self.n_in} inputs and {self.n_out} outputs"
             )
         self.board.apply(config)
-        return DynapseBoard(
-            config,
-            self.board,
-            self.dt,
-            self.n_in,
-            self.lead_s,
-            self.tail_s,
-            self.drain,
-            self.drain_s,
-        )
+        object.__setattr__(self, "config", config)  # the board now holds it
+        return self
 
     def close(self) -> None:
         """Close the board."""

@@ -15,6 +15,8 @@ from dynapse2.train.history import History
 from dynapse2.train.losses import (
     accuracy,
     firing_rate_regulariser,
+    first_spike_logits,
+    first_spike_loss,
     max_imem_cross_entropy,
     max_imem_logits,
     max_imem_loss,
@@ -24,6 +26,7 @@ from dynapse2.train.losses import (
     rate_mse,
     spike_count_cross_entropy,
     spike_count_logits,
+    spike_count_loss,
     weighted_sum,
 )
 from dynapse2.train.mismatch import with_mismatch
@@ -40,6 +43,8 @@ __all__ = [
     "accuracy",
     "current_bounds",
     "evaluate",
+    "first_spike_logits",
+    "first_spike_loss",
     "firing_rate_regulariser",
     "fit",
     "group_mean",
@@ -57,6 +62,7 @@ __all__ = [
     "save",
     "spike_count_cross_entropy",
     "spike_count_logits",
+    "spike_count_loss",
     "trainable_mask",
     "weighted_sum",
     "with_mismatch",

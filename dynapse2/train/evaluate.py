@@ -14,7 +14,7 @@ from dynapse2.nn import Module
 from dynapse2.train.losses import Loss, predict_spike_count
 from dynapse2.train.mismatch import with_mismatch
 
-__all__ = ["check_data", "evaluate", "predictor"]
+__all__ = ["check_board_loss", "check_data", "evaluate", "predictor"]
 
 Predict = Callable[[jax.Array, dict], jax.Array]
 
@@ -43,8 +43,11 @@ def needs_record(loss: Loss) -> bool:
 
 
 def record_needed(loss: Loss, predict: Predict | None) -> bool:
-    """Whether scoring with ``loss`` and ``predict`` needs the network's record."""
-    return needs_record(loss) or predict not in (None, predict_spike_count)
+    """Whether scoring with ``loss`` and ``predict`` needs the network's record (a predictor
+    says it does not with ``needs_record = False``)."""
+    if predict in (None, predict_spike_count):
+        return needs_record(loss)
+    return needs_record(loss) or bool(getattr(predict, "needs_record", True))
 
 
 def check_data(net: Module, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +92,37 @@ def check_data(net: Module, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray
     return x, y
 
 
+def check_board_loss(loss: Loss, predict: Predict | None, where: str) -> Predict | None:
+    """The predictor of ``loss`` on a board; raise if scoring needs more than spikes."""
+    pred = predictor(loss, predict)
+    if record_needed(loss, pred):
+        name = getattr(loss, "__name__", repr(loss))
+        raise ValueError(
+            f"{where}: the loss {name!r} (or its predictor) reads the network's record "
+            "(membrane currents), which a board does not report; use a loss of the output "
+            "spikes: spike_count_loss(pool) or first_spike_loss(pool)"
+        )
+    return pred
+
+
+def _evaluate_board(net, x, y, loss, batch_size, predict, mismatch, transform):
+    if mismatch > 0 or transform is not None:
+        raise ValueError(
+            "evaluate: a board has its own mismatch and runs its configuration as it is; "
+            "mismatch= and transform= apply to simulations only"
+        )
+    pred = check_board_loss(loss, predict, "evaluate")
+    total_loss, total_correct = 0.0, 0.0
+    for i in range(0, x.shape[0], batch_size):
+        out = jnp.asarray(np.asarray(net(x[i : i + batch_size])[0]), jnp.float32)
+        yb = jnp.asarray(y[i : i + batch_size])
+        total_loss += float(loss(out, {}, yb)) * out.shape[0]
+        if pred is not None:
+            total_correct += float(jnp.sum(pred(out, {}) == yb))
+    n = x.shape[0]
+    return total_loss / n, (total_correct / n if pred is not None else float("nan"))
+
+
 @eqx.filter_jit
 def _batch_metrics(net, x, y, loss, predict, record, mismatch, key, transform):
     if transform is not None:
@@ -114,6 +148,9 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` on ``(x, y)``.
 
+    ``net`` may be a board (:class:`~dynapse2.hardware.DynapseBoard`, real or virtual): it
+    then runs unjitted, trial by trial, and ``loss`` must read the output spikes only.
+
     Args:
         net: the network. x: ``(n_samples, T, n_in)`` inputs. y: ``(n_samples,)`` labels (or
             regression targets).
@@ -130,6 +167,8 @@ def evaluate(
         predictions in [0, 1] (NaN when there is no predictor).
     """
     x, y = check_data(net, x, y)
+    if getattr(net, "on_board", False):
+        return _evaluate_board(net, x, y, loss, batch_size, predict, mismatch, transform)
     if mismatch > 0 and key is None:
         raise ValueError("evaluate: mismatch > 0 needs a key")
     key = jax.random.PRNGKey(0) if key is None else key

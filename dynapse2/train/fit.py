@@ -20,7 +20,14 @@ from tqdm.auto import tqdm
 from dynapse2.nn import Module
 from dynapse2.train import checkpoint as ckpt
 from dynapse2.train.constraints import WEIGHT_BOUND, project
-from dynapse2.train.evaluate import Predict, check_data, evaluate, predictor, record_needed
+from dynapse2.train.evaluate import (
+    Predict,
+    check_board_loss,
+    check_data,
+    evaluate,
+    predictor,
+    record_needed,
+)
 from dynapse2.train.history import History
 from dynapse2.train.mismatch import with_mismatch
 from dynapse2.train.trainable import (
@@ -96,6 +103,81 @@ def _step(
     return project(net, trainable, weight_bound), opt_state, value, correct
 
 
+@eqx.filter_jit
+def _hardware_step(
+    net, opt_state, x, y, board_out, mask, trainable, loss, predict, optimizer, transform, bound
+):
+    """One chip-in-the-loop step: the loss of the board's output spikes, the gradient of the
+    simulation's (straight-through: the simulated spikes carry the board's values forward and
+    their own surrogate gradient backward)."""
+    _TRACES[0] += 1
+    params, static = eqx.partition(net, mask)
+    p = to_optimizer_space(params, net, trainable)
+
+    def objective(p):
+        n = transform(eqx.combine(from_optimizer_space(p, net, trainable), static))
+        out, _, _ = n(x)
+        out = out + jax.lax.stop_gradient(board_out - out)
+        return loss(out, {}, y)
+
+    value, grads = eqx.filter_value_and_grad(objective)(p)
+    correct = jnp.sum(predict(board_out, {}) == y) if predict is not None else jnp.nan
+    updates, opt_state = optimizer.update(grads, opt_state, p)
+    p = optax.apply_updates(p, updates)
+    net = eqx.combine(from_optimizer_space(p, net, trainable), static)
+    return project(net, trainable, bound), opt_state, value, correct
+
+
+class _Deployed:
+    """The board of a chip-in-the-loop run: re-maps the network after every step and applies
+    the configuration; sets the calibrated mismatch on the simulation."""
+
+    def __init__(self, hardware: Any, net: Module, calibration: Any, mapping: dict | None):
+        from dynapse2.hardware.network import map_network, population_neurons  # noqa: PLC0415
+
+        if not getattr(hardware, "on_board", False):
+            raise ValueError(
+                f"fit: hardware = {type(hardware).__name__} is not a board; pass the "
+                "DynapseBoard that to_hardware(net, device) returned"
+            )
+        if tuple(hardware.shape) != tuple(net.shape):
+            raise ValueError(
+                f"fit: the board runs a network of shape {hardware.shape}; net has shape "
+                f"{net.shape}"
+            )
+        self._map, self.kwargs = map_network, dict(mapping or {})
+        self.hw = hardware
+        self.update(net)
+        self.factors = None
+        if calibration is not None:
+            self.factors = [
+                calibration.mismatch_factors(f) for f in population_neurons(self.hw.config)
+            ]
+
+    def update(self, net: Module) -> None:
+        self.hw.apply(self._map(net, **self.kwargs).config)
+
+    def transform(self, user: Callable[[Module], Module]) -> Callable[[Module], Module]:
+        if self.factors is None:
+            return user
+        factors = self.factors
+
+        def calibrated(n: Module) -> Module:
+            from dynapse2.nn import DynapSim  # noqa: PLC0415
+
+            n = user(n)
+            mods, li = list(n.modules), 0
+            for i, m in enumerate(mods):
+                if isinstance(m, DynapSim):
+                    mods[i] = eqx.tree_at(
+                        lambda d: d.mismatch_factors, m, factors[li], is_leaf=lambda v: v is None
+                    )
+                    li += 1
+            return type(n)(*mods)
+
+        return calibrated
+
+
 def _identity(net: Module) -> Module:
     return net
 
@@ -150,6 +232,9 @@ def fit(
     checkpoint_path: str | os.PathLike | None = None,
     resume: ckpt.Checkpoint | None = None,
     progress: bool = True,
+    hardware: Any = None,
+    calibration: Any = None,
+    mapping: dict[str, Any] | None = None,
 ) -> tuple[Module, History]:
     """Train ``net`` on ``(x, y)`` with gradient descent through the surrogate spikes.
 
@@ -195,6 +280,19 @@ def fit(
             optimizer state, history and epoch replace ``net`` and the start; with the same
             data, loss, optimizer and key the result is bit-identical to an uninterrupted run.
         progress: show a tqdm progress bar (loss and accuracy).
+        hardware: chip-in-the-loop training: the
+            :class:`~dynapse2.hardware.DynapseBoard` (real or virtual) that ``net`` was
+            deployed to. Each batch runs on the board, and its output spikes enter the loss;
+            the gradient is the simulation's on the same batch with the board's spikes
+            substituted for the simulated ones (straight-through); after each step ``net``
+            is quantized and mapped again and the configuration applied to the board. The
+            loss must read spikes only (:func:`~dynapse2.train.losses.spike_count_loss`,
+            :func:`~dynapse2.train.losses.first_spike_loss`); training accuracy and
+            validation are the board's. At the end the board runs the returned network.
+        calibration: with ``hardware``, a :class:`~dynapse2.hardware.Calibration` of the
+            board: the gradient comes from the calibrated simulation.
+        mapping: with ``hardware``, keyword arguments of
+            :func:`~dynapse2.hardware.map_network` for the re-mapping (e.g. ``prune=True``).
 
     Returns:
         ``(trained_net, history)``.
@@ -208,6 +306,15 @@ def fit(
     if resume is not None:
         net = resume.net
     x, y = check_data(net, x, y)
+    if hardware is None and (calibration is not None or mapping is not None):
+        raise ValueError("fit: calibration= and mapping= need hardware= (chip-in-the-loop)")
+    if hardware is not None:
+        check_board_loss(loss, predict, "fit")
+        if mismatch > 0:
+            raise ValueError(
+                f"fit: mismatch = {mismatch!r} with hardware=: the board has its own mismatch "
+                "(pass calibration= to simulate it)"
+            )
     if validation is not None:
         x_val, y_val = check_data(net, *validation, name="validation x")
     optimizer = optax.adam(1e-2) if optimizer is None else optimizer
@@ -220,6 +327,9 @@ def fit(
 
     if resume is None:  # a resumed net is already projected (projecting again may round)
         net = project(net, trainable, weight_bound)
+    board = _Deployed(hardware, net, calibration, mapping) if hardware is not None else None
+    if board is not None:
+        transform = board.transform(transform)
     params = eqx.filter(net, mask)
     opt_state = optimizer.init(to_optimizer_space(params, net, trainable))
     history, start, best = History(), 0, None
@@ -259,14 +369,32 @@ def fit(
             losses, correct = [], 0.0
             for s in range(steps):
                 idx = perm[s * batch_size : (s + 1) * batch_size]
-                net, opt_state, value, c = _step(
-                    net,
-                    opt_state,
-                    jnp.asarray(x[idx]),
-                    jnp.asarray(y[idx]),
-                    jax.random.fold_in(step_key, s),
-                    *static_args,
-                )
+                if board is None:
+                    net, opt_state, value, c = _step(
+                        net,
+                        opt_state,
+                        jnp.asarray(x[idx]),
+                        jnp.asarray(y[idx]),
+                        jax.random.fold_in(step_key, s),
+                        *static_args,
+                    )
+                else:
+                    board_out = jnp.asarray(np.asarray(board.hw(x[idx])[0]), jnp.float32)
+                    net, opt_state, value, c = _hardware_step(
+                        net,
+                        opt_state,
+                        jnp.asarray(x[idx]),
+                        jnp.asarray(y[idx]),
+                        board_out,
+                        mask,
+                        trainable,
+                        loss,
+                        pred,
+                        optimizer,
+                        transform,
+                        float(weight_bound),
+                    )
+                    board.update(net)
                 value = float(value)
                 if not math.isfinite(value):
                     raise FloatingPointError(
@@ -283,13 +411,13 @@ def fit(
             stop = False
             if validation is not None:
                 vl, va = evaluate(
-                    net,
+                    net if board is None else board.hw,
                     x_val,
                     y_val,
                     loss,
                     batch_size=batch_size,
                     predict=pred,
-                    transform=transform,
+                    transform=transform if board is None else None,
                 )
                 history.val_loss.append(vl)
                 history.val_accuracy.append(va)
@@ -319,4 +447,6 @@ def fit(
         bar.close()
     if early_stopping is not None and best is not None:
         net = best
+        if board is not None:
+            board.update(net)
     return net, history

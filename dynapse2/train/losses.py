@@ -15,6 +15,10 @@ A loss takes what a call ``net(x, record=True)`` returns, ``output`` (spikes,
   units of logit; dividing by ``I_spkthr`` only shifts all logits equally. This is the default
   readout of the examples.
 
+On a board (:func:`dynapse2.train.fit` with ``hardware=``, or :func:`~dynapse2.train.evaluate`
+of a :class:`~dynapse2.hardware.DynapseBoard`) only spikes exist: use a loss that reads the
+output alone, :func:`spike_count_loss` or :func:`first_spike_loss`.
+
 Each loss carries a ``predict`` attribute (its readout's argmax) and ``needs_record`` (whether
 it reads the record), which :func:`dynapse2.train.fit` uses.
 """
@@ -33,6 +37,8 @@ from dynapse2.physics.constants import ISPKTHR
 __all__ = [
     "Loss",
     "accuracy",
+    "first_spike_logits",
+    "first_spike_loss",
     "firing_rate_regulariser",
     "max_imem_cross_entropy",
     "max_imem_logits",
@@ -43,6 +49,7 @@ __all__ = [
     "rate_mse",
     "spike_count_cross_entropy",
     "spike_count_logits",
+    "spike_count_loss",
     "weighted_sum",
 ]
 
@@ -159,8 +166,7 @@ max_imem_cross_entropy.needs_record = True  # type: ignore[attr-defined]
 def max_imem_loss(pool: int = 1, temperature: float = 1.0, ispkthr: float = ISPKTHR) -> Loss:
     """:func:`max_imem_cross_entropy` with these settings, and a ``predict`` that reads the
     same pools. ``pool``: output neurons per class (>= 1)."""
-    if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
-        raise ValueError(f"max_imem_loss: pool = {pool!r} must be an integer >= 1")
+    _check_pool("max_imem_loss", pool)
     if not temperature > 0:
         raise ValueError(f"max_imem_loss: temperature = {temperature!r} must be > 0")
 
@@ -173,6 +179,66 @@ def max_imem_loss(pool: int = 1, temperature: float = 1.0, ispkthr: float = ISPK
     loss.predict = predict  # type: ignore[attr-defined]
     loss.needs_record = True  # type: ignore[attr-defined]
     return loss
+
+
+def spike_count_loss(pool: int = 1, scale: float = 1.0) -> Loss:
+    """Softmax cross-entropy of ``scale`` x the spike count of each class's pool of ``pool``
+    consecutive output neurons (mean over the pool), with the matching ``predict``. Reads the
+    output only, so it works on a board."""
+    _check_pool("spike_count_loss", pool)
+    if not scale > 0:
+        raise ValueError(f"spike_count_loss: scale = {scale!r} must be > 0")
+
+    def logits(output: jax.Array) -> jax.Array:
+        return _pool(spike_count_logits(output, scale), pool)
+
+    def loss(output: jax.Array, record: dict, target: jax.Array) -> jax.Array:
+        return optax.softmax_cross_entropy_with_integer_labels(logits(output), target).mean()
+
+    def predict(output: jax.Array, record: dict) -> jax.Array:
+        return jnp.argmax(logits(output), axis=-1)
+
+    predict.needs_record = False  # type: ignore[attr-defined]
+    loss.predict = predict  # type: ignore[attr-defined]
+    loss.needs_record = False  # type: ignore[attr-defined]
+    return loss
+
+
+def first_spike_logits(output: jax.Array, tau_steps: float = 20.0, pool: int = 1) -> jax.Array:
+    """``log(e^{-T/tau} + sum_t s_t e^{-t/tau})`` per output neuron (mean over pools of
+    ``pool``), ``(batch, T, n) -> (batch, n / pool)``: a smooth first-spike-time readout in
+    which a spike ``tau_steps`` time steps earlier counts ``e`` times more; a neuron that never
+    fires sits at ``-T / tau``."""
+    steps = output.shape[-2]
+    w = jnp.exp(-jnp.arange(steps, dtype=jnp.float32) / tau_steps)
+    score = jnp.einsum("...tn,t->...n", output, w)
+    return _pool(jnp.log(jnp.exp(-steps / tau_steps) + score), pool)
+
+
+def first_spike_loss(pool: int = 1, tau_steps: float = 20.0, temperature: float = 1.0) -> Loss:
+    """Softmax cross-entropy of :func:`first_spike_logits` / ``temperature``: the target
+    class's pool should fire first. Reads the output only, so it works on a board."""
+    _check_pool("first_spike_loss", pool)
+    for name, v in (("tau_steps", tau_steps), ("temperature", temperature)):
+        if not v > 0:
+            raise ValueError(f"first_spike_loss: {name} = {v!r} must be > 0")
+
+    def loss(output: jax.Array, record: dict, target: jax.Array) -> jax.Array:
+        logits = first_spike_logits(output, tau_steps, pool) / temperature
+        return optax.softmax_cross_entropy_with_integer_labels(logits, target).mean()
+
+    def predict(output: jax.Array, record: dict) -> jax.Array:
+        return jnp.argmax(first_spike_logits(output, tau_steps, pool), axis=-1)
+
+    predict.needs_record = False  # type: ignore[attr-defined]
+    loss.predict = predict  # type: ignore[attr-defined]
+    loss.needs_record = False  # type: ignore[attr-defined]
+    return loss
+
+
+def _check_pool(where: str, pool: Any) -> None:
+    if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"{where}: pool = {pool!r} must be an integer >= 1")
 
 
 def rate_mse(

@@ -71,3 +71,36 @@ def test_rate_losses_in_hertz():
     expected = spike_count_cross_entropy(out, {}, y) + 0.5 * firing_rate_regulariser(out, {}, y)
     assert float(total(out, {}, y)) == pytest.approx(float(expected))
     assert total.predict is spike_count_cross_entropy.predict and not total.needs_record
+
+
+def test_spike_count_loss_pools_and_predicts():
+    from dynapse2.train import spike_count_loss
+
+    out = _spikes([[4, 2, 0, 0], [0, 1, 3, 3]])  # pools of 2: means (3, 0) and (0.5, 3)
+    loss = spike_count_loss(pool=2)
+    want = np.mean([np.log1p(np.exp(-3.0)), np.log1p(np.exp(-2.5))])
+    assert float(loss(out, {}, jnp.array([0, 1]))) == pytest.approx(want, rel=1e-5)
+    np.testing.assert_array_equal(loss.predict(out, {}), [0, 1])
+    assert loss.needs_record is False and loss.predict.needs_record is False
+    with pytest.raises(ValueError, match="pool = 0 must be an integer >= 1"):
+        spike_count_loss(pool=0)
+    with pytest.raises(ValueError, match="scale = -1.0 must be > 0"):
+        spike_count_loss(scale=-1.0)
+
+
+def test_first_spike_loss_rewards_the_earliest_pool():
+    from dynapse2.train import first_spike_logits, first_spike_loss
+
+    out = jnp.zeros((1, 10, 2)).at[0, 2, 0].set(1.0).at[0, 6, 1].set(1.0)
+    logits = first_spike_logits(out, tau_steps=4.0)
+    floor = np.exp(-10 / 4.0)
+    np.testing.assert_allclose(
+        logits[0], np.log([floor + np.exp(-2 / 4.0), floor + np.exp(-6 / 4.0)]), rtol=1e-6
+    )
+    silent = first_spike_logits(jnp.zeros((1, 10, 1)), tau_steps=4.0)
+    assert float(silent[0, 0]) == pytest.approx(-10 / 4.0)
+    loss = first_spike_loss(tau_steps=4.0)
+    assert float(loss(out, {}, jnp.array([0]))) < float(loss(out, {}, jnp.array([1])))
+    np.testing.assert_array_equal(loss.predict(out, {}), [0])
+    with pytest.raises(ValueError, match="tau_steps = 0.0 must be > 0"):
+        first_spike_loss(tau_steps=0.0)
