@@ -55,7 +55,6 @@ _AMPA_FIT = (0, 2, 3)
 _GABA_RATES_HZ = (100.0, 200.0, 300.0)  # fit: 0, 2; held out: 1
 _GABA_FIT = (0, 2)
 _AMPA_TARGET_HZ = 50.0  # nominal rate at 200 Hz AMPA input
-_GABA_TARGET = 0.5  # nominal rate at 200 Hz GABA input, relative to DC alone
 _FLOOR_HZ = 1.0  # rates enter the fit as log(rate + floor)
 _FD_STEP = 0.05  # finite-difference step of the log-factors
 
@@ -71,13 +70,14 @@ class Calibration:
         calibrated: ``(n_chips * 1024,)`` bool, the neurons calibrated.
         report: ``nominal_error`` and ``calibrated_error`` (median over neurons of the mean
             relative firing-rate error on held-out probes), ``seconds``, ``iterations``,
-            ``neurons``.
+            ``neurons``, and ``history`` (per chip, the median absolute log-rate residual of
+            the fitted probes after each iteration).
     """
 
     config: Configuration
     factors: dict[str, np.ndarray]
     calibrated: np.ndarray
-    report: dict[str, float] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
 
     def mismatch_factors(self, flat: np.ndarray) -> dict[str, jnp.ndarray]:
         """Factors of every name of :data:`~dynapse2.nn.dynapsim.MISMATCHED` for the physical
@@ -190,18 +190,19 @@ def _rates(spikes: np.ndarray, dt: float) -> np.ndarray:
     return np.where(count >= 3, (count - 1) / span, count / (steps * dt))
 
 
-def _tiled(mods: list[DynapSim]) -> DynapSim:
-    """One DynapSim holding the neurons of every module of ``mods`` side by side."""
-    m = mods[0]
-    cur = {
-        c: np.concatenate([np.broadcast_to(np.asarray(getattr(d, c)), (d.n,)) for d in mods])
-        for c in CURRENTS
-    }
+def _currents(m: DynapSim) -> dict[str, np.ndarray]:
+    """Every current of ``m`` per neuron (A), ``(n,)`` each."""
+    return {c: np.broadcast_to(np.asarray(getattr(m, c)), (m.n,)) for c in CURRENTS}
+
+
+def _like(m: DynapSim, currents: dict[str, np.ndarray]) -> DynapSim:
+    """A DynapSim with ``m``'s step, capacitances and constants and these per-neuron
+    currents (A, ``(n,)`` each); no recurrence, no mismatch."""
     return DynapSim(
-        sum(d.n for d in mods),
+        len(currents["Itau_mem"]),
         dt=m.dt,
         synapse_model=m.synapse_model,
-        **cur,
+        **currents,
         **m.capacitances,
         Iscale=m.Iscale,
         Ut=m.Ut,
@@ -210,6 +211,28 @@ def _tiled(mods: list[DynapSim]) -> DynapSim:
         Io=m.Io,
         Vth=m.Vth,
     )
+
+
+def _tiled(mods: list[DynapSim]) -> DynapSim:
+    """One DynapSim holding the neurons of every module of ``mods`` side by side."""
+    cur = [_currents(d) for d in mods]
+    return _like(mods[0], {c: np.concatenate([k[c] for k in cur]) for c in CURRENTS})
+
+
+def _subset(m: DynapSim, idx: np.ndarray, override: dict[str, float] | None = None) -> DynapSim:
+    """The neurons ``idx`` of ``m`` as a module of their own, with currents ``override``."""
+    cur = {c: v[idx] for c, v in _currents(m).items()}
+    cur.update({k: np.full(idx.size, v) for k, v in (override or {}).items()})
+    return _like(m, cur)
+
+
+def _tiled_factors(theta: np.ndarray, copies: int) -> dict[str, jnp.ndarray]:
+    """``DynapSim.mismatch_factors`` of ``copies`` side-by-side copies of the neurons whose
+    fitted log-factors are ``theta`` ``(n, len(FITTED))``; the other quantities at 1."""
+    f = np.exp(np.tile(theta, (copies, 1))).astype(np.float32)
+    out = {m: jnp.ones(f.shape[0], jnp.float32) for m in MISMATCHED}
+    out.update({name: jnp.asarray(f[:, i]) for i, name in enumerate(FITTED)})
+    return out
 
 
 class _Bench:
@@ -286,7 +309,7 @@ class _Bench:
         med = self._sweep(m, cand, lambda v: ({}, spikes * v))
         wa = _interpolate(cand, med, _AMPA_TARGET_HZ)
         q = {co: _setting("SYAM_W0_P", wa[i] * iscale) for i, co in enumerate(self.cores)}
-        # GABA: the same weight scale against the middle DC level halves the rate (about)
+        # GABA (W1) takes the same base weight; against the middle DC level it slows the rate
         return {co: (q[co], q[co]) for co in self.cores}
 
     def twins(self, probes: np.ndarray) -> tuple[DynapSim, np.ndarray]:
@@ -299,25 +322,6 @@ class _Bench:
             d, _, _ = net.modules[0](jnp.asarray(self.stimulus(p), jnp.float32))
             drives.append(np.asarray(d))
         return _tiled(mods), np.concatenate(drives, axis=1)
-
-
-def _subset(m: DynapSim, idx: np.ndarray, override: dict[str, float] | None = None) -> DynapSim:
-    """The neurons ``idx`` of ``m`` as a module of their own, with currents ``override``."""
-    cur = {c: np.broadcast_to(np.asarray(getattr(m, c)), (m.n,))[idx] for c in CURRENTS}
-    cur.update({k: np.full(idx.size, v) for k, v in (override or {}).items()})
-    return DynapSim(
-        idx.size,
-        dt=m.dt,
-        synapse_model=m.synapse_model,
-        **cur,
-        **m.capacitances,
-        Iscale=m.Iscale,
-        Ut=m.Ut,
-        kappa_n=m.kappa_n,
-        kappa_p=m.kappa_p,
-        Io=m.Io,
-        Vth=m.Vth,
-    )
 
 
 def _interpolate(values: np.ndarray, rates: np.ndarray, target: float) -> np.ndarray:
@@ -358,11 +362,7 @@ def _fit(
     noise = 0.02  # residual scale: log-rate resolution of a 1 s probe
 
     def residual(theta: np.ndarray) -> np.ndarray:
-        f = np.exp(np.tile(theta, (k, 1)))  # (K n, P)
-        factors = {m: np.ones(k * n, np.float32) for m in MISMATCHED}
-        for i, name in enumerate(FITTED):
-            factors[name] = f[:, i].astype(np.float32)
-        out, _, _ = _with_factors(model, {a: jnp.asarray(b) for a, b in factors.items()})(x)
+        out, _, _ = _with_factors(model, _tiled_factors(theta, k))(x)
         r = _rates(np.asarray(out), bench.dt).reshape(k, n)
         return (np.log(r + _FLOOR_HZ) - target).T  # (n, K)
 
@@ -472,10 +472,7 @@ def calibrate(
             k = bench.held.size
             x = jnp.asarray(drive, jnp.float32)
             nominal, _, _ = model(x)
-            tiled = {m: np.ones(k * bench.n, np.float32) for m in MISMATCHED}
-            for i, name in enumerate(FITTED):
-                tiled[name] = np.tile(np.exp(theta[:, i]), k).astype(np.float32)
-            fitted, _, _ = _with_factors(model, {a: jnp.asarray(b) for a, b in tiled.items()})(x)
+            fitted, _, _ = _with_factors(model, _tiled_factors(theta, k))(x)
             held = measured[bench.held]
             r_nom = _rates(np.asarray(nominal), hw.dt).reshape(k, bench.n)
             r_fit = _rates(np.asarray(fitted), hw.dt).reshape(k, bench.n)

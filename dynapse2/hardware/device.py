@@ -193,7 +193,7 @@ class DynapseBoard(Module):
         outs, events = [], []
         for raster in trials:
             if self.drain:
-                _drain(io, self.config, self.drain_s)
+                io.drain(self.config, self.drain_s)
             out, ev = run_trial(io, self.config, raster, self.dt, self.lead_s, self.tail_s)
             outs.append(out)
             events.append(ev)
@@ -217,13 +217,6 @@ class DynapseBoard(Module):
     def close(self) -> None:
         """Close the board."""
         self.board.close()
-
-
-def _drain(io: Any, cfg: Configuration, seconds: float) -> None:
-    if isinstance(io, VirtualBoard):
-        io.drain(seconds)
-    else:
-        io.drain(cfg, seconds)
 
 
 def run_trial(

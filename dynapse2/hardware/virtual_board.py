@@ -245,9 +245,10 @@ class VirtualBoard:
         """Discard the events waiting to be injected (the board's logic reset)."""
         self._queue = np.zeros(0, EVENT_DTYPE)
 
-    def drain(self, seconds: float = 0.0) -> None:
-        """Bring every neuron back to rest (see the module docstring); the clock moves on by
-        ``seconds`` (rounded up to whole steps)."""
+    def drain(self, cfg: Configuration | None = None, seconds: float = 0.0) -> None:
+        """Bring every neuron back to rest (see the module docstring) and re-apply the
+        configuration (``cfg``, the applied one, is kept: the board's interface passes it);
+        the clock moves on by ``seconds`` (rounded up to whole steps)."""
         self._at_rest[:] = True
         if seconds > 0:
             self.clock_us += self._steps(seconds) * self._step_us
@@ -337,7 +338,9 @@ class VirtualBoard:
         pos = self._positions[events["chip"]] + np.stack(
             [events["x_hop"], events["y_hop"]], axis=1
         ).astype(np.int64)
-        target = np.array([self._where.get((int(x), int(y)), -1) for x, y in pos], np.int64)
+        uniq, inverse = np.unique(pos, axis=0, return_inverse=True)
+        target = np.array([self._where.get((int(x), int(y)), -1) for x, y in uniq], np.int64)
+        target = target[inverse.ravel()]
         bins = self._bins(events["timestamp_us"], start)
         index = {g: i for i, (g, _) in enumerate(self._cores0)}
         heard_any = np.zeros(events.size, bool)

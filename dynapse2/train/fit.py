@@ -133,7 +133,7 @@ class _Deployed:
     the configuration; sets the calibrated mismatch on the simulation."""
 
     def __init__(self, hardware: Any, net: Module, calibration: Any, mapping: dict | None):
-        from dynapse2.hardware.network import map_network, population_neurons  # noqa: PLC0415
+        from dynapse2.hardware.network import map_network  # noqa: PLC0415
 
         if not getattr(hardware, "on_board", False):
             raise ValueError(
@@ -148,34 +148,18 @@ class _Deployed:
         self._map, self.kwargs = map_network, dict(mapping or {})
         self.hw = hardware
         self.update(net)
-        self.factors = None
-        if calibration is not None:
-            self.factors = [
-                calibration.mismatch_factors(f) for f in population_neurons(self.hw.config)
-            ]
+        self.calibration, self.config = calibration, self.hw.config
 
     def update(self, net: Module) -> None:
         self.hw.apply(self._map(net, **self.kwargs).config)
 
     def transform(self, user: Callable[[Module], Module]) -> Callable[[Module], Module]:
-        if self.factors is None:
+        """``user`` followed by the calibrated mismatch of the neurons the network occupies
+        (the placement does not change when the weights do)."""
+        if self.calibration is None:
             return user
-        factors = self.factors
-
-        def calibrated(n: Module) -> Module:
-            from dynapse2.nn import DynapSim  # noqa: PLC0415
-
-            n = user(n)
-            mods, li = list(n.modules), 0
-            for i, m in enumerate(mods):
-                if isinstance(m, DynapSim):
-                    mods[i] = eqx.tree_at(
-                        lambda d: d.mismatch_factors, m, factors[li], is_leaf=lambda v: v is None
-                    )
-                    li += 1
-            return type(n)(*mods)
-
-        return calibrated
+        cal, cfg = self.calibration, self.config
+        return lambda n: cal.apply(user(n), cfg)
 
 
 def _identity(net: Module) -> Module:
