@@ -4,7 +4,8 @@ Public API (samna is imported only when a board is opened, never by importing th
 
 - configuration tree: :class:`Configuration`, :class:`Chip`, :class:`Core`,
   :class:`Parameter`, :class:`InputRoute`, :class:`OutputRoute` (``cfg.save`` /
-  ``Configuration.load`` for JSON);
+  ``Configuration.load`` for JSON); :func:`changes` (-> :class:`Changes`: what differs
+  between two configurations, which the boards use to apply only that);
 - quantization: :func:`quantize_current`, :func:`quantize_parameters`,
   :func:`quantize_weights`, :func:`fake_quantize`, :func:`fake_quantize_levels`,
   :func:`quantization_aware` (-> :class:`QuantizationAware`, a ``fit`` transform);
@@ -34,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "quantize_parameters": "bias",
     "Calibration": "calibration",
     "calibrate": "calibration",
+    "Changes": "config_diff",
+    "changes": "config_diff",
     "Chip": "config",
     "Configuration": "config",
     "Core": "config",
@@ -83,6 +86,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "Calibration",
     "calibrate",
+    "Changes",
+    "changes",
     "Chip",
     "Configuration",
     "Core",

@@ -175,6 +175,8 @@ _ARRAY_FIELDS: dict[str, tuple[tuple[int, ...], Any, int, int, tuple[str, str]]]
 }
 SYNAPSE_FIELDS: tuple[str, ...] = tuple(k for k in _ARRAY_FIELDS if k.startswith("syn_"))
 DESTINATION_FIELDS: tuple[str, ...] = tuple(k for k in _ARRAY_FIELDS if k.startswith("dest_"))
+NEURON_FIELDS: tuple[str, ...] = tuple(_ARRAY_FIELDS)
+"""Every per-neuron array field of a :class:`Core` (CAM, SRAM and latches)."""
 
 
 def _locate(where: str, index: tuple[int, ...], names: tuple[str, str]) -> str:

@@ -18,7 +18,9 @@ and read with ``device.read_events()``; the FPGA clock is read by sending tag 20
 board's timing probe) and reading the timestamp that comes back with ``output_read()``;
 ``model.reset(ResetType.LogicReset, chip_mask)`` flushes the event buffers; draining the
 neurons' state applies :func:`leaky_configuration` (every leak current at its maximum), waits,
-and applies the network's configuration again. Everything above that layer (encoding,
+and applies the network's configuration again. Every apply is incremental
+(:meth:`~dynapse2.hardware.samna_backend.Board.apply`): a drain writes 6 parameters per core,
+a retrained network only the neurons whose weights changed. Everything above that layer (encoding,
 decoding, timing) is pure and tested, and the whole path runs against
 :class:`~dynapse2.hardware.virtual_board.VirtualBoard`, an emulated board that answers the
 same calls: ``to_hardware(net, device=VirtualBoard())``.
@@ -203,7 +205,8 @@ class DynapseBoard(Module):
     def apply(self, config: Configuration) -> DynapseBoard:
         """Apply another configuration of the same network shape (e.g. retrained weights) to
         the board; this module runs it from then on (a board handle is stateful, like a file:
-        the module is updated in place) and is returned."""
+        the module is updated in place) and is returned. Only what differs from the applied
+        configuration is written (``board.last_changes`` says what)."""
         if max(config.input_map, default=-1) >= self.n_in or len(config.output_map) != self.n_out:
             raise ValueError(
                 f"DynapseBoard.apply: the configuration has {len(config.output_map)} outputs "

@@ -460,30 +460,39 @@ def unroute(cfg: Configuration) -> Synapses:
                     int(core.dest_tag[n, k]),
                     f"chip {ci} core {co} neuron {n}",
                 )
-    rows, dangling = [], 0
+    # Dense (chip, core, tag) -> source tables, then every core's CAM entries at once.
+    src_id = np.full((len(cfg.chips), C.N_CORES, C.TAG_MAX + 1), -1, np.int64)
+    src_input = np.zeros(src_id.shape, bool)
+    for (target, co, tag), (is_input, src) in heard.items():
+        src_id[target, co, tag], src_input[target, co, tag] = src, is_input
+    cols: list[list[np.ndarray]] = [[], [], [], [], []]
+    dangling = 0
     for ci, chip in enumerate(cfg.chips):
         for co, core in enumerate(chip.cores):
-            for n, k in np.argwhere(core.syn_dendrite != 0).tolist():
-                src = heard.get((ci, co, int(core.syn_tag[n, k])))
-                if src is None:
-                    dangling += 1
-                    continue
-                rows.append(
-                    (
-                        src[0],
-                        src[1],
-                        int(flat_id(ci, co, n)),
-                        int(core.syn_dendrite[n, k]),
-                        int(core.syn_weight[n, k]),
-                    )
-                )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+            n, k = np.nonzero(core.syn_dendrite != 0)
+            tag = core.syn_tag[n, k]
+            found = src_id[ci, co, tag] >= 0
+            dangling += int((~found).sum())
+            n, k, tag = n[found], k[found], tag[found]
+            for out, v in zip(
+                cols,
+                (
+                    src_input[ci, co, tag],
+                    src_id[ci, co, tag],
+                    flat_id(ci, co, n),
+                    core.syn_dendrite[n, k],
+                    core.syn_weight[n, k],
+                ),
+                strict=True,
+            ):
+                out.append(v)
+    pre_input, pre, post, dendrite, weight = (np.concatenate(c) if c else np.zeros(0) for c in cols)
     return Synapses(
-        pre_input=np.asarray(cols[0], bool),
-        pre=np.asarray(cols[1], np.int64),
-        post=np.asarray(cols[2], np.int64),
-        dendrite=np.asarray(cols[3], np.int64),
-        weight=np.asarray(cols[4], np.int64),
+        pre_input=pre_input.astype(bool),
+        pre=pre.astype(np.int64),
+        post=post.astype(np.int64),
+        dendrite=dendrite.astype(np.int64),
+        weight=weight.astype(np.int64),
         outputs=outputs,
         dangling=dangling,
     )

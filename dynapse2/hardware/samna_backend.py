@@ -45,6 +45,7 @@ from dynapse2.hardware.config import (
     Core,
     Parameter,
 )
+from dynapse2.hardware.config_diff import Changes, changes
 
 __all__ = [
     "SUPPORTED_SAMNA_VERSION",
@@ -194,7 +195,9 @@ def _chip_groups(schip: Any) -> dict[str, Any]:
     }
 
 
-def _write_core(score: Any, core: Core, dendrite: Any) -> None:
+def _write_core(score: Any, core: Core, dendrite: Any, neurons: Any = None) -> None:
+    """Write ``core`` into samna's core ``score``: its parameters and settings, and the CAM,
+    SRAM and latches of ``neurons`` (indices; default all)."""
     _write_params(score.parameters, core.parameters)
     score.monitored_neuron = core.monitored_neuron
     for name, value in core.flags.items():
@@ -211,7 +214,9 @@ def _write_core(score: Any, core: Core, dendrite: Any) -> None:
     enums = {code: dendrite(code) for code in C.DENDRITE_CODES.values()}
     bits = [[bool((m >> i) & 1) for i in range(4)] for m in range(16)]
     latch_attrs = [f"latch_{name}" for name in C.NEURON_LATCHES]
-    for n, sn in enumerate(score.neurons):
+    sneurons = score.neurons
+    for n in range(len(sneurons)) if neurons is None else neurons.tolist():
+        sn = sneurons[n]
         for k, ss in enumerate(sn.synapses):
             ss.tag = tag[n][k]
             ss.dendrite = enums[dend[n][k]]
@@ -280,7 +285,7 @@ def _read_core(score: Any) -> Core:
     )
 
 
-def to_samna(cfg: Configuration, base: Any = None) -> Any:
+def to_samna(cfg: Configuration, base: Any = None, changed: Changes | None = None) -> Any:
     """Convert ``cfg`` to a ``samna.dynapse2.Dynapse2Configuration``, value by value.
 
     Args:
@@ -289,6 +294,9 @@ def to_samna(cfg: Configuration, base: Any = None) -> Any:
             ``model.get_configuration()``); it must have ``len(cfg.chips)`` chips. Default: a
             new ``Dynapse2Configuration()`` with default chips appended up to
             ``len(cfg.chips)``.
+        changed: with ``base`` holding a configuration ``old``, ``changes(old, cfg)``
+            (:func:`~dynapse2.hardware.config_diff.changes`): only the chips, cores and
+            neurons that differ are written (incremental update).
 
     Returns:
         The samna configuration (``base`` itself when given).
@@ -309,19 +317,28 @@ def to_samna(cfg: Configuration, base: Any = None) -> Any:
         raise ValueError(
             f"samna configuration has {len(schips)} chips, the configuration {len(cfg.chips)}"
         )
-    for chip, schip in zip(cfg.chips, schips, strict=True):
-        groups = _chip_groups(schip)
-        for attr, (_table, count) in CHIP_PARAMETER_GROUPS.items():
-            ours = getattr(chip, attr)
-            if count is None:
-                _write_params(groups[attr], ours)
-            else:
-                for target, params in zip(groups[attr], ours, strict=True):
-                    _write_params(target, params)
-        for name, value in chip.flags.items():
-            setattr(schip, name, value)
-        for core, score in zip(chip.cores, schip.cores, strict=True):
-            _write_core(score, core, d.Dendrite)
+    if changed is not None and (changed.layout or base is None):
+        raise ValueError(
+            "to_samna: changed= updates a base configuration of the same layout; got "
+            + ("no base" if base is None else "a change of layout (chip count or positions)")
+        )
+    for ci, (chip, schip) in enumerate(zip(cfg.chips, schips, strict=True)):
+        if changed is None or ci in changed.chips:
+            groups = _chip_groups(schip)
+            for attr, (_table, count) in CHIP_PARAMETER_GROUPS.items():
+                ours = getattr(chip, attr)
+                if count is None:
+                    _write_params(groups[attr], ours)
+                else:
+                    for target, params in zip(groups[attr], ours, strict=True):
+                        _write_params(target, params)
+            for name, value in chip.flags.items():
+                setattr(schip, name, value)
+        for co, (core, score) in enumerate(zip(chip.cores, schip.cores, strict=True)):
+            if changed is None:
+                _write_core(score, core, d.Dendrite)
+            elif (ci, co) in changed.cores:
+                _write_core(score, core, d.Dendrite, changed.cores[(ci, co)].neurons)
     return obj
 
 
@@ -369,11 +386,31 @@ class Board:
         self._samna = samna
         self.device = device
         self.model = device.get_model()
+        self.config: Configuration | None = None
+        self.last_changes: Changes | None = None
+        self._target: Any = None  # samna's configuration object that holds self.config
 
     def apply(self, cfg: Configuration) -> None:
-        """Write ``cfg`` into the board's configuration and apply it."""
-        target = to_samna(cfg, base=self.model.get_configuration())
-        self.model.apply_configuration(target)
+        """Write ``cfg`` into the board's configuration and apply it.
+
+        Incremental: after the first call, only the chips, cores and neurons that differ
+        from the configuration applied last (:func:`~dynapse2.hardware.config_diff.changes`,
+        kept in :attr:`last_changes`) are written into samna's configuration object, and
+        nothing is sent when nothing differs; samna's ``apply_configuration`` sends the
+        differences to the chips.
+        """
+        cfg.validate()
+        ch = None if self.config is None else changes(self.config, cfg)
+        if ch is not None and ch.empty:
+            self.last_changes = ch
+            return
+        if ch is None or ch.layout:
+            self._target = to_samna(cfg, base=self.model.get_configuration())
+        else:
+            to_samna(cfg, base=self._target, changed=ch)
+        self.model.apply_configuration(self._target)
+        self.config = cfg.copy()  # what the board holds, whatever the caller does to cfg
+        self.last_changes = ch
 
     def read_configuration(self) -> Configuration:
         """The configuration the board holds now."""

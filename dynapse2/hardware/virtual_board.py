@@ -59,6 +59,7 @@ import numpy as np
 
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration
+from dynapse2.hardware.config_diff import Changes, changes
 from dynapse2.hardware.events import EVENT_DTYPE
 from dynapse2.hardware.network import network_from_config, population_neurons
 from dynapse2.nn import DynapSim, Sequential
@@ -85,6 +86,8 @@ class VirtualBoard:
 
     Attributes:
         config: the applied configuration (``None`` before :meth:`apply`).
+        last_changes: what the last :meth:`apply` changed
+            (:class:`~dynapse2.hardware.config_diff.Changes`; ``None`` for the first).
         events: cumulative event counters: ``sent``, ``received``, ``unheard``, ``late``,
             ``dropped_input``, ``dropped_output``.
         lead_s, tail_s: the latency margins a trial needs on this board (0: no USB link).
@@ -140,6 +143,7 @@ class VirtualBoard:
         self._queue = np.zeros(0, EVENT_DTYPE)
         self.clock_us = 0
         self.config: Configuration | None = None
+        self.last_changes: Changes | None = None
         self.events = dict.fromkeys(_COUNTERS, 0)
 
     def __repr__(self) -> str:
@@ -152,6 +156,11 @@ class VirtualBoard:
     def apply(self, cfg: Configuration) -> None:
         """Apply a configuration: the board now simulates what ``cfg`` holds.
 
+        Incremental, as on a board: nothing is rebuilt when nothing differs from the applied
+        configuration (:func:`~dynapse2.hardware.config_diff.changes`, kept in
+        :attr:`last_changes`), and the event router is kept when no route differs (e.g. only
+        weights or biases changed). The neurons' state is kept either way.
+
         Raises:
             ValueError: ``cfg`` has more chips than the board, or a population the simulator
                 cannot run (e.g. a time constant shorter than 10 steps of the board's ``dt``).
@@ -162,28 +171,37 @@ class VirtualBoard:
                 f"{self.n_chips} (build it with VirtualBoard(n_chips={len(cfg.chips)}) or map "
                 "the network onto fewer chips)"
             )
+        cfg.validate()
+        ch = None if self.config is None else changes(self.config, cfg)
+        if ch is not None and ch.empty:
+            self.last_changes = ch
+            return
         net = network_from_config(cfg, backend=self.backend, dt=self.dt)
-        self._flat = population_neurons(cfg)
+        step_s = float(net.modules[1].dt)
+        step_us = int(round(step_s / C.FPGA_TICK_S))
+        if abs(step_us * C.FPGA_TICK_S - step_s) > 1e-12:
+            raise ValueError(
+                f"VirtualBoard: the simulation step {step_s} s is not a whole number of "
+                f"FPGA ticks ({C.FPGA_TICK_S} s)"
+            )
+        rebuild = ch is None or ch.routing
+        flat = population_neurons(cfg) if rebuild else self._flat
         mods = list(net.modules)
         if self._mismatch is not None:
             for i in range(1, len(mods), 2):
-                f = self._flat[i // 2]
                 mods[i] = eqx.tree_at(
                     lambda m: m.mismatch_factors,
                     mods[i],
-                    {k: jnp.asarray(v[f]) for k, v in self._mismatch.items()},
+                    {k: jnp.asarray(v[flat[i // 2]]) for k, v in self._mismatch.items()},
                     is_leaf=lambda v: v is None,
                 )
-        self._net = Sequential(*mods)
-        self._step_s = float(mods[1].dt)
-        self._step_us = int(round(self._step_s / C.FPGA_TICK_S))
-        if abs(self._step_us * C.FPGA_TICK_S - self._step_s) > 1e-12:
-            raise ValueError(
-                f"VirtualBoard: the simulation step {self._step_s} s is not a whole number of "
-                f"FPGA ticks ({C.FPGA_TICK_S} s)"
-            )
-        self._build_router(cfg)
-        self.config = cfg
+        self._net, self._flat = Sequential(*mods), flat
+        self._step_s, self._step_us = step_s, step_us
+        if rebuild:
+            self._build_router(cfg)
+        self._listen0 = self._listeners()
+        self.config = cfg.copy()  # what the board holds, whatever the caller does to cfg
+        self.last_changes = ch
 
     def read_configuration(self) -> Configuration:
         """The applied configuration."""
@@ -216,8 +234,6 @@ class VirtualBoard:
         self._n_in = self._net.modules[0].shape[0]
         gcore0 = self._flat[0] // C.N_NEURONS_PER_CORE
         self._cores0 = [(int(g), np.flatnonzero(gcore0 == g)) for g in np.unique(gcore0)]
-        w0 = np.asarray(self._net.modules[0].weight)
-        self._listen0 = [np.flatnonzero(w0[:, cols].any(axis=1)) for _, cols in self._cores0]
         # Neurons with a destination toward the host: (flat id, tag, chip, core mask).
         src, tag, chip, mask = [], [], [], []
         for ci, chp in enumerate(cfg.chips):
@@ -239,6 +255,11 @@ class VirtualBoard:
         self._out_tag = np.array([tag[i] for i in keep], np.int64)
         self._out_chip = np.array([chip[i] for i in keep], np.int64)
         self._out_mask = np.array([mask[i] for i in keep], np.int64)
+
+    def _listeners(self) -> list[np.ndarray]:
+        """Per core of the first population, the input channels with a nonzero weight."""
+        w0 = np.asarray(self._net.modules[0].weight)
+        return [np.flatnonzero(w0[:, cols].any(axis=1)) for _, cols in self._cores0]
 
     # -- the event interface (what run_trial drives) ---------------------------------------
     def flush(self, n_chips: int | None = None) -> None:

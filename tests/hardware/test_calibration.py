@@ -34,7 +34,7 @@ def test_calibration_predicts_a_board_with_20_percent_mismatch(seed):
     board = VirtualBoard(mismatch=0.2, seed=seed)
     hw = to_hardware(_net(rng), device=board)
     cal = calibrate(hw)
-    assert board.config is hw.config  # the network's configuration is back on the board
+    assert board.config == hw.config  # the network's configuration is back on the board
     assert cal.report["neurons"] == N and cal.calibrated.sum() == N
     # held-out probes, 12 seeds: nominal error min / median / max 0.162 / 0.185 / 0.212,
     # calibrated 0.026 / 0.031 / 0.034
@@ -100,7 +100,7 @@ def test_calibration_of_two_chips():
     board = VirtualBoard(n_chips=2, mismatch=0.2, seed=0)
     hw = to_hardware(_two_chip_net(), device=board)
     cal = calibrate(hw)
-    assert board.config is hw.config
+    assert board.config == hw.config
     assert cal.report["neurons"] == 6 * 256  # 5 cores of the first population, 1 of the second
     on = np.flatnonzero(cal.calibrated)
     assert set((on // 1024).tolist()) == {0, 1}

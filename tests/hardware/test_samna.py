@@ -288,3 +288,77 @@ def test_mapped_configuration_through_samna():
     assert back.chips == [
         type(c)(c.cores, position=(i, 0), flags=c.flags) for i, c in enumerate(cfg.chips)
     ]
+
+
+def _edited(cfg: Configuration, seed: int) -> Configuration:
+    """``cfg`` with weights, a tag, a destination, a latch, core and chip biases changed."""
+    rng = np.random.default_rng(seed)
+    new = cfg.copy()
+    for chip in new.chips:
+        core = chip.cores[int(rng.integers(C.N_CORES))]
+        rows = rng.choice(C.N_NEURONS_PER_CORE, 5, replace=False)
+        core.syn_weight[rows] = rng.integers(0, 16, (5, C.N_CAM))
+        core.syn_tag[rows[0], 3] = 77
+        core.dest_x_hop[rows[1], 0] = -3
+        core.latches[rows[2], 1] = not core.latches[rows[2], 1]
+        core.parameters[C.BASE_WEIGHT_PARAMETERS[1]] = Parameter(4, 12, "P")
+    new.chips[-1].global_parameters["R2R_BUFFER_AMPB"] = Parameter(2, 33, "P")
+    return new
+
+
+def test_incremental_update_writes_exactly_the_new_configuration(samna):
+    from dynapse2.hardware.config_diff import changes
+
+    old = random_configuration(31, n_chips=2, density=0.4)
+    new = _edited(old, 1)
+    obj = sb.to_samna(old)
+    ch = changes(old, new)
+    assert 0 < ch.neurons <= 2 * 5 and not ch.weights_only
+    assert sb.to_samna(new, base=obj, changed=ch) is obj
+    want = Configuration(new.chips)
+    for i, c in enumerate(want.chips):
+        c.position = (i, 0)
+    assert sb.from_samna(obj) == want  # value by value, every field of every chip
+    with pytest.raises(ValueError, match="changed= updates a base configuration"):
+        sb.to_samna(new, changed=ch)
+
+
+class _Model:
+    """A samna model double: holds a real samna configuration; records what is applied."""
+
+    def __init__(self, samna, n_chips):
+        self.held = samna.dynapse2.Dynapse2Configuration()
+        self.held.chips = [samna.dynapse2.Dynapse2Chip() for _ in range(n_chips)]
+        self.applied = []
+
+    def get_configuration(self):
+        return self.held
+
+    def apply_configuration(self, obj):
+        self.applied.append(sb.from_samna(obj))
+
+
+class _Device:
+    def __init__(self, model):
+        self.model = model
+
+    def get_model(self):
+        return self.model
+
+
+def test_board_applies_incrementally(samna):
+    old = random_configuration(32, n_chips=2, density=0.4)
+    for i, c in enumerate(old.chips):
+        c.position = (i, 0)
+    old = Configuration(old.chips)
+    model = _Model(samna, 2)
+    board = sb.Board(samna, _Device(model))
+    board.apply(old)
+    assert board.last_changes is None and model.applied == [old]
+    new = _edited(old, 2)
+    board.apply(new)
+    assert not board.last_changes.empty and model.applied[-1] == new
+    board.apply(new.copy())  # nothing differs: nothing is sent
+    assert board.last_changes.empty and len(model.applied) == 2
+    board.apply(old)  # and back
+    assert model.applied[-1] == old and board.config == old

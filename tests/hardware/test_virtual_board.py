@@ -10,7 +10,7 @@ import pytest
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.device import DRAIN_PARAMETERS, leaky_configuration, to_hardware
 from dynapse2.hardware.events import EVENT_DTYPE
-from dynapse2.hardware.network import network_from_config, population_neurons
+from dynapse2.hardware.network import map_network, network_from_config, population_neurons
 from dynapse2.hardware.virtual_board import VirtualBoard
 from dynapse2.nn import DynapSim, Linear, Sequential
 from dynapse2.nn.dynapsim import MISMATCHED
@@ -215,3 +215,45 @@ def test_leaky_configuration_sets_every_leak_to_the_maximum():
                     assert p == o.parameters[name]
             np.testing.assert_array_equal(core.syn_tag, o.syn_tag)
     assert cfg.chips[0].cores[0].parameters["SOIF_LEAK_N"].fine != C.BG_FINE_MAX  # a copy
+
+
+def test_reapplying_new_weights_is_incremental_and_exact():
+    """New weights on the same placement: the board keeps its router and state, and runs
+    exactly what a fresh board (same seed) with the new configuration runs."""
+    net = _two_chip_net()
+    board = VirtualBoard(2, 0.2, seed=4)
+    hw = to_hardware(net, device=board, drain=False)
+    router = board._heard
+    x = _input(6, batch=2)
+    hw(x[:1])  # leaves state behind
+    stored = {k: v.copy() for k, v in board._store.items()}
+    scaled = eqx.tree_at(lambda n: n.modules[2].weight, net, net.modules[2].weight * 1.3)
+    new = map_network(scaled).config
+    hw.apply(new)
+    ch = board.last_changes
+    assert ch.weights_only and ch.neurons > 0 and not ch.routing
+    assert board._heard is router  # not rebuilt
+    for k, v in stored.items():
+        np.testing.assert_array_equal(board._store[k], v)  # state kept, as on a board
+    # the same configuration again changes nothing
+    hw.apply(new.copy())
+    assert board.last_changes.empty
+    # a fresh board of the same silicon with the new configuration, drained: identical
+    board.drain(new)
+    fresh = to_hardware(scaled, device=VirtualBoard(2, 0.2, seed=4))
+    out = hw(x[1])[0]
+    assert out.sum() > 20
+    np.testing.assert_array_equal(out, fresh(x[1])[0])
+    # and the board holds its own copy: editing the caller's configuration changes nothing
+    new.chips[0].cores[0].syn_weight[:] = 0
+    assert board.config != new
+
+
+def test_a_route_change_rebuilds_the_router():
+    board = VirtualBoard(2)
+    hw = to_hardware(_two_chip_net(), device=board)
+    other = _two_chip_net(seed=5)
+    hw.apply(map_network(other).config)
+    assert board.last_changes.routing
+    x = _input(7)
+    np.testing.assert_array_equal(hw(x)[0], _sim(hw.config, x))
