@@ -42,7 +42,7 @@ from dynapse2.hardware.virtual_board import VirtualBoard
 from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module, simulation
 
-__all__ = ["DynapseBoard", "leaky_configuration", "run_trial", "to_hardware"]
+__all__ = ["DynapseBoard", "leaky_configuration", "run_trial", "run_trials", "to_hardware"]
 
 DRAIN_PARAMETERS: tuple[str, ...] = tuple(C.SIM_TO_BG[leak] for _, leak in TAU_OF.values())
 """BG parameters of the leak currents of every DPI (the four synapses, the membrane, the
@@ -191,16 +191,13 @@ class DynapseBoard(Module):
                 f"DynapseBoard: input has shape {x.shape}; expected (T, {self.n_in}) or "
                 f"(batch, T, {self.n_in})"
             )
-        io = self._io()
-        outs, events = [], []
-        for raster in trials:
-            if self.drain:
-                io.drain(self.config, self.drain_s)
-            out, ev = run_trial(io, self.config, raster, self.dt, self.lead_s, self.tail_s)
-            outs.append(out)
-            events.append(ev)
-        spikes = np.stack(outs) if batched else outs[0]
-        return spikes, {}, ({"events": events} if record else {})
+        drain_s = self.drain_s if self.drain else None
+        runs = run_trials(
+            self._io(), self.config, trials, self.dt, self.lead_s, self.tail_s, drain_s
+        )
+        spikes = np.stack([out for out, _ in runs])
+        events = [ev for _, ev in runs]
+        return (spikes if batched else spikes[0]), {}, ({"events": events} if record else {})
 
     def apply(self, config: Configuration) -> DynapseBoard:
         """Apply another configuration of the same network shape (e.g. retrained weights) to
@@ -222,6 +219,18 @@ class DynapseBoard(Module):
         self.board.close()
 
 
+def _counts(cfg: Configuration, raster: np.ndarray) -> np.ndarray:
+    """``raster`` as integer event counts, with the channels no synapse listens to zeroed."""
+    raster = np.asarray(raster)
+    if raster.dtype.kind == "f":
+        if not np.all(raster == np.round(raster)) or (raster < 0).any():
+            raise ValueError("the board takes non-negative integer event counts per bin")
+        raster = raster.astype(np.int64)
+    routed = np.zeros(raster.shape[1], bool)
+    routed[[c for c in cfg.input_map if c < raster.shape[1]]] = True
+    return np.where(routed, raster, 0)
+
+
 def run_trial(
     io: Any, cfg: Configuration, raster: np.ndarray, dt: float, lead_s: float, tail_s: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -232,19 +241,50 @@ def run_trial(
     or any object with these methods in tests). Channels without an input route (no synapse
     listens to them) are not sent.
     """
-    raster = np.asarray(raster)
-    if raster.dtype.kind == "f":
-        if not np.all(raster == np.round(raster)) or (raster < 0).any():
-            raise ValueError("the board takes non-negative integer event counts per bin")
-        raster = raster.astype(np.int64)
+    raster = _counts(cfg, raster)
     dt_us = int(round(dt / C.FPGA_TICK_S))
-    routed = np.zeros(raster.shape[1], bool)
-    routed[[c for c in cfg.input_map if c < raster.shape[1]]] = True
     io.flush(len(cfg.chips))
     t0 = io.now_us() + int(round(lead_s / C.FPGA_TICK_S))
-    io.write(encode_input(np.where(routed, raster, 0), cfg.input_map, dt_us, t0))
+    io.write(encode_input(raster, cfg.input_map, dt_us, t0))
     ev = io.read(lead_s + raster.shape[0] * dt + tail_s)
     return decode_output(ev, cfg.output_map, raster.shape[0], dt_us, t0), ev
+
+
+def run_trials(
+    io: Any,
+    cfg: Configuration,
+    rasters: np.ndarray,
+    dt: float,
+    lead_s: float,
+    tail_s: float,
+    drain_s: float | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`run_trial` for each ``(T, n_in)`` raster of ``rasters``, one after another,
+    each after a drain of ``drain_s`` seconds when given (``io.drain(cfg, drain_s)``).
+
+    Drained trials are independent; a board that can run them side by side (a
+    :class:`~dynapse2.hardware.virtual_board.VirtualBoard`'s ``trials_from_rest``) gets them
+    as one batch, with the same events, state and counters as one by one.
+    """
+    if drain_s is None or not hasattr(io, "trials_from_rest"):
+        out = []
+        for raster in rasters:
+            if drain_s is not None:
+                io.drain(cfg, drain_s)
+            out.append(run_trial(io, cfg, raster, dt, lead_s, tail_s))
+        return out
+    counts = [_counts(cfg, r) for r in rasters]
+    steps = counts[0].shape[0] if counts else 0
+    dt_us, lead_us = int(round(dt / C.FPGA_TICK_S)), int(round(lead_s / C.FPGA_TICK_S))
+    runs = io.trials_from_rest(
+        lambda i, start: encode_input(counts[i], cfg.input_map, dt_us, start + lead_us),
+        len(counts),
+        lead_s + steps * dt + tail_s,
+        drain_s,
+    )
+    return [
+        (decode_output(ev, cfg.output_map, steps, dt_us, start + lead_us), ev) for start, ev in runs
+    ]
 
 
 def to_hardware(

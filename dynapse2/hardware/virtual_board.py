@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -315,6 +316,55 @@ class VirtualBoard:
         self.events["received"] += int(out.size)
         return out
 
+    def trials_from_rest(
+        self,
+        encode: Callable[[int, int], np.ndarray],
+        n_trials: int,
+        seconds: float,
+        drain_s: float,
+    ) -> list[tuple[int, np.ndarray]]:
+        """``n_trials`` drained trials, simulated side by side as one batch.
+
+        Gives what this sequence gives, trial after trial, in the board's state and counters
+        as well: ``drain(seconds=drain_s)``, ``flush()``, ``start = now_us()``,
+        ``write(encode(i, start))``, ``read(seconds)``. Every trial starts at rest, so the
+        trials are independent; the board is left in the last trial's final state.
+
+        Args:
+            encode: ``(trial index, start tick) -> input events`` of that trial (the host's
+                encoding, :func:`~dynapse2.hardware.events.encode_input`).
+            n_trials: number of trials.
+            seconds: each trial's reading window (s).
+            drain_s: the drain before each trial (s).
+
+        Returns:
+            ``(start tick, output events)`` per trial.
+        """
+        if self.config is None:
+            raise RuntimeError("VirtualBoard: apply a configuration before reading events")
+        n_steps, gap = self._steps(seconds), self._steps(drain_s) * self._step_us
+        starts = [
+            self.clock_us + gap + i * (gap + n_steps * self._step_us) for i in range(n_trials)
+        ]
+        if n_steps == 0 or n_trials == 0:
+            self.clock_us += n_trials * gap
+            return [(t, np.zeros(0, EVENT_DTYPE)) for t in starts]
+        deliveries = []
+        for i, start in enumerate(starts):
+            self.flush()
+            self.write(encode(i, start))
+            due = self._queue["timestamp_us"] < start + n_steps * self._step_us
+            events, self._queue = self._queue[due], self._queue[~due]
+            self.events["late"] += int((events["timestamp_us"] < start).sum())
+            events = self._limit(events, start, n_steps, self.max_input_rate, "input")
+            deliveries.append(self._deliver(events, start, n_steps))
+        self._at_rest[:] = True
+        spikes = self._simulate(np.stack(deliveries))
+        out = [(t, self._emit(sp, t)) for t, sp in zip(starts, spikes, strict=True)]
+        self.clock_us = starts[-1] + n_steps * self._step_us
+        self.events["received"] += sum(int(ev.size) for _, ev in out)
+        return out
+
     def close(self) -> None:
         """Nothing to release (kept for the board interface)."""
 
@@ -381,20 +431,27 @@ class VirtualBoard:
 
     def _simulate(self, deliveries: np.ndarray) -> np.ndarray:
         """Run every population from the stored state; return the spikes of all populations,
-        concatenated over neurons: ``(n_steps, sum n_l)``."""
+        concatenated over neurons: ``(n_steps, sum n_l)``. With a batch of deliveries
+        ``(batch, n_cores, n_steps, n_in)`` (trials from rest): ``(batch, n_steps, sum n_l)``,
+        and the stored state is the last trial's."""
         mods = self._net.modules
-        x = deliveries.max(axis=0) if len(deliveries) else np.zeros(deliveries.shape[1:])
+        batched = deliveries.ndim == 4
+        core_axis = 1 if batched else 0
+        x = deliveries.max(axis=core_axis)
         lin0 = mods[0]
         same = all(
-            np.array_equal(d[:, c], x[:, c]) for d, c in zip(deliveries, self._listen0, strict=True)
+            np.array_equal(d[..., c], x[..., c])
+            for d, c in zip(np.moveaxis(deliveries, core_axis, 0), self._listen0, strict=True)
         )
         if same:  # every core heard the same events: the network's own input layer
             drive, _, _ = lin0(jnp.asarray(x, jnp.float32))
         else:  # some deliveries were lost on some cores: each core's own
             w = jnp.asarray(lin0.weight)
-            drive = jnp.zeros((x.shape[0], w.shape[1]), jnp.float32)
-            for d, (_, cols) in zip(deliveries, self._cores0, strict=True):
-                drive = drive.at[:, cols].set(jnp.asarray(d, jnp.float32) @ w[:, cols])
+            drive = jnp.zeros((*x.shape[:-1], w.shape[1]), jnp.float32)
+            for d, (_, cols) in zip(
+                np.moveaxis(deliveries, core_axis, 0), self._cores0, strict=True
+            ):
+                drive = drive.at[..., cols].set(jnp.asarray(d, jnp.float32) @ w[:, cols])
         spikes = []
         h = drive
         for li in range(len(mods) // 2):
@@ -402,9 +459,11 @@ class VirtualBoard:
                 h, _, _ = mods[2 * li](h)
             dyn = self._with_state(mods[2 * li + 1], self._flat[li])
             h, state, _ = dyn(h)
+            if batched:
+                state = {k: v[-1] for k, v in state.items()}
             self._keep_state(state, self._flat[li])
             spikes.append(np.asarray(h))
-        return np.concatenate(spikes, axis=1)
+        return np.concatenate(spikes, axis=-1)
 
     def _with_state(self, m: DynapSim, flat: np.ndarray) -> DynapSim:
         rest = m.initial_state()

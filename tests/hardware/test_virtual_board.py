@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dynapse2.hardware import chip as C
-from dynapse2.hardware.device import DRAIN_PARAMETERS, leaky_configuration, to_hardware
+from dynapse2.hardware.device import DRAIN_PARAMETERS, leaky_configuration, run_trials, to_hardware
 from dynapse2.hardware.events import EVENT_DTYPE
 from dynapse2.hardware.network import map_network, network_from_config, population_neurons
 from dynapse2.hardware.virtual_board import VirtualBoard
@@ -257,3 +257,40 @@ def test_a_route_change_rebuilds_the_router():
     assert board.last_changes.routing
     x = _input(7)
     np.testing.assert_array_equal(hw(x)[0], _sim(hw.config, x))
+
+
+class _OneByOne:
+    """The board's event interface without ``trials_from_rest``: trials one at a time."""
+
+    def __init__(self, board):
+        self.board = board
+
+    def __getattr__(self, name):
+        if name == "trials_from_rest":
+            raise AttributeError(name)
+        return getattr(self.board, name)
+
+
+def test_drained_trials_side_by_side_equal_one_by_one():
+    """A batch runs as one simulation on the virtual board, with the same output, events,
+    counters, clock and final state as trial after trial (the path of a real board)."""
+    x = _input(8, batch=4, p=0.08)
+    x[2, 50] = 3  # beyond the link rate below: input events dropped in one trial
+    boards = [VirtualBoard(2, 0.2, seed=3, max_input_rate=20_000.0) for _ in range(2)]
+    results = []
+    for board, wrap in zip(boards, (lambda b: b, _OneByOne), strict=True):
+        hw = to_hardware(_two_chip_net(), device=board)
+        board.read(0.0123)  # the clock is not at 0
+        with pytest.warns(RuntimeWarning, match="dropped"):
+            runs = run_trials(wrap(board), hw.config, x, hw.dt, 0.002, 0.003, hw.drain_s)
+        results.append((runs, board))
+    (fast, a), (slow, b) = results
+    assert sum(int(out.sum()) for out, _ in fast) > 50
+    for (out_f, ev_f), (out_s, ev_s) in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(out_f, out_s)
+        np.testing.assert_array_equal(ev_f, ev_s)
+    assert a.events == b.events and a.events["dropped_input"] > 0
+    assert a.clock_us == b.clock_us
+    for k in a._store:
+        np.testing.assert_array_equal(a._store[k], b._store[k])
+    np.testing.assert_array_equal(a._at_rest, b._at_rest)
