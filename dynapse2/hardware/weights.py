@@ -57,6 +57,7 @@ _MAX_ITER = 500
 _SHORT_ITER = 10  # Lloyd steps from every start before the best few run to convergence
 _N_FINAL = 4
 _N_GRID_STARTS = 16  # best base sets of each start grid
+_BLOCK = 2048  # rows of base sets evaluated at a time by _Sorted.sse_many
 
 
 def subset_sums(base: np.ndarray) -> np.ndarray:
@@ -77,7 +78,8 @@ def _assign(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class _Sorted:
     """Magnitudes sorted once, with prefix sums: any nearest-level assignment then costs
-    O(16 log n), independent of the number of weights."""
+    O(16 log n), independent of the number of weights. Methods take a stack of base sets
+    and treat each independently (the same numbers as one at a time, bit for bit)."""
 
     def __init__(self, a: np.ndarray):
         self.a = np.sort(a)
@@ -85,54 +87,107 @@ class _Sorted:
         self.s2 = np.concatenate([[0.0], np.cumsum(self.a**2)])
         self.aa = float(self.s2[-1])
 
-    def stats(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Nearest-level assignment to the subset sums of ``b``: for each mask its count and
-        sum of magnitudes, the boundaries (for change detection) and the squared error."""
-        lv = subset_sums(b)
-        order = np.argsort(lv, kind="stable")
-        sl = lv[order]
-        cut = np.searchsorted(self.a, 0.5 * (sl[1:] + sl[:-1]), side="right")
-        edges = np.concatenate([[0], cut, [self.a.size]])
-        count = np.zeros(_NM)
-        total = np.zeros(_NM)
-        count[order] = np.diff(edges)
-        total[order] = np.diff(self.s1[edges])
-        sq = np.diff(self.s2[edges])
-        sse = float(np.sum(sq - 2 * sl * total[order] + sl**2 * count[order]))
-        return count, total, cut, max(sse, 0.0)
-
-    def sse_many(self, bases: np.ndarray) -> np.ndarray:
-        """Squared error (nearest-level masks) of each of ``bases`` (K, 4), vectorised."""
-        lv = np.sort(bases @ BITS.T, axis=1)  # (K, 16)
-        cut = np.searchsorted(self.a, 0.5 * (lv[:, 1:] + lv[:, :-1]), side="right")
-        k = len(lv)
+    def _segments(self, sl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest-level assignment to ``sl`` (K, 16) levels sorted along each row: the
+        boundaries between the levels (K, 15), each level's count and sum of magnitudes
+        (K, 16) and the squared error (K,)."""
+        k = sl.shape[0]
+        cut = np.searchsorted(self.a, 0.5 * (sl[:, 1:] + sl[:, :-1]), side="right")
         edges = np.concatenate(
-            [np.zeros((k, 1), np.int64), cut, np.full((k, 1), self.a.size)], axis=1
+            [np.zeros((k, 1), cut.dtype), cut, np.full((k, 1), self.a.size, cut.dtype)], axis=1
         )
         cnt = np.diff(edges, axis=1)
         s1 = np.diff(self.s1[edges], axis=1)
         s2 = np.diff(self.s2[edges], axis=1)
-        return np.maximum(np.sum(s2 - 2 * lv * s1 + lv**2 * cnt, axis=1), 0.0)
+        sse = np.maximum(np.sum(s2 - 2 * sl * s1 + sl**2 * cnt, axis=1), 0.0)
+        return cut, cnt, s1, sse
 
-    def lloyd(self, b: np.ndarray, max_iter: int = _MAX_ITER) -> tuple[np.ndarray, float]:
-        """Alternate nearest-level masks and exact non-negative least squares until the
-        masks repeat (or ``max_iter``); the squared error never increases."""
+    def stats(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest-level assignment to the subset sums of ``b`` (..., 4): for each mask its
+        count and sum of magnitudes (..., 16), the boundaries (..., 15), for change detection,
+        and the squared error (...)."""
+        b = np.asarray(b, dtype=np.float64)
+        lead = b.shape[:-1]
+        b = b.reshape(-1, _NB)
+        # one vector-matrix product per base set: the same rounding as ``b[i] @ BITS.T``
+        # (a matrix-matrix product of the stack may sum in another order)
+        lv = (b[:, None, :] @ BITS.T)[:, 0]
+        order = np.argsort(lv, axis=1, kind="stable")
+        cut, cnt, s1, sse = self._segments(np.take_along_axis(lv, order, axis=1))
+        count = np.empty_like(lv)
+        total = np.empty_like(lv)
+        np.put_along_axis(count, order, cnt, axis=1)
+        np.put_along_axis(total, order, s1, axis=1)
+        return (
+            count.reshape(*lead, _NM),
+            total.reshape(*lead, _NM),
+            cut.reshape(*lead, _NM - 1),
+            sse.reshape(lead),
+        )
+
+    def sse_many(self, bases: np.ndarray) -> np.ndarray:
+        """Squared error (nearest-level masks) of each of ``bases`` (K, 4), vectorised (in
+        blocks of rows: the temporaries of a start grid stay in cache)."""
+        lv = bases @ BITS.T
+        return np.concatenate(
+            [
+                self._segments(np.sort(lv[i : i + _BLOCK], axis=1))[3]
+                for i in range(0, max(len(lv), 1), _BLOCK)
+            ]
+        )
+
+    def lloyd(self, b: np.ndarray, max_iter: int = _MAX_ITER) -> tuple[np.ndarray, np.ndarray]:
+        """Lloyd iterations from each of the base sets ``b`` (..., 4): alternate nearest-level
+        masks and exact non-negative least squares until the masks repeat (or ``max_iter``
+        steps); the squared error never increases. Returns the bases (..., 4) and their
+        squared errors (...)."""
+        b = np.array(b, dtype=np.float64)  # a copy: updated in place
+        lead = b.shape[:-1]
+        b = b.reshape(-1, _NB)
         count, total, cut, sse = self.stats(b)
+        run = np.arange(len(b))  # the base sets still iterating
         for _ in range(max_iter):
-            b_new = _nnls4(BITS.T @ (count[:, None] * BITS), BITS.T @ total, self.aa)
-            count, total, cut_new, sse_new = self.stats(b_new)
-            if sse_new > sse:  # only float round-off can get here
+            if run.size == 0:
                 break
-            b, sse = b_new, sse_new
-            if np.array_equal(cut_new, cut):
-                break
-            cut = cut_new
-        return b, sse
+            b_new = _nnls4(count[run], total[run], self.aa)
+            c_new, t_new, cut_new, sse_new = self.stats(b_new)
+            accept = ~(sse_new > sse[run])  # only float round-off can reject
+            b[run[accept]] = b_new[accept]
+            sse[run[accept]] = sse_new[accept]
+            go = accept & np.any(cut_new != cut[run], axis=1)  # accepted, masks changed
+            run = run[go]
+            count[run], total[run], cut[run] = c_new[go], t_new[go], cut_new[go]
+        return b.reshape(*lead, _NB), sse.reshape(lead)
 
 
-def _nnls4(gram: np.ndarray, rhs: np.ndarray, aa: float) -> np.ndarray:
-    """Exact ``argmin_{b >= 0} aa - 2 b.rhs + b.G.b`` for 4 unknowns (active-set enumeration;
-    the unconstrained solution is returned directly when it is non-negative)."""
+def _nnls4(count: np.ndarray, total: np.ndarray, aa: float) -> np.ndarray:
+    """Exact ``argmin_{b >= 0} aa - 2 b.rhs + b.G.b`` for each row of K problems, with the
+    Gram matrix ``G = BITS.T diag(count) BITS`` (K, 4, 4) and ``rhs = BITS.T total`` (K, 4)
+    from the per-mask ``count`` and ``total`` (K, 16) of a nearest-level assignment. Returns
+    (K, 4): the unconstrained solution where it is non-negative, else :func:`_nnls4_one`."""
+    gram = BITS.T @ (count[:, :, None] * BITS)
+    rhs = (BITS.T @ total[:, :, None])[:, :, 0]  # per row, the rounding of ``BITS.T @ total``
+    # G is singular exactly when the masks in use do not span R^4: test that on their
+    # small integer Gram matrix (determinant 0 or >= 1) and leave those rows to _nnls4_one.
+    used = (count > 0).astype(np.float64)
+    ok = np.abs(np.linalg.det(BITS.T @ (used[:, :, None] * BITS))) > 0.5
+    x = np.zeros_like(rhs)
+    try:
+        x[ok] = np.linalg.solve(gram[ok], rhs[ok][:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:  # an exact zero pivot by round-off: do them one by one
+        ok[:] = False
+    ok &= np.all(x >= 0, axis=1) & np.all(np.isfinite(x), axis=1)
+    for i in np.flatnonzero(~ok):
+        x[i] = _nnls4_one(gram[i], rhs[i], aa)
+    return x
+
+
+_ACTIVE_SETS = [np.flatnonzero(BITS[m]) for m in range(1, _NM)]  # free unknowns of _nnls4_one
+
+
+def _nnls4_one(gram: np.ndarray, rhs: np.ndarray, aa: float) -> np.ndarray:
+    """:func:`_nnls4` for one problem, ``gram`` (4, 4) and ``rhs`` (4,): the unconstrained
+    solution when it is non-negative, else active-set enumeration."""
     try:
         x = np.linalg.solve(gram, rhs)
         if np.all(x >= 0) and np.all(np.isfinite(x)):
@@ -140,9 +195,8 @@ def _nnls4(gram: np.ndarray, rhs: np.ndarray, aa: float) -> np.ndarray:
     except np.linalg.LinAlgError:
         pass
     best, best_obj = np.zeros(_NB), aa
-    for sub in range(1, _NM):
-        idx = np.flatnonzero(BITS[sub])
-        x = np.linalg.lstsq(gram[np.ix_(idx, idx)], rhs[idx], rcond=None)[0]
+    for idx in _ACTIVE_SETS:
+        x = np.linalg.lstsq(gram[idx[:, None], idx], rhs[idx], rcond=None)[0]
         if np.any(x < 0):
             continue
         b = np.zeros(_NB)
@@ -206,13 +260,10 @@ def fit_bases(a: np.ndarray, *, restarts: int = 64) -> np.ndarray:
     rng = np.random.default_rng(0)
     starts += list(np.exp(rng.uniform(log_lo, np.log(top), (restarts, _NB))))
     # Short runs from every start, then the most promising ones to convergence.
-    short = [data.lloyd(b0, _SHORT_ITER) for b0 in starts]
-    best_b, best_sse = np.zeros(_NB), data.aa
-    for i in np.argsort([sse for _, sse in short], kind="stable")[:_N_FINAL]:
-        b, sse = data.lloyd(short[i][0])
-        if sse < best_sse:
-            best_b, best_sse = b, sse
-    return best_b
+    b, sse = data.lloyd(np.array(starts), _SHORT_ITER)
+    b, sse = data.lloyd(b[np.argsort(sse, kind="stable")[:_N_FINAL]])
+    i = int(np.argmin(sse))  # the first of the best
+    return b[i] if sse[i] < data.aa else np.zeros(_NB)
 
 
 # --- the public quantizer --------------------------------------------------------------------

@@ -100,6 +100,24 @@ def test_small_case_near_grid_search_optimum(seed):
     assert got <= grid_best * 1.03  # 12 seeds: got / grid_best min 0.20, median 0.65, max 0.82
 
 
+def test_stacked_lloyd_and_nnls_match_one_at_a_time():
+    rng = np.random.default_rng(7)
+    data = W._Sorted(np.abs(rng.standard_t(3, size=200)) + 1e-3)
+    # random starts, some far above max a (unused bases: singular Gram), some with zeros
+    starts = rng.uniform(0, 2 * data.a[-1], (40, 4)) * (rng.random((40, 4)) > 0.2)
+    b, sse = data.lloyd(starts, 10)
+    for i, b0 in enumerate(starts):
+        b1, sse1 = data.lloyd(b0, 10)
+        np.testing.assert_array_equal(b[i], b1)
+        assert sse[i] == sse1
+    count, total, *_ = data.stats(starts)
+    assert np.any(count @ W.BITS == 0)  # a base used by no mask: singular Gram, fallback
+    x = W._nnls4(count, total, data.aa)
+    for i in range(len(starts)):
+        gram = W.BITS.T @ (count[i][:, None] * W.BITS)
+        np.testing.assert_array_equal(x[i], W._nnls4_one(gram, W.BITS.T @ total[i], data.aa))
+
+
 def test_at_most_four_distinct_magnitudes_are_exact():
     w = np.array([[0.3, -1.7], [0.3, 5.2], [-2.9, 0.0], [1.7, -5.2]])
     q = W.quantize_weights(w, np.array([0, 0]), ISCALE, bias_quantize=False)
