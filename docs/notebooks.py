@@ -3,7 +3,7 @@
 The percent-format ``docs/tutorials/*.py`` files are the reviewable source; the ``.ipynb``
 files next to them carry the executed outputs that the documentation site shows.
 
-    python docs/notebooks.py sync      # .py -> .ipynb, executed (writes outputs)
+    python docs/notebooks.py sync [name ...]   # .py -> .ipynb, executed (writes outputs)
     python docs/notebooks.py check     # fail if a .ipynb's cells differ from its .py
     python docs/notebooks.py execute   # execute every notebook in memory, print the times
 
@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "docs" / "tutorials"
-TIMEOUT_S = 300  # per cell
+TIMEOUT_S = 600  # per cell
 
 
 def sources() -> list[Path]:
@@ -51,8 +51,11 @@ def execute(nb: nbformat.NotebookNode) -> float:
     return time.perf_counter() - t0
 
 
-def sync() -> None:
+def sync(names: list[str]) -> None:
+    """Execute and write the notebooks of ``names`` (stems, e.g. ``silicon``; all if empty)."""
     for py in sources():
+        if names and py.stem not in names:
+            continue
         nb = from_py(py)
         seconds = execute(nb)
         nbformat.write(nb, py.with_suffix(".ipynb"))
@@ -96,7 +99,7 @@ def execute_all() -> int:
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "sync":
-        sync()
+        sync(sys.argv[2:])
     elif cmd == "check":
         sys.exit(1 if check() else 0)
     elif cmd == "execute":
