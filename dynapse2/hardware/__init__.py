@@ -15,9 +15,12 @@ Public API (samna is imported only when a board is opened, never by importing th
 - events: :func:`encode_input`, :func:`decode_output`;
 - board: :func:`to_hardware`, :class:`DynapseBoard`, :class:`VirtualBoard` (an emulated
   Stack board), :func:`leaky_configuration`, :func:`calibrate` (-> :class:`Calibration`,
-  whose ``simulator`` predicts the board), :func:`open_device`,
+  whose ``simulator`` predicts the board), :func:`open_device` (-> a
+  :class:`~dynapse2.hardware.samna_current.StackBoard` on current samna),
   :func:`samna_status`, :class:`HardwareUnavailableError`, :func:`to_samna`,
-  :func:`from_samna`.
+  :func:`from_samna`;
+- samna's own JSON without samna: :func:`save_samna_json`, :func:`load_samna_json`
+  (:func:`to_samna_json`, :func:`from_samna_json`; :func:`adopt_cookies` on the board side).
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ _EXPORTS: dict[str, str] = {
     "quantize_network": "network",
     "QuantizationAware": "quantization_aware",
     "quantization_aware": "quantization_aware",
+    "adopt_cookies": "samna_json",
+    "from_samna_json": "samna_json",
+    "load_samna_json": "samna_json",
+    "save_samna_json": "samna_json",
+    "to_samna_json": "samna_json",
     "HardwareUnavailableError": "samna_backend",
     "from_samna": "samna_backend",
     "open_device": "samna_backend",
@@ -120,6 +128,11 @@ __all__ = [
     "quantize_parameters",
     "quantize_weights",
     "samna_status",
+    "save_samna_json",
+    "load_samna_json",
+    "to_samna_json",
+    "from_samna_json",
+    "adopt_cookies",
     "leaky_configuration",
     "VirtualBoard",
     "to_hardware",

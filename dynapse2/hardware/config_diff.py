@@ -4,7 +4,7 @@ A board that holds configuration ``old`` and is given ``new`` needs to write onl
 differs: a retrained network changes the CAM weight masks of some neurons and the base
 weights of some cores, and nothing else. :func:`changes` finds those parts, per chip, core
 and neuron, in a few vectorised comparisons; the boards apply only them
-(:meth:`~dynapse2.hardware.samna_backend.Board.apply` writes only the changed neurons into
+(:meth:`~dynapse2.hardware.samna_current.StackBoard.apply` writes only the changed neurons into
 samna's configuration object, whose own ``apply_configuration`` sends the differences;
 :meth:`~dynapse2.hardware.virtual_board.VirtualBoard.apply` keeps its event router when no
 route changed).

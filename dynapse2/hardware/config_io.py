@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from dynapse2.atomic import atomic_write
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import (
     _ARRAY_FIELDS,
@@ -336,33 +336,13 @@ def save(cfg: Configuration, path: str | os.PathLike) -> None:
     fsync'ed, then moved over ``path`` with ``os.replace``. If anything fails on the way,
     the temporary file is removed and a previous file at ``path`` is left untouched.
     """
-    path = os.fspath(path)
     doc = to_dict(cfg)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(doc):
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename durable; not every platform can open a directory
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+
+    def write(f) -> None:
+        for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(doc):
+            f.write(chunk)
+
+    atomic_write(path, write)
 
 
 def load(path: str | os.PathLike) -> Configuration:

@@ -7,37 +7,30 @@ and returns a :class:`DynapseBoard`: a module with the usual contract, input ras
 ``(batch, T, n_out)``. Without a usable board it raises one
 :class:`~dynapse2.hardware.samna_backend.HardwareUnavailableError` whose ``reason`` is
 ``"missing"`` (samna not installed), ``"bootstrapper"`` (a samna that would download its
-binary at import) or ``"no-board"`` (no device listing, or no board connected), and whose
-message says what to do.
+binary at import), ``"unsupported"`` (a samna generation that cannot drive a board),
+``"no-board"``, ``"no-bitfile"`` or ``"too-few-chips"``, and whose message says what to do.
 
-UNTESTED ON A BOARD. The event I/O (:class:`_BoardIO`) follows samna's documented Dynap-SE2
-interface as used in SynSense's public examples: events are
-``samna.dynapse2.NormalGridEvent`` objects (a ``Dynapse2Destination`` ``event`` plus a
-``timestamp`` in FPGA ticks of 1 us), written with ``device.grid_bus_write_events(list)``
-and read with ``device.read_events()``; the FPGA clock is read by sending tag 2047 (the
-board's timing probe) and reading the timestamp that comes back with ``output_read()``;
-``model.reset(ResetType.LogicReset, chip_mask)`` flushes the event buffers; draining the
-neurons' state applies :func:`leaky_configuration` (every leak current at its maximum), waits,
-and applies the network's configuration again. Every apply is incremental
-(:meth:`~dynapse2.hardware.samna_backend.Board.apply`): a drain writes 6 parameters per core,
-a retrained network only the neurons whose weights changed. Everything above that layer (encoding,
-decoding, timing) is pure and tested, and the whole path runs against
-:class:`~dynapse2.hardware.virtual_board.VirtualBoard`, an emulated board that answers the
-same calls: ``to_hardware(net, device=VirtualBoard())``.
+The board itself is driven by the adapter of the installed samna's generation
+(:mod:`dynapse2.hardware.samna_current`: opening, bitfile, clock, events, drain), which is
+tested against a samna double written from documented facts, never against a board. Every
+step above it (encoding, timing, decoding) is pure and tested, and the whole path runs
+against :class:`~dynapse2.hardware.virtual_board.VirtualBoard`, an emulated board that
+answers the same calls: ``to_hardware(net, device=VirtualBoard())``. Every apply is
+incremental: a drain writes 6 parameters per core, a retrained network only the neurons
+whose weights changed.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration, Parameter
-from dynapse2.hardware.events import EVENT_DTYPE, decode_output, encode_input
+from dynapse2.hardware.events import decode_output, encode_input
 from dynapse2.hardware.network import map_network
-from dynapse2.hardware.samna_backend import Board, open_device
+from dynapse2.hardware.samna_backend import open_device
 from dynapse2.hardware.virtual_board import VirtualBoard
 from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module, simulation
@@ -62,69 +55,6 @@ def leaky_configuration(cfg: Configuration) -> Configuration:
     return out
 
 
-class _BoardIO:
-    """The only code that moves events to and from the board (untested on a board)."""
-
-    def __init__(self, board: Board) -> None:
-        self.board = board
-        self.device = board.device
-        import samna.dynapse2 as se2  # noqa: PLC0415  (samna is real here: the board is open)
-
-        self.se2 = se2
-
-    def _event(self, tag: int, core_mask: int, x_hop: int, y_hop: int, ts: int) -> Any:
-        ev = self.se2.NormalGridEvent()
-        dest = self.se2.Dynapse2Destination()
-        dest.tag = int(tag)
-        dest.core = [bool(core_mask >> i & 1) for i in range(C.N_CORES)]
-        dest.x_hop, dest.y_hop = int(x_hop), int(y_hop)
-        ev.event = dest
-        ev.timestamp = int(ts)
-        return ev
-
-    def flush(self, n_chips: int) -> None:
-        self.board.model.reset(self.se2.ResetType.LogicReset, (1 << n_chips) - 1)
-        self.device.read_events()
-
-    def drain(self, cfg: Configuration, seconds: float) -> None:
-        """Drain the analog state: the leaky configuration for ``seconds``, then ``cfg``."""
-        self.board.apply(leaky_configuration(cfg))
-        time.sleep(seconds)
-        self.board.apply(cfg)
-
-    def now_us(self, wait_s: float = 0.01, retries: int = 20) -> int:
-        """The FPGA clock (us), by bouncing the timing probe (tag 2047) off the board."""
-        probe = self._event(max(C.RESERVED_TAGS), 0b1111, C.HOP_MIN, C.HOP_MIN, 0)
-        self.device.input_interface_write_events(0, [probe] * 4)
-        for _ in range(retries):
-            time.sleep(wait_s)
-            stamps = self.device.output_read()
-            if len(stamps):
-                return int(stamps[-1])
-            wait_s *= 2
-        raise TimeoutError("the board's FPGA did not answer the timing probe")
-
-    def write(self, events: np.ndarray) -> None:
-        self.device.grid_bus_write_events(
-            [
-                self._event(e["tag"], e["core_mask"], e["x_hop"], e["y_hop"], e["timestamp_us"])
-                for e in events
-            ]
-        )
-
-    def read(self, duration_s: float, poll_s: float = 0.01) -> np.ndarray:
-        """Events that reach the host within ``duration_s``, as :data:`EVENT_DTYPE`."""
-        rows = []
-        stop = time.time() + duration_s
-        while time.time() < stop:
-            for ev in self.device.read_events():
-                d = ev.event
-                mask = sum(int(bool(b)) << i for i, b in enumerate(d.core))
-                rows.append((0, d.tag, mask, d.x_hop, d.y_hop, ev.timestamp))
-            time.sleep(poll_s)
-        return np.array(rows, dtype=EVENT_DTYPE)
-
-
 class DynapseBoard(Module):
     """A network running on a Dynap-SE2 Stack board, real or virtual (see the module docstring).
 
@@ -137,7 +67,7 @@ class DynapseBoard(Module):
 
     Attributes:
         config: the applied configuration.
-        board: the opened :class:`~dynapse2.hardware.samna_backend.Board` or a
+        board: the opened :class:`~dynapse2.hardware.samna_current.StackBoard` or a
             :class:`~dynapse2.hardware.virtual_board.VirtualBoard`.
         dt: seconds per time bin of the rasters.
         lead_s: time between reading the FPGA clock and the first input bin (s).
@@ -161,7 +91,7 @@ class DynapseBoard(Module):
     def __init__(
         self,
         config: Configuration,
-        board: Board | VirtualBoard,
+        board: Any,
         dt: float,
         n_in: int,
         lead_s: float | None = None,
@@ -179,9 +109,6 @@ class DynapseBoard(Module):
     def shape(self) -> tuple[int, int]:
         return (self.n_in, self.n_out)
 
-    def _io(self) -> Any:
-        return self.board if isinstance(self.board, VirtualBoard) else _BoardIO(self.board)
-
     def evolve(self, x: Any, record: bool = False) -> tuple[np.ndarray, dict, dict]:
         x = np.asarray(x)
         batched = x.ndim == 3
@@ -193,7 +120,7 @@ class DynapseBoard(Module):
             )
         drain_s = self.drain_s if self.drain else None
         runs = run_trials(
-            self._io(), self.config, trials, self.dt, self.lead_s, self.tail_s, drain_s
+            self.board, self.config, trials, self.dt, self.lead_s, self.tail_s, drain_s
         )
         spikes = np.stack([out for out, _ in runs])
         events = [ev for _, ev in runs]
@@ -237,7 +164,8 @@ def run_trial(
     """Send one ``(T, n_in)`` raster and return ``((T, n_out) raster, raw events)``.
 
     ``io`` provides ``flush(n_chips)``, ``now_us()``, ``write(events)``, ``read(seconds)``
-    (:class:`_BoardIO` on a board, a :class:`~dynapse2.hardware.virtual_board.VirtualBoard`,
+    (:class:`~dynapse2.hardware.samna_current.StackBoard` on a board, a
+    :class:`~dynapse2.hardware.virtual_board.VirtualBoard`,
     or any object with these methods in tests). Channels without an input route (no synapse
     listens to them) are not sent.
     """
@@ -301,21 +229,22 @@ def to_hardware(
         net: a supported network (see :mod:`dynapse2.hardware.network`).
         device: a :class:`~dynapse2.hardware.virtual_board.VirtualBoard` (an emulated board),
             or the samna ``DeviceInfo`` of a board; default: the first Dynap-SE2 found.
-        bitfile: FPGA bitfile to load after opening (the Stack board needs one after
-            power-up).
+        bitfile: FPGA bitfile to load after opening (the Stack board needs one after every
+            power-up); default ``$DYNAPSE2_BITFILE``.
         drain: drain the neurons' state before every trial (see :class:`DynapseBoard`).
         **kwargs: passed to :func:`~dynapse2.hardware.network.map_network`.
 
     Raises:
-        HardwareUnavailableError: samna missing or a bootstrapper, or no board (``reason``
-            says which; the message says what to do).
+        HardwareUnavailableError: samna missing, a bootstrapper or a generation that cannot
+            drive a board, no board, no bitfile, or too few chips (``reason`` says which;
+            the message says what to do).
         ValueError: the network is not supported or does not fit the chips (or the virtual
             board's chip count).
     """
     mapping = map_network(net, **kwargs)
     if isinstance(device, VirtualBoard):
         device.apply(mapping.config)
-        board: Board | VirtualBoard = device
+        board: Any = device
     else:
         board = open_device(mapping.config, device, bitfile)
     first = net.modules[0] if hasattr(net, "modules") else net

@@ -6,7 +6,8 @@
   (0.3.8 .. 0.7.1.0 on PyPI, CPython <= 3.10, with a compiled extension).
 - :func:`to_samna` / :func:`from_samna` convert a :class:`~dynapse2.hardware.config.Configuration`
   to and from ``samna.dynapse2.Dynapse2Configuration``, value by value.
-- :func:`open_device` finds and opens a Stack board and applies a configuration.
+- :func:`open_device` opens a Stack board with the adapter of the installed samna's
+  generation (:mod:`dynapse2.hardware.samna_current` for samna 0.14 and later).
 
 Multi-chip: our ``Configuration.chips[i]`` is samna's ``Dynapse2Configuration.chips[i]``
 (the board's chip order). samna 0.7.1.0's ``Dynapse2Configuration()`` holds one chip; more
@@ -45,7 +46,7 @@ from dynapse2.hardware.config import (
     Core,
     Parameter,
 )
-from dynapse2.hardware.config_diff import Changes, changes
+from dynapse2.hardware.config_diff import Changes
 
 __all__ = [
     "SUPPORTED_SAMNA_VERSION",
@@ -55,7 +56,6 @@ __all__ = [
     "to_samna",
     "from_samna",
     "open_device",
-    "Board",
 ]
 
 SUPPORTED_SAMNA_VERSION = "0.7.1.0"
@@ -372,102 +372,41 @@ def from_samna(obj: Any) -> Configuration:
 
 
 # --- device -------------------------------------------------------------------------------
-BOARD_NAME = "DYNAP-SE2"
-"""Substring of a Dynap-SE2 board's ``DeviceInfo.device_type_name`` (case-insensitive)."""
-
-
-class Board:
-    """An opened Stack board: ``device`` (samna's opened device) and ``model``.
-
-    Use as a context manager, or call :meth:`close`.
-    """
-
-    def __init__(self, samna: Any, device: Any) -> None:
-        self._samna = samna
-        self.device = device
-        self.model = device.get_model()
-        self.config: Configuration | None = None
-        self.last_changes: Changes | None = None
-        self._target: Any = None  # samna's configuration object that holds self.config
-
-    def apply(self, cfg: Configuration) -> None:
-        """Write ``cfg`` into the board's configuration and apply it.
-
-        Incremental: after the first call, only the chips, cores and neurons that differ
-        from the configuration applied last (:func:`~dynapse2.hardware.config_diff.changes`,
-        kept in :attr:`last_changes`) are written into samna's configuration object, and
-        nothing is sent when nothing differs; samna's ``apply_configuration`` sends the
-        differences to the chips.
-        """
-        cfg.validate()
-        ch = None if self.config is None else changes(self.config, cfg)
-        if ch is not None and ch.empty:
-            self.last_changes = ch
-            return
-        if ch is None or ch.layout:
-            self._target = to_samna(cfg, base=self.model.get_configuration())
-        else:
-            to_samna(cfg, base=self._target, changed=ch)
-        self.model.apply_configuration(self._target)
-        self.config = cfg.copy()  # what the board holds, whatever the caller does to cfg
-        self.last_changes = ch
-
-    def read_configuration(self) -> Configuration:
-        """The configuration the board holds now."""
-        return from_samna(self.model.get_configuration())
-
-    def close(self) -> None:
-        """Close the device."""
-        self._samna.device.close_device(self.device)
-
-    def __enter__(self) -> Board:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def open_device(
     cfg: Configuration | None = None, device: Any = None, bitfile: str | None = None
-) -> Board:
-    """Find and open a Dynap-SE2 Stack board, and apply ``cfg`` if given.
+) -> Any:
+    """Open the Stack board with the adapter of the installed samna's generation, and apply
+    ``cfg`` if given.
+
+    Generations: samna 0.7.1.0 (and older real builds) converts configurations
+    (:func:`to_samna`) but has no device listing, ``NormalGridEvent`` or ``read_events``, so
+    it cannot drive a board; samna 0.14 and later is driven by
+    :func:`~dynapse2.hardware.samna_current.open_board` (see that module).
 
     Args:
         cfg: configuration to apply after opening.
-        device: a samna ``DeviceInfo`` to open; default: the first device whose
-            ``device_type_name`` contains "DYNAP-SE2".
-        bitfile: FPGA bitfile to load with ``configure_opal_kelly`` (the Stack board needs
-            one after power-up; it ships with the vendor's software).
+        device: a samna ``DeviceInfo`` to open; default: the only Stack board listed.
+        bitfile: the FPGA bitfile (default ``$DYNAPSE2_BITFILE``).
+
+    Returns:
+        A :class:`~dynapse2.hardware.samna_current.StackBoard`.
 
     Raises:
-        HardwareUnavailableError: ``reason`` "missing" or "bootstrapper" (samna unusable)
-            or "no-board" (no device listing in this samna, or no board connected).
+        HardwareUnavailableError: ``reason`` ``"missing"`` or ``"bootstrapper"`` (samna
+            unusable), ``"unsupported"`` (a samna generation that cannot drive a board),
+            or the adapter's (``"no-board"``, ``"no-bitfile"``, ``"too-few-chips"``).
     """
+    from dynapse2.hardware import samna_current  # noqa: PLC0415
+
     samna = _require_samna()
-    dev = samna.device
-    if device is None:
-        lister = getattr(dev, "get_all_devices", None) or getattr(dev, "get_unopened_devices", None)
-        if lister is None:
-            version = samna_status().version or "this samna"
-            raise HardwareUnavailableError(
-                "no-board",
-                f"samna {version} has no device listing (samna.device.get_all_devices), so no "
-                "board can be found with it; install the vendor's current samna and connect "
-                "the Dynap-SE2 Stack board.",
-            )
-        boards = [i for i in lister() if BOARD_NAME in str(i.device_type_name).upper()]
-        if not boards:
-            raise HardwareUnavailableError(
-                "no-board",
-                "no Dynap-SE2 board found: connect the Stack board by USB, power it, and "
-                "check that samna.device.get_all_devices() lists it.",
-            )
-        device = boards[0]
-    opened = dev.open_device(device)
-    if bitfile is not None and not opened.configure_opal_kelly(bitfile):
-        dev.close_device(opened)
-        raise HardwareUnavailableError("no-board", f"could not load the FPGA bitfile {bitfile}")
-    board = Board(samna, opened)
-    if cfg is not None:
-        board.apply(cfg)
-    return board
+    version = samna_status().version
+    if version is not None and _version_tuple(version) < samna_current.MIN_VERSION:
+        need = ".".join(map(str, samna_current.MIN_VERSION))
+        raise HardwareUnavailableError(
+            "unsupported",
+            f"samna {version} converts configurations (to_samna) but cannot drive a board: it "
+            f"has no device listing, NormalGridEvent or read_events; install the vendor's "
+            f"samna >= {need} (Python >= 3.9) in the environment beside the board, or save the "
+            "configuration with save_samna_json and apply it there.",
+        )
+    return samna_current.open_board(samna, cfg, device, bitfile)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +25,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from dynapse2.atomic import atomic_write
 from dynapse2.nn import Module
 from dynapse2.train.history import History
 
@@ -66,29 +65,6 @@ def _net_bytes(net: Module) -> np.ndarray:
 def _serialise_into(f: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     """Write the archive to the open file ``f`` (a seam for tests that simulate a crash)."""
     np.savez(f, **arrays)
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # some filesystems cannot fsync a directory
-        pass
 
 
 def save(
@@ -132,7 +108,7 @@ def save(
         arrays["best"] = _net_bytes(best)
     for i, leaf in enumerate(jax.tree_util.tree_leaves(opt_state)):
         arrays[f"opt_{i}"] = np.asarray(leaf)
-    _atomic_write(path, lambda f: _serialise_into(f, arrays))
+    atomic_write(path, lambda f: _serialise_into(f, arrays), binary=True)
 
 
 def load(path: str | os.PathLike, like: Module) -> Checkpoint:

@@ -336,6 +336,10 @@ class _Model:
 
     def apply_configuration(self, obj):
         self.applied.append(sb.from_samna(obj))
+        return True
+
+    def clear_error_queue(self):
+        pass
 
 
 class _Device:
@@ -352,7 +356,9 @@ def test_board_applies_incrementally(samna):
         c.position = (i, 0)
     old = Configuration(old.chips)
     model = _Model(samna, 2)
-    board = sb.Board(samna, _Device(model))
+    from dynapse2.hardware.samna_current import StackBoard
+
+    board = StackBoard(samna, _Device(model), n_chips=2, settle_s=0.0)
     board.apply(old)
     assert board.last_changes is None and model.applied == [old]
     new = _edited(old, 2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import sys
-import types
 from pathlib import PurePosixPath
 
 import pytest
@@ -83,57 +82,3 @@ def test_open_device_with_bootstrapper_never_imports_it(monkeypatch, no_samna_im
         sb.open_device()
     assert e.value.reason == "bootstrapper"
     assert "not imported" in str(e.value) and "samna==0.7.1.0" in str(e.value)
-
-
-def _fake_samna(monkeypatch, device_module):
-    fake = types.ModuleType("samna")
-    fake.device = device_module
-    monkeypatch.setitem(sys.modules, "samna", fake)
-    monkeypatch.setattr(
-        sb, "samna_status", lambda: sb.SamnaStatus("real", "0.7.1.0", "fake real build")
-    )
-
-
-def test_open_device_without_device_listing(monkeypatch):
-    _fake_samna(monkeypatch, types.SimpleNamespace(open_device=lambda info: None))
-    with pytest.raises(
-        sb.HardwareUnavailableError, match=r"samna 0\.7\.1\.0 has no device listing"
-    ) as e:
-        sb.open_device()
-    assert e.value.reason == "no-board"
-
-
-def test_open_device_without_board(monkeypatch):
-    other = types.SimpleNamespace(device_type_name="Speck2fDevKit")
-    _fake_samna(
-        monkeypatch,
-        types.SimpleNamespace(get_all_devices=lambda: [other], open_device=lambda info: None),
-    )
-    with pytest.raises(
-        sb.HardwareUnavailableError, match=r"no Dynap-SE2 board found: connect"
-    ) as e:
-        sb.open_device()
-    assert e.value.reason == "no-board"
-
-
-def test_open_device_opens_the_dynapse2_board(monkeypatch):
-    opened = []
-
-    class Opened:
-        def get_model(self):
-            return "model"
-
-    def open_device(info):
-        opened.append(info)
-        return Opened()
-
-    infos = [
-        types.SimpleNamespace(device_type_name="Speck2fDevKit"),
-        types.SimpleNamespace(device_type_name="DYNAP-SE2 Stack"),
-    ]
-    _fake_samna(
-        monkeypatch,
-        types.SimpleNamespace(get_all_devices=lambda: infos, open_device=open_device),
-    )
-    board = sb.open_device()
-    assert opened == [infos[1]] and board.model == "model"
