@@ -6,32 +6,16 @@ Skipped unless the installed samna is the real 0.7.1.0 build; with DYNAPSE2_REQU
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hw_factories import random_configuration
+from samna_ready import needs_samna
 
 from dynapse2.hardware import chip as C
 from dynapse2.hardware import samna_backend as sb
 from dynapse2.hardware.config import Configuration, Parameter
 
-_STATUS = sb.samna_status()
-_READY = _STATUS.kind == "real" and _STATUS.version == sb.SUPPORTED_SAMNA_VERSION
-if not _READY and os.environ.get("DYNAPSE2_REQUIRE_SAMNA") == "1":
-    raise RuntimeError(
-        f"DYNAPSE2_REQUIRE_SAMNA=1 but samna is {_STATUS.kind} ({_STATUS.detail}); "
-        f"these tests need the real samna {sb.SUPPORTED_SAMNA_VERSION}"
-    )
-
-pytestmark = [
-    pytest.mark.samna,
-    pytest.mark.skipif(
-        not _READY,
-        reason=f"needs the real samna {sb.SUPPORTED_SAMNA_VERSION} (Python 3.10); "
-        f"found: {_STATUS.detail}",
-    ),
-]
+pytestmark = [pytest.mark.samna, needs_samna]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ Regenerate the shipped table dynapse2/hardware/samna_json_tables.py (samna 0.7.1
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hw_factories import random_configuration
+from samna_ready import needs_samna
 
 from dynapse2.hardware import chip as C
 from dynapse2.hardware import samna_backend as sb
@@ -36,19 +36,6 @@ from dynapse2.hardware.config import (
     NEURON_FIELDS,
     Configuration,
     Parameter,
-)
-
-_STATUS = sb.samna_status()
-_READY = _STATUS.kind == "real" and _STATUS.version == sb.SUPPORTED_SAMNA_VERSION
-if not _READY and os.environ.get("DYNAPSE2_REQUIRE_SAMNA") == "1":
-    raise RuntimeError(
-        f"DYNAPSE2_REQUIRE_SAMNA=1 but samna is {_STATUS.kind} ({_STATUS.detail}); "
-        f"these tests need the real samna {sb.SUPPORTED_SAMNA_VERSION}"
-    )
-needs_samna = pytest.mark.skipif(
-    not _READY,
-    reason=f"needs the real samna {sb.SUPPORTED_SAMNA_VERSION} (Python 3.10); "
-    f"found: {_STATUS.detail}",
 )
 
 
@@ -346,15 +333,7 @@ def test_module_does_not_import_samna():
 
 # --- with the real samna 0.7.1.0 ----------------------------------------------------------
 _TABLES_PATH = Path(sj.__file__).with_name("samna_json_tables.py")
-_GROUP_PATHS = {
-    "global_parameters": ("globalParameters",),
-    "shared_parameters01": ("sharedParameters01",),
-    "shared_parameters23": ("sharedParameters23",),
-    "sadc_group_parameters01": ("sadcGroupParameters01",),
-    "sadc_group_parameters23": ("sadcGroupParameters23",),
-    "bioamp_common_parameters": ("bioamps", "commonParameters"),
-    "bioamp_channel_parameters": ("bioamps", "channelParameters"),
-}
+_GROUP_PATHS = sj._GROUP_KEYS
 _TABLE_DOCS = {
     "SAMNA_VERSION": "The samna build these fields were read from.",
     "PARAMETERS": "Parameter group -> one table per dict of the group (4 for the cores' "
