@@ -4,6 +4,13 @@ Configurations, samna JSON and checkpoints are streamed into a temporary file in
 directory, flushed and fsync'ed, then moved over the target with ``os.replace`` (and the
 directory fsync'ed where the platform allows it). If anything fails on the way, the
 temporary file is removed and a previous file at the target is left untouched.
+
+No litter: a temporary file is named ``.<target name>.<pid>.<random>.tmp`` after the process
+that writes it. A process killed mid-write (``SIGKILL``, preemption) cannot remove its own, so
+every save first removes the temporary files of the same target whose process no longer runs;
+those of a live process (a concurrent saver of the same path) are left alone. (A process id
+is checked on this machine only: savers on other hosts of a shared file system are assumed
+alive, and their files are kept.)
 """
 
 from __future__ import annotations
@@ -28,7 +35,11 @@ def atomic_write(
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{path}: not written: the directory {directory} does not exist")
+    name = os.path.basename(path)
+    _remove_stale(directory, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as f:
             write(f)
@@ -51,3 +62,31 @@ def atomic_write(
         pass
     finally:
         os.close(dfd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it runs
+        return True
+    return True
+
+
+def _remove_stale(directory: str, name: str) -> None:
+    """Remove the temporary files of target ``name`` left by processes that no longer run."""
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except FileNotFoundError:
+                pass  # another saver removed it first
