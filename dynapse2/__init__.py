@@ -7,7 +7,16 @@ exception is ``dynapse2.hardware.chip``, the single module of chip facts (limits
 names; it imports nothing), which every layer may read.
 """
 
+from dynapse2.errors import FileFormatError
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Module, Sequential, default_currents
 
 __version__ = "0.1.0"
-__all__ = ["CURRENTS", "DynapSim", "Linear", "Module", "Sequential", "default_currents"]
+__all__ = [
+    "CURRENTS",
+    "DynapSim",
+    "FileFormatError",
+    "Linear",
+    "Module",
+    "Sequential",
+    "default_currents",
+]

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from dynapse2.atomic import atomic_write
+from dynapse2.errors import FileFormatError
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import (
     _ARRAY_FIELDS,
@@ -325,7 +326,16 @@ def from_json(text: str | bytes) -> Configuration:
         d = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"JSON: not valid JSON ({e})") from e
-    return from_dict(d)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"JSON: not UTF-8 text ({e})") from e
+    except RecursionError as e:
+        raise ValueError("JSON: nested too deeply to be a configuration") from e
+    try:
+        return from_dict(d)
+    except RecursionError as e:
+        raise ValueError("JSON: nested too deeply to be a configuration") from e
+    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        raise ValueError(f"JSON: not a configuration document ({type(e).__name__}: {e})") from e
 
 
 # --- files --------------------------------------------------------------------------------
@@ -346,6 +356,19 @@ def save(cfg: Configuration, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> Configuration:
-    """Read and validate a configuration written by :func:`save`."""
-    with open(path, encoding="utf-8") as f:
-        return from_json(f.read())
+    """Read and validate a configuration written by :func:`save`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileFormatError: anything else wrong with its content (a ``ValueError``).
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        raise FileFormatError(path, "empty file", "was the save interrupted? save it again")
+    try:
+        return from_json(data)
+    except ValueError as e:
+        raise FileFormatError(
+            path, f"not a valid dynapse2 configuration: {e}", "write it with Configuration.save"
+        ) from e

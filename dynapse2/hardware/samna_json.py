@@ -87,6 +87,7 @@ from typing import IO, Any
 import numpy as np
 
 from dynapse2.atomic import atomic_write
+from dynapse2.errors import FileFormatError
 from dynapse2.hardware import chip as C
 from dynapse2.hardware import samna_json_tables as T
 from dynapse2.hardware.config import (
@@ -638,7 +639,8 @@ def load_samna_json(path: str | os.PathLike[str]) -> Configuration:
     or by :func:`save_samna_json`. See :func:`from_samna_json`.
 
     Raises:
-        ValueError: as :func:`from_samna_json`, the message starting with ``path``.
+        FileFormatError: (a ``ValueError``) as :func:`from_samna_json`, the message starting
+            with ``path``.
         OSError: the file cannot be read.
     """
     path = os.fspath(path)
@@ -647,7 +649,7 @@ def load_samna_json(path: str | os.PathLike[str]) -> Configuration:
     try:
         return from_samna_json(data)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise FileFormatError(path, str(e)) from None
 
 
 # --- beside the board ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +27,7 @@ import jax
 import numpy as np
 
 from dynapse2.atomic import atomic_write
+from dynapse2.errors import FileFormatError
 from dynapse2.nn import Module
 from dynapse2.train.history import History
 
@@ -120,32 +122,84 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
             replaced by the stored ones, bit for bit.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a checkpoint of this format.
+        FileNotFoundError: no such file.
+        FileFormatError: anything else wrong with its content (a ``ValueError`` that names
+            the file and what is wrong): truncated, corrupted, not a checkpoint, another
+            format version, a field missing or of the wrong type, a network of another
+            structure than ``like``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
-    with np.load(path) as z:
-        if "meta" not in z.files or "net" not in z.files:
-            raise ValueError(f"load: {str(path)!r} is not a dynapse2 checkpoint")
-        meta = json.loads(z["meta"].tobytes().decode())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"load: {str(path)!r} has format version {meta.get('format_version')!r}; "
-                f"this library reads version {FORMAT_VERSION}"
-            )
-        net = eqx.tree_deserialise_leaves(io.BytesIO(z["net"].tobytes()), like)
-        best = None
-        if meta["has_best"]:
-            best = eqx.tree_deserialise_leaves(io.BytesIO(z["best"].tobytes()), like)
-        n_opt = sum(1 for k in z.files if k.startswith("opt_"))
-        opt = [np.array(z[f"opt_{i}"]) for i in range(n_opt)]
-    key = None if meta["key"] is None else jax.numpy.asarray(meta["key"], dtype=np.uint32)
+    try:
+        meta, net, best, opt = _read(path, like)
+        key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
+        history, epoch = History.from_dict(meta["history"]), meta["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise _Bad(f"field 'epoch' = {epoch!r} is not a non-negative integer")
+        if key is not None and key.shape != (2,):
+            raise _Bad(f"field 'key' has shape {key.shape}, expected (2,)")
+    except _Bad as e:
+        raise FileFormatError(path, str(e), _HINT) from None
+    except KeyError as e:
+        raise FileFormatError(path, f"field {e} is missing", _HINT) from None
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise FileFormatError(
+            path, f"truncated or corrupted, not a complete checkpoint archive ({e})", _HINT
+        ) from None
+    except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as e:
+        raise FileFormatError(path, f"not a readable checkpoint ({e})", _HINT) from None
     return Checkpoint(
         net=net,
         opt_state_leaves=opt,
-        history=History.from_dict(meta["history"]),
-        epoch=int(meta["epoch"]),
-        key=key,
+        history=history,
+        epoch=epoch,
+        key=None if key is None else jax.numpy.asarray(key),
         best=best,
     )
+
+
+_HINT = (
+    "load a checkpoint written by dynapse2.train.save; after a preempted run, resume from "
+    "the previous checkpoint"
+)
+
+
+class _Bad(Exception):
+    """A problem found while reading (turned into a FileFormatError naming the file)."""
+
+
+def _read(path: Path, like: Module) -> tuple[dict, Module, Module | None, list[np.ndarray]]:
+    """The archive's metadata, network, best network and optimizer leaves."""
+    with np.load(path, allow_pickle=False) as z:
+        if "meta" not in z.files or "net" not in z.files:
+            raise _Bad("not a dynapse2 checkpoint (no 'meta' and 'net' entries)")
+        try:
+            meta = json.loads(z["meta"].tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise _Bad(f"its metadata is not JSON ({e})") from None
+        if not isinstance(meta, dict):
+            raise _Bad("its metadata is not a JSON object")
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            newer = isinstance(version, int) and version > FORMAT_VERSION
+            raise _Bad(
+                f"format version {version!r}"
+                + (" (written by a newer dynapse2: upgrade)" if newer else "")
+                + f"; this library reads version {FORMAT_VERSION}"
+            )
+        net = _leaves(z["net"], like, "net")
+        best = _leaves(z["best"], like, "best") if meta["has_best"] else None
+        n_opt = sum(1 for k in z.files if k.startswith("opt_"))
+        opt = [np.array(z[f"opt_{i}"]) for i in range(n_opt)]
+    return meta, net, best, opt
+
+
+def _leaves(data: np.ndarray, like: Module, what: str) -> Module:
+    try:
+        return eqx.tree_deserialise_leaves(io.BytesIO(data.tobytes()), like)
+    except Exception as e:  # noqa: BLE001  (equinox raises several types for a mismatch)
+        raise _Bad(
+            f"its {what!r} network does not fit the structure of `like` "
+            f"({type(e).__name__}: {str(e)[:200]})"
+        ) from None

@@ -8,6 +8,7 @@ import optax
 import pytest
 from train_helpers import small_net
 
+from dynapse2 import FileFormatError
 from dynapse2.train import History, fit, load, max_imem_cross_entropy, save
 from dynapse2.train import checkpoint as ckpt_mod
 
@@ -61,7 +62,7 @@ def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load(tmp_path / "missing.npz", like=small_net())
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
-    with pytest.raises(ValueError, match="is not a dynapse2 checkpoint"):
+    with pytest.raises(FileFormatError, match=r"other.npz: not a dynapse2 checkpoint"):
         load(tmp_path / "other.npz", like=small_net())
 
 
