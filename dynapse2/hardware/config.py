@@ -333,6 +333,23 @@ class Core:
 
 
 # --- Views --------------------------------------------------------------------------------
+class _Entries(tuple):
+    """A neuron's CAM or SRAM entries: a tuple whose out-of-range index names the limit."""
+
+    def __new__(cls, what: str, items: Iterable[Any]) -> _Entries:
+        out = super().__new__(cls, items)
+        out._what = what
+        return out
+
+    def __getitem__(self, i: Any) -> Any:
+        try:
+            return super().__getitem__(i)
+        except IndexError:
+            raise IndexError(
+                f"a neuron has {len(self)} {self._what}, indices 0..{len(self) - 1}; got {i}"
+            ) from None
+
+
 class Neuron:
     """View of neuron ``index`` of ``core``: ``synapses``, ``destinations``, ``latch_<name>``."""
 
@@ -345,12 +362,17 @@ class Neuron:
     @property
     def synapses(self) -> tuple[Synapse, ...]:
         """The 64 CAM entries of this neuron."""
-        return tuple(Synapse(self.core, self.index, k) for k in range(C.N_CAM))
+        return _Entries(
+            "CAM entries (synapses)", (Synapse(self.core, self.index, k) for k in range(C.N_CAM))
+        )
 
     @property
     def destinations(self) -> tuple[Destination, ...]:
         """The 4 SRAM entries of this neuron."""
-        return tuple(Destination(self.core, self.index, k) for k in range(C.N_SRAM))
+        return _Entries(
+            "SRAM entries (destinations)",
+            (Destination(self.core, self.index, k) for k in range(C.N_SRAM)),
+        )
 
     def __repr__(self) -> str:
         on = [n for j, n in enumerate(C.NEURON_LATCHES) if self.core.latches[self.index, j]]

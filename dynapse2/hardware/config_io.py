@@ -148,7 +148,7 @@ def to_dict(cfg: Configuration) -> dict[str, Any]:
 
 def to_json(cfg: Configuration) -> str:
     """Compact, lossless JSON of ``cfg`` (only the differences from the reset state)."""
-    return json.dumps(to_dict(cfg), separators=(",", ":"))
+    return json.dumps(_strict(to_dict(cfg)), separators=(",", ":"), allow_nan=False)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -339,6 +339,18 @@ def from_json(text: str | bytes) -> Configuration:
 
 
 # --- files --------------------------------------------------------------------------------
+def _strict(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc``, after checking that its metadata is strict JSON (no NaN or infinity)."""
+    try:
+        json.dumps(doc.get("meta", {}), allow_nan=False)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"configuration meta: {e}; meta must be strict JSON (no NaN, infinity or "
+            "non-JSON objects)"
+        ) from None
+    return doc
+
+
 def save(cfg: Configuration, path: str | os.PathLike) -> None:
     """Write ``cfg`` as JSON to ``path`` atomically.
 
@@ -346,10 +358,10 @@ def save(cfg: Configuration, path: str | os.PathLike) -> None:
     fsync'ed, then moved over ``path`` with ``os.replace``. If anything fails on the way,
     the temporary file is removed and a previous file at ``path`` is left untouched.
     """
-    doc = to_dict(cfg)
+    doc = _strict(to_dict(cfg))
 
     def write(f) -> None:
-        for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(doc):
+        for chunk in json.JSONEncoder(separators=(",", ":"), allow_nan=False).iterencode(doc):
             f.write(chunk)
 
     atomic_write(path, write)

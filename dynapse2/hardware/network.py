@@ -340,6 +340,10 @@ def map_network(
             names the neuron and the limit: 64 CAM entries, 4 destinations, 2047 tags per
             chip, hops in -7..7), or a current or base weight outside the BG's range.
     """
+    if reduce not in _REDUCE:
+        raise ValueError(f"map_network: reduce = {reduce!r} must be one of {_REDUCE}")
+    if not isinstance(prune, bool):
+        raise TypeError(f"map_network: prune = {prune!r} must be True or False")
     n_in, layers, in_ws = _layers(net)
     placement = place([m.groups for m in layers], positions)
     offsets = np.cumsum([0] + [m.n for m in layers])
@@ -505,13 +509,80 @@ def _default_structure(cfg: Configuration, syn) -> dict[str, Any]:
     }
 
 
+_REDUCE = ("mean", "median", "raise")
+_SIM_NUMBERS = ("dt", "Iscale", "Ut", "kappa_n", "kappa_p", "Io", "Vth")
+
+
 def _structure(cfg: Configuration, syn) -> dict[str, Any]:
-    meta = cfg.meta.get(META_KEY) or _default_structure(cfg, syn)
+    """The network structure: ``meta["dynapse2"]`` (checked as strictly as the chips) or,
+    without it, one population of every neuron in use."""
+    meta = cfg.meta.get(META_KEY)
+    if meta is None:
+        meta = _default_structure(cfg, syn)
+        if not meta["layers"][0]["neurons"]:
+            raise ValueError(
+                "network_from_config: the configuration holds no network: no neuron has a "
+                "synapse, a destination or an output route (a blank Configuration()?); map a "
+                "network with map_network"
+            )
+    _check_structure(meta, len(cfg.chips) * C.N_NEURONS_PER_CHIP)
+    return meta
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_structure(meta: Any, n_neurons: int) -> None:
+    """Raise ValueError naming the field when ``meta`` is not a valid network structure."""
+    where = f"configuration meta {META_KEY!r}"
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where} must be an object, got {type(meta).__name__}")
     if meta.get("version") != _META_VERSION:
         raise ValueError(
-            f"configuration meta {META_KEY!r} has unknown version {meta.get('version')}"
+            f"{where} has version {meta.get('version')!r}; this library reads {_META_VERSION}"
         )
-    return meta
+    n_in = meta.get("n_in")
+    if not _is_int(n_in) or n_in < 1:
+        raise ValueError(f"{where}: n_in = {n_in!r} must be an integer >= 1")
+    layers = meta.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ValueError(f"{where}: layers must be a non-empty list of populations")
+    seen: set[int] = set()
+    for li, L in enumerate(layers):
+        at = f"{where}: layer {li}"
+        if not isinstance(L, dict):
+            raise ValueError(f"{at} must be an object")
+        neurons = L.get("neurons")
+        if not isinstance(neurons, list) or not neurons:
+            raise ValueError(f"{at}: neurons must be a non-empty list of neuron ids")
+        for i, f in enumerate(neurons):
+            if not _is_int(f) or not 0 <= f < n_neurons:
+                raise ValueError(
+                    f"{at} neuron {i} = {f!r} is not a neuron of this configuration "
+                    f"(0..{n_neurons - 1})"
+                )
+            if f in seen:
+                raise ValueError(f"{at} neuron {i} = {f} is already in a population")
+            seen.add(int(f))
+        if not isinstance(L.get("has_rec"), bool):
+            raise ValueError(f"{at}: has_rec = {L.get('has_rec')!r} must be true or false")
+        for k in _SIM_NUMBERS:
+            v = L.get(k)
+            if (
+                not isinstance(v, (int, float))
+                or isinstance(v, bool)
+                or not np.isfinite(v)
+                or v <= 0
+            ):
+                raise ValueError(f"{at}: {k} = {v!r} must be a positive number")
+        caps = L.get("capacitances")
+        if not isinstance(caps, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in caps.values()
+        ):
+            raise ValueError(f"{at}: capacitances must map names to positive numbers (F)")
+        if not isinstance(L.get("synapse_model"), str):
+            raise ValueError(f"{at}: synapse_model must be a string")
 
 
 def population_neurons(cfg: Configuration) -> list[np.ndarray]:

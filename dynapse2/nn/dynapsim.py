@@ -206,6 +206,8 @@ class DynapSim(Module):
         _check_choice("surrogate", surrogate, SURROGATES)
         if surrogate_slope is None:
             surrogate_slope = SURROGATE_SLOPES[surrogate]
+        for name, v in (("dt", dt), ("mismatch", mismatch), ("surrogate_slope", surrogate_slope)):
+            _check_number(name, v)
         if not (np.isfinite(surrogate_slope) and surrogate_slope > 0):
             raise ValueError(
                 f"DynapSim: surrogate_slope = {surrogate_slope!r} must be positive and finite"
@@ -237,6 +239,7 @@ class DynapSim(Module):
                     f"capacitances {list(caps)}, constants {list(constants)}"
                 )
         for name, v in {**caps, **constants}.items():
+            _check_number(name, v)
             v = float(v) if np.ndim(v) == 0 else v
             if not (isinstance(v, float) and np.isfinite(v) and v > 0):
                 raise ValueError(f"DynapSim: {name} = {v!r} must be a positive, finite scalar")
@@ -494,15 +497,33 @@ def draw_mismatch(key: jax.Array, n: int, frac: float) -> dict[str, jax.Array]:
     }
 
 
+def _check_number(name: str, v: Any) -> None:
+    """A real number (not a string, bool or array): else a TypeError naming ``name``."""
+    kind = getattr(getattr(v, "dtype", None), "kind", None)
+    if isinstance(v, bool) or not (
+        isinstance(v, int | float) or (kind in ("i", "u", "f") and np.ndim(v) == 0)
+    ):
+        raise TypeError(f"DynapSim: {name} = {v!r} must be a number, got {type(v).__name__}")
+
+
 def _input_layout(x: Any, n: int) -> tuple[bool, bool]:
     shape = tuple(np.shape(x))
     expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
     if len(shape) == 4 and shape[-2:] == (n, 4):
-        return True, True
-    if len(shape) == 3 and shape[-2:] == (n, 4):
-        return True, False
-    if len(shape) == 3 and shape[-1] == n:
-        return False, True
-    if len(shape) == 2 and shape[-1] == n:
-        return False, False
-    raise ValueError(f"DynapSim: input x has shape {shape}; {expected}")
+        layout = True, True
+    elif len(shape) == 3 and shape[-2:] == (n, 4):
+        layout = True, False
+    elif len(shape) == 3 and shape[-1] == n:
+        layout = False, True
+    elif len(shape) == 2 and shape[-1] == n:
+        layout = False, False
+    else:
+        raise ValueError(f"DynapSim: input x has shape {shape}; {expected}")
+    steps = shape[1] if layout[1] else shape[0]
+    if steps == 0 or (layout[1] and shape[0] == 0):
+        what = "no time steps" if steps == 0 else "an empty batch"
+        raise ValueError(
+            f"DynapSim: input x has shape {shape}: {what}; give at least one time step and "
+            "one sample"
+        )
+    return layout

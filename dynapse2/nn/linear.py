@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dynapse2.nn.module import Module, parameter, simulation
 
@@ -45,6 +46,12 @@ class Linear(Module):
         if weight.shape != (n_in, n_out):
             raise ValueError(
                 f"Linear: weight has shape {weight.shape}; expected (n_in, n_out) = {(n_in, n_out)}"
+            )
+        if not isinstance(weight, jax.core.Tracer) and not bool(jnp.isfinite(weight).all()):
+            bad = np.argwhere(~np.isfinite(np.asarray(weight)))[0].tolist()
+            raise ValueError(
+                f"Linear: weight[{bad[0]}, {bad[1]}] = {float(weight[tuple(bad)])} is not "
+                "finite; weights must be finite numbers"
             )
         self.weight = weight
         self.bias = jnp.zeros((n_out,), jnp.float32) if has_bias else None

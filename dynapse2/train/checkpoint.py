@@ -90,6 +90,8 @@ def save(
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"save: directory {str(path.parent)!r} does not exist")
+    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+        raise ValueError(f"save: epoch = {epoch!r} must be a non-negative integer")
     key_data = None
     if key is not None:
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):

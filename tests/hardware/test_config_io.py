@@ -154,8 +154,8 @@ def test_failed_save_leaves_previous_file_intact(tmp_path):
     old.save(path)
     before = path.read_bytes()
     new = random_configuration(2, 2, 1.0)
-    new.meta["zzz"] = _Explodes()  # fails after the chips have been written to the temp file
-    with pytest.raises(TypeError, match="not JSON serializable"):
+    new.meta["zzz"] = _Explodes()  # refused before anything is written
+    with pytest.raises(ValueError, match="not JSON serializable; meta must be strict JSON"):
         config_io.save(new, path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["cfg.json"]

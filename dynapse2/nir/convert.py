@@ -1,0 +1,704 @@
+"""NIR graphs <-> dynapse2 networks.
+
+API
+---
+- ``from_nir(graph_or_path, dt, *, report=False, backend="jax") -> Sequential`` (with
+  ``report=True``: ``(Sequential, ImportReport)``; ``print(report)`` shows one row per NIR node:
+  its type, what it became, what was approximated).
+- ``to_nir(net) -> nir.NIRGraph``: each ``DynapSim`` as a ``CubaLIF`` approximation, each
+  ``Linear`` as an ``Affine``, recurrence as a flat cycle ``pop -> w_rec -> pop``, and the
+  exact module parameters in the nodes' metadata; ``from_nir(to_nir(net), dt=net_dt)`` then
+  rebuilds the network bit for bit (spike-identical output), also after ``nir.write`` /
+  ``nir.read``.
+
+Conventions of NIR read here
+----------------------------
+NIR is continuous time. A spike is a Dirac delta, so in ``CubaLIF``
+(tau_syn dI/dt = -I + w_in S, tau_mem dv/dt = v_leak - v + R I) a spike through weight W raises
+I by w_in W / tau_syn. An ``Affine`` bias b is a constant input S = b (so I -> w_in b).
+
+Mapping of a CubaLIF population (per neuron; kappa = (kappa_n + kappa_p)/2, nominal
+capacitances of :mod:`dynapse2.physics.constants`)
+-----------------------------------------------------------------------------------------------
+The DPI in its linear regime is a first-order low-pass with tau = C U_T / (kappa I_tau), so
+
+- ``Itau_mem = C_mem U_T / (kappa tau_mem)``, ``Igain_mem = Itau_mem`` (gain ratio G = 1: the
+  soma's linear regime I_gain << I_mem is widest);
+- ``Itau_ampa = C_ampa U_T / (kappa tau_syn)``, ``Itau_gaba = C_gaba U_T / (kappa tau_syn)``,
+  ``Igain_* = 100 Itau_*`` (the nominal synapse gain ratio); NMDA, SHUNT, AHP stay at their
+  defaults (unused: no input reaches them, AHP is off);
+- threshold: the exponential soma runs away to a spike once its positive feedback
+  I_pf = I_0^(1/(k+1)) I_mem^(k/(k+1)) exceeds the leak I_tau_mem, i.e. above
+  ``I_x = Itau_mem^((k+1)/k) / I_0^(1/k)`` (~150 pA for tau_mem = 20 ms): below it the soma is
+  close to linear, above it is not a LIF at all. So ``Ispkthr = I_x`` and the membrane scale
+  is ``alpha = I_x / (v_threshold - v_leak)`` (A per NIR volt): v - v_leak <-> I_mem / alpha;
+- with G = 1 the soma reads tau_mem dI_mem/dt ~ -I_mem + G (I_syn + I_dc - Itau_mem); so
+  ``Idc = Itau_mem + alpha R w_in b / G`` (the DPI's leak offset cancelled; an ``Affine`` bias
+  b becomes this DC current, never a Linear bias: the chip has none);
+- synaptic currents I_syn = (alpha R / G) I_nir. One input event of unit weight charges a
+  DPI synapse by J = (Igain/Itau) Iscale (1 - exp(-t_pulse / tau_syn)), so the ``Linear``
+  weight (units of Iscale; positive -> AMPA, negative -> GABA, as Linear + DynapSim already
+  split them) is ``W_dyn[i, j] = alpha_j R_j w_in_j W_nir[j, i] / (G tau_syn_j J_j)``, which is
+  about ``alpha R w_in W / (G 100 Iscale t_pulse)``: tau_syn cancels. ``Iscale`` keeps its
+  nominal 10 nA, so a NIR unit weight with R = w_in = v_threshold = 1 and tau_mem = 20 ms
+  becomes ~15 Iscale = 150 nA, inside what the base weights SYAM_W0..3 can sum to;
+- refractory period: NIR has none; ``Iref`` makes t_ref = dt, the one step DynapSim holds a
+  neuron after a spike anyway;
+- ``LIF`` is a ``CubaLIF`` without a synapse: the DPI synapse gets tau_syn = 10 dt (the
+  shortest forward Euler allows); ``IF`` gets the longest membrane tau the soma allows with
+  I_tau_mem = 1 pA (~0.1 s) and R' = R tau; ``LI`` / ``CubaLI`` readouts: DynapSim cannot be
+  made non-spiking (past I_x the soma runs away whatever the threshold), so a readout is a
+  DynapSim with alpha = I_x / readout_range and Ispkthr = I_x, read through its membrane
+  current (``dynapse2.train.losses.output_imem``), as the ``max_imem`` losses do; it is
+  meant to be near-linear while v - v_leak < readout_range and to saturate (spike, reset)
+  above. KNOWN LIMITATION (not yet solved): even with a large readout_range, moderate
+  input pushes the readout past the saddle of the positive feedback and it spikes; the
+  readout's linearity is not verified by the tests.
+
+Where the mapping breaks (reported per node where it applies)
+-------------------------------------------------------------
+- Time constants shorter than 10 dt are raised to 10 dt (forward Euler); around 10 dt the
+  Euler decay already differs from exp(-dt/tau) by ~5 %.
+- The soma is linear only for I_gain_mem << I_mem < I_x (a factor ~30): the first part of each
+  inter-spike interval, from I_0 after the reset, grows multiplicatively, and the last part
+  accelerates through the positive feedback. DC-driven rates match the analytic LIF within
+  ~15 % for v_inf / v_threshold in 2..4, worse near rheobase (v_inf ~ v_threshold, up to +50 %).
+- v_reset != v_leak (the DPI resets to I_0, i.e. v_leak), reset by subtraction, and
+  refractory periods of NIR models are not represented; v_threshold <= v_leak is rejected.
+  Negative v_leak is fine (only v - v_leak matters), but a bias that asks for a negative DC
+  current is clipped at I_0 (inhibition by a bias has no DC circuit).
+- Saturation: a synapse charges toward I_inf = 100 Iscale |W|, so the linear closed form
+  holds while I_syn << I_inf; very strong drive also pushes I_mem past I_x at once.
+
+Rejected before any work (``ValueError`` naming the node, its type, why, and what to do):
+``Conv1d``/``Conv2d``, pooling, ``Delay``, ``Flatten``, ``Threshold``, ``I``, unknown node types,
+two weight layers (``Affine``/``Linear``) in a row, weights into the ``Output`` without neurons
+after them, and graphs that are not a chain of populations (with optional self-recurrence).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from dynapse2.nn.dynapsim import CURRENTS, DynapSim
+from dynapse2.nn.linear import Linear
+from dynapse2.nn.sequential import Sequential
+from dynapse2.physics import constants as K
+from dynapse2.physics.dpi import leak_current, time_constant
+
+__all__ = ["ImportReport", "ReportRow", "dpi_currents", "from_nir", "runaway_current", "to_nir"]
+
+KAPPA = (K.KAPPA_N + K.KAPPA_P) / 2
+GAIN_MEM = 1.0
+"""I_gain_mem / I_tau_mem of imported populations."""
+IF_ITAU_MEM = 1e-12
+"""I_tau_mem (A) of an imported ``IF`` population (its longest usable membrane tau)."""
+FORMAT = "dynapse2.nir/1"
+
+NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI")
+WEIGHTS = ("Affine", "Linear")
+PASS = ("Scale",)
+REJECTED = {
+    "Conv1d": "convolutions have no Dynap-SE2 equivalent (connections are per-neuron CAM "
+    "entries, no weight sharing)",
+    "Conv2d": "convolutions have no Dynap-SE2 equivalent (connections are per-neuron CAM "
+    "entries, no weight sharing)",
+    "SumPool2d": "pooling has no Dynap-SE2 equivalent",
+    "AvgPool2d": "pooling has no Dynap-SE2 equivalent",
+    "Delay": "DynapSim has no programmable axonal delays",
+    "Flatten": "reshaping is not a chip operation (populations are flat)",
+    "Threshold": "a bare threshold without a neuron has no chip equivalent",
+    "I": "a non-leaky integrator without threshold has no chip equivalent",
+}
+FIX = {
+    "Conv1d": "unroll it into an Affine (dense) layer before export, or run it on the host",
+    "Conv2d": "unroll it into an Affine (dense) layer before export, or run it on the host",
+    "SumPool2d": "unroll it into an Affine layer before export, or run it on the host",
+    "AvgPool2d": "unroll it into an Affine layer before export, or run it on the host",
+    "Delay": "remove the delay (or approximate it by a slow synapse) before export",
+    "Flatten": "export a flat (1-d) model",
+    "Threshold": "export a LIF/CubaLIF neuron instead",
+    "I": "export an LI or LIF neuron instead",
+}
+
+
+def _nir():
+    try:
+        import nir  # noqa: PLC0415
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError('dynapse2.nir needs the nir package: pip install "dynapse2[nir]"') from e
+    return nir
+
+
+# --- the report -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportRow:
+    """One NIR node: its name, type, what it became, what was approximated."""
+
+    node: str
+    nir_type: str
+    became: str
+    approximated: str
+
+
+@dataclass
+class ImportReport:
+    """What :func:`from_nir` did, one :class:`ReportRow` per NIR node; ``str()`` is a table."""
+
+    rows: list[ReportRow] = field(default_factory=list)
+
+    def add(self, node: str, nir_type: str, became: str, approximated: str = "-") -> None:
+        self.rows.append(ReportRow(node, nir_type, became, approximated))
+
+    def table(self) -> str:
+        head = ("node", "NIR type", "became", "approximated")
+        cells = [head] + [(r.node, r.nir_type, r.became, r.approximated) for r in self.rows]
+        widths = [max(len(c[k]) for c in cells) for k in range(4)]
+        fmt = lambda c: " | ".join(s.ljust(w) for s, w in zip(c, widths, strict=True))  # noqa: E731
+        lines = [fmt(head), "-+-".join("-" * w for w in widths)] + [fmt(c) for c in cells[1:]]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+# --- the mapping, in closed form --------------------------------------------------------------
+def runaway_current(itau_mem: Any, io: float = K.IO, kappa: float = KAPPA) -> Any:
+    """I_x (A): where the soma's positive feedback I_pf equals its leak ``itau_mem``."""
+    return np.asarray(itau_mem, np.float64) ** ((kappa + 1) / kappa) / io ** (1 / kappa)
+
+
+def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]:
+    """The DynapSim currents (A, float64 ``(n,)``) of a population with these time constants
+    (s): ``Itau_mem``, ``Igain_mem``, ``Itau_ampa``, ``Igain_ampa``, ``Itau_gaba``, ``Igain_gaba``,
+    ``Ispkthr`` (= :func:`runaway_current`) and ``Iref`` (t_ref = dt)."""
+    C = K.CAPACITANCES
+    itau_mem = leak_current(C["C_mem"], np.asarray(tau_mem, np.float64), KAPPA, K.UT)
+    out = {"Itau_mem": itau_mem, "Igain_mem": GAIN_MEM * itau_mem}
+    for s in ("ampa", "gaba"):
+        itau = leak_current(C[f"C_{s}"], np.asarray(tau_syn, np.float64), KAPPA, K.UT)
+        out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, K.GAIN_RATIO_SYNAPSE * itau
+    out["Ispkthr"] = runaway_current(itau_mem)
+    out["Iref"] = np.full_like(itau_mem, C["C_ref"] * K.VTH / dt)
+    return out
+
+
+def _charge(igain: Any, itau: Any, iscale: float, t_pulse: Any, tau: Any) -> np.ndarray:
+    """J (A): the jump of a DPI synapse at rest for one event of unit weight."""
+    igain, itau, tau = (np.asarray(v, np.float64) for v in (igain, itau, tau))
+    return igain / itau * iscale * -np.expm1(-np.asarray(t_pulse, np.float64) / tau)
+
+
+# --- validation (before any work) --------------------------------------------------------------
+def _type(node: Any) -> str:
+    return type(node).__name__
+
+
+def _reject(name: str, node: Any, why: str, fix: str) -> ValueError:
+    return ValueError(f"from_nir: node {name!r} ({_type(node)}): {why}; {fix}")
+
+
+def _check_types(graph: Any, prefix: str = "") -> None:
+    nir = _nir()
+    for key, node in graph.nodes.items():
+        name = prefix + key
+        t = _type(node)
+        if isinstance(node, nir.NIRGraph):
+            _check_types(node, name + ".")
+        elif t in REJECTED:
+            raise _reject(name, node, "the chip cannot run it: " + REJECTED[t], FIX[t])
+        elif t not in NEURONS + WEIGHTS + PASS + ("Input", "Output", "Identity"):
+            raise _reject(
+                name,
+                node,
+                "unknown node type, no Dynap-SE2 mapping",
+                f"supported types are {sorted(NEURONS + WEIGHTS + PASS)} (plus Input/Output)",
+            )
+        elif t in NEURONS:
+            shape = np.shape(_params(node)["tau_mem"])
+            if len(shape) != 1:
+                raise _reject(name, node, f"parameters of shape {shape}", "export a flat model")
+            p = _params(node)
+            if p["v_threshold"] is not None and (p["v_threshold"] <= p["v_leak"]).any():
+                raise _reject(
+                    name,
+                    node,
+                    "v_threshold <= v_leak: the neuron would fire at rest, the DPI soma cannot",
+                    "export thresholds above the leak potential",
+                )
+
+
+def _params(node: Any, dt: float | None = None) -> dict[str, Any]:
+    """CubaLIF-form parameters of a neuron node (1-d float64 arrays; v_threshold None for a
+    readout); ``approx``: notes of what this form already approximates."""
+    t = _type(node)
+    a = lambda v: np.atleast_1d(np.asarray(v, np.float64))  # noqa: E731
+    notes = []
+    if t == "IF":
+        n = a(node.r).shape
+        tau_mem = np.full(n, time_constant(K.CAPACITANCES["C_mem"], IF_ITAU_MEM, KAPPA, K.UT))
+        p = dict(tau_mem=tau_mem, r=a(node.r) * tau_mem, v_leak=np.zeros(n), w_in=np.ones(n))
+        p |= dict(v_threshold=a(node.v_threshold), v_reset=a(node.v_reset))
+        notes.append(f"no leak -> tau_mem {tau_mem[0]:.3g} s")
+    else:
+        tau_mem = a(node.tau_mem if t.startswith("Cuba") else node.tau)
+        p = dict(tau_mem=tau_mem, r=a(node.r), v_leak=a(node.v_leak))
+        p["w_in"] = a(node.w_in) if t.startswith("Cuba") else np.ones_like(tau_mem)
+        spiking = t in ("CubaLIF", "LIF")
+        p["v_threshold"] = a(node.v_threshold) if spiking else None
+        p["v_reset"] = a(node.v_reset) if spiking else None
+    p["tau_syn"] = a(node.tau_syn) if t.startswith("Cuba") else None
+    if dt is not None:
+        if p["tau_syn"] is None:
+            p["tau_syn"] = np.full_like(p["tau_mem"], K.MIN_TAU_STEPS * dt)
+            notes.append(f"no synapse -> DPI tau_syn = {K.MIN_TAU_STEPS:g} dt")
+        for k in ("tau_syn", "tau_mem"):
+            low = p[k] < K.MIN_TAU_STEPS * dt
+            if low.any():
+                p[k] = np.maximum(p[k], K.MIN_TAU_STEPS * dt)
+                notes.append(f"{k} < {K.MIN_TAU_STEPS:g} dt raised ({int(low.sum())} neurons)")
+        if p["v_reset"] is not None and not np.allclose(p["v_reset"], p["v_leak"]):
+            notes.append("v_reset != v_leak: resets to v_leak")
+        notes.append("no refractory -> t_ref = dt")
+    p["approx"] = notes
+    return p
+
+
+# --- graph flattening and chain extraction -----------------------------------------------------
+def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """All non-graph nodes under full names, and edges between them. Input/Output nodes of
+    nested graphs are kept (as pass-through nodes)."""
+    nir = _nir()
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    ins: dict[str, list[str]] = {}
+    outs: dict[str, list[str]] = {}
+    for key, node in graph.nodes.items():
+        name = prefix + key
+        if isinstance(node, nir.NIRGraph):
+            sub_nodes, sub_edges = _flatten(node, name + ".")
+            nodes |= sub_nodes
+            edges += sub_edges
+            ins[key] = [name + "." + k for k, v in node.nodes.items() if isinstance(v, nir.Input)]
+            outs[key] = [name + "." + k for k, v in node.nodes.items() if _type(v) == "Output"]
+            if len(ins[key]) != 1 or len(outs[key]) != 1:
+                raise _reject(
+                    name,
+                    node,
+                    "a nested graph needs exactly one Input and one Output node",
+                    "export the subgraph with one input and one output",
+                )
+        else:
+            nodes[name] = node
+    for a, b in graph.edges:
+        a = outs[a][0] if a in outs else prefix + a
+        b = ins[b][0] if b in ins else prefix + b
+        edges.append((a, b))
+    return nodes, edges
+
+
+def _affine(node: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    t = _type(node)
+    if t == "Affine":
+        return np.asarray(node.weight, np.float64), np.asarray(node.bias, np.float64)
+    if t == "Linear":
+        return np.asarray(node.weight, np.float64), None
+    if t == "Scale":
+        return np.diag(np.asarray(node.scale, np.float64).ravel()), None
+    return None, None  # identity
+
+
+def _compose(first: tuple, second: tuple) -> tuple:
+    """(W2, b2) o (W1, b1); None means identity / no bias."""
+    (w1, b1), (w2, b2) = first, second
+    w = w1 if w2 is None else (w2 if w1 is None else w2 @ w1)
+    b = b1 if w2 is None or b1 is None else w2 @ b1
+    b = b2 if b is None else (b if b2 is None else b + b2)
+    return w, b
+
+
+@dataclass
+class _Conn:
+    w: np.ndarray | None  # (out, in) NIR weight, None: identity
+    b: np.ndarray | None
+    via: list[str]  # weight-node names on the path
+
+
+def _connections(nodes: dict[str, Any], edges: list[tuple[str, str]], top: set[str]):
+    """Connections terminal -> terminal (terminals: top Input/Output and neurons) through
+    weight and pass-through nodes; several paths between the same pair are summed."""
+    succ: dict[str, list[str]] = {k: [] for k in nodes}
+    for a, b in edges:
+        succ[a].append(b)
+
+    def terminal(k: str) -> bool:
+        return _type(nodes[k]) in NEURONS or (k in top and _type(nodes[k]) in ("Input", "Output"))
+
+    conns: dict[tuple[str, str], _Conn] = {}
+
+    def walk(src: str, k: str, acc: tuple, via: list[str], seen: tuple[str, ...]) -> None:
+        for nxt in succ[k]:
+            if terminal(nxt):
+                n_w = sum(_type(nodes[v]) in WEIGHTS for v in via)
+                if n_w > 1:
+                    w = [v for v in via if _type(nodes[v]) in WEIGHTS]
+                    raise _reject(
+                        w[1],
+                        nodes[w[1]],
+                        f"two weight layers in a row ({w[0]!r} -> {w[1]!r}) without neurons "
+                        "between them; the chip has no neurons that only add",
+                        "multiply the two weight matrices into one Affine before export",
+                    )
+                if _type(nodes[nxt]) == "Output" and n_w and _type(nodes[src]) != "Input":
+                    raise _reject(
+                        via[-1],
+                        nodes[via[-1]],
+                        "a weight layer into the Output with no neurons after it (a readout "
+                        "runs on the host, not on the chip)",
+                        "end the model with an LI/CubaLI readout population, or drop the layer "
+                        "and apply it to the output spikes",
+                    )
+                c = conns.get((src, nxt))
+                if c is not None:  # several edges into a node are summed
+                    if c.w is None or acc[0] is None:
+                        raise _reject(nxt, nodes[nxt], "two identity paths", "merge them")
+                    bsum = c.b if acc[1] is None else (acc[1] if c.b is None else c.b + acc[1])
+                    conns[(src, nxt)] = _Conn(c.w + acc[0], bsum, c.via + via)
+                else:
+                    conns[(src, nxt)] = _Conn(acc[0], acc[1], list(via))
+            else:
+                if nxt in seen:
+                    raise _reject(nxt, nodes[nxt], "a cycle without neurons", "add a neuron")
+                walk(src, nxt, _compose(acc, _affine(nodes[nxt])), via + [nxt], seen + (nxt,))
+
+    for k in nodes:
+        if terminal(k) and _type(nodes[k]) != "Output":
+            walk(k, k, (None, None), [], ())
+    return conns
+
+
+def _chain(nodes, conns, top_in: str, top_out: str) -> list[str]:
+    """Populations in order input -> p1 -> ... -> pk -> output."""
+    order: list[str] = []
+    cur = top_in
+    while True:
+        nxt = [b for (a, b) in conns if a == cur and b != cur]
+        if len(nxt) != 1:
+            raise ValueError(
+                f"from_nir: node {cur!r} ({_type(nodes[cur])}) feeds {sorted(nxt)}; only chains "
+                "of populations (each feeding the next, plus optional recurrence) map onto a "
+                "Sequential: export a feed-forward chain"
+            )
+        if nxt[0] == top_out:
+            break
+        if nxt[0] in order:
+            raise ValueError(f"from_nir: node {nxt[0]!r} is reached twice; export a chain")
+        order.append(nxt[0])
+        cur = nxt[0]
+    if not order:
+        raise ValueError("from_nir: the graph has no neuron population between Input and Output")
+    allowed = {(a, b) for a, b in zip([top_in] + order, order + [top_out], strict=True)}
+    allowed |= {(p, p) for p in order}
+    extra = sorted(set(conns) - allowed)
+    if extra:
+        a, b = extra[0]
+        raise ValueError(
+            f"from_nir: connection {a!r} -> {b!r} ({_type(nodes[a])} -> {_type(nodes[b])}) "
+            "skips or goes back along the chain; only chains of populations with "
+            "self-recurrence map onto a Sequential"
+        )
+    return order
+
+
+# --- import ---------------------------------------------------------------------------------
+def from_nir(
+    graph_or_path: Any,
+    dt: float,
+    *,
+    report: bool = False,
+    backend: str = "jax",
+    readout_range: float = 1.0,
+) -> Sequential | tuple[Sequential, ImportReport]:
+    """A NIR graph (``nir.NIRGraph`` or a path to a ``.nir`` file) as a dynapse2 network.
+
+    Args:
+        graph_or_path: the graph, or a file read with ``nir.read``.
+        dt: simulation time step (s); NIR stores none.
+        report: also return an :class:`ImportReport`.
+        backend: backend of the DynapSim layers (``"jax"`` or ``"numpy"``).
+        readout_range: the NIR potential (above v_leak) an LI/CubaLI readout maps to I_x, the
+            top of the DPI's near-linear range; above it the readout saturates (it spikes and
+            resets). Choose it above the largest potential the readout reaches.
+
+    Returns:
+        ``Sequential`` of ``[Linear,] DynapSim`` pairs (a recurrent population gets
+        ``has_rec=True`` and a signed ``w_rec``); with ``report=True``, ``(net, report)``.
+        Populations written by :func:`to_nir` are rebuilt exactly from their metadata.
+
+    Raises:
+        ValueError: a node the chip cannot run, or a graph that is not a chain of populations
+            (see the module docstring); raised before anything is built.
+    """
+    nir = _nir()
+    graph = nir.read(str(graph_or_path)) if isinstance(graph_or_path, str | Path) else graph_or_path
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"from_nir: expected a nir.NIRGraph or a path, got {type(graph)}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"from_nir: dt = {dt!r} s must be positive and finite")
+    _check_types(graph)
+    nodes, edges = _flatten(graph)
+    ins = [k for k, v in graph.nodes.items() if _type(v) == "Input"]
+    outs = [k for k, v in graph.nodes.items() if _type(v) == "Output"]
+    if len(ins) != 1 or len(outs) != 1:
+        raise ValueError(
+            f"from_nir: the graph has Input nodes {ins} and Output nodes {outs}; a Sequential "
+            "needs exactly one of each"
+        )
+    conns = _connections(nodes, edges, set(ins + outs))
+    order = _chain(nodes, conns, ins[0], outs[0])
+
+    rep = ImportReport()
+    rep.add(ins[0], "Input", "network input (event counts per channel)")
+    modules: list[Any] = []
+    prev = ins[0]
+    for name in order:
+        node = nodes[name]
+        ff, rec = conns[(prev, name)], conns.get((name, name))
+        exact = _exact(node)
+        if exact is not None:
+            mods, row = _rebuild(node, ff, rec, nodes, dt, backend)
+            modules += mods
+            rep.add(name, _type(node), row, "- (exact, from dynapse2 metadata)")
+        else:
+            mods, notes = _import_population(name, node, ff, rec, dt, backend, readout_range)
+            modules += mods
+            what = f"DynapSim({mods[-1].n}{', has_rec' if rec else ''})"
+            if _type(node) in ("LI", "CubaLI"):
+                what += " readout (read I_mem)"
+            rep.add(name, _type(node), what, "; ".join(notes) or "-")
+        for c, kind in ((ff, "input"), (rec, "recurrent")):
+            for v in c.via if c else []:
+                became = "Linear" if kind == "input" else "w_rec"
+                note = "bias -> Idc" if _type(nodes[v]) == "Affine" and kind == "input" else "-"
+                if _type(nodes[v]) == "Scale":
+                    became, note = f"folded into {became}", "-"
+                rep.add(v, _type(nodes[v]), f"{became} of {name!r}", note)
+        prev = name
+    rep.add(outs[0], "Output", f"output of {order[-1]!r}")
+    net = Sequential(*modules)
+    return (net, rep) if report else net
+
+
+def _import_population(name, node, ff: _Conn, rec: _Conn | None, dt, backend, v_range=1.0):
+    p = _params(node, dt)
+    n = p["tau_mem"].size
+    cur = dpi_currents(p["tau_mem"], p["tau_syn"], dt)
+    readout = p["v_threshold"] is None
+    if readout:
+        alpha = cur["Ispkthr"] / v_range
+        p["approx"].append(f"I_mem is the output; saturates (spikes) above v = {v_range:g}")
+    else:
+        alpha = cur["Ispkthr"] / (p["v_threshold"] - p["v_leak"])
+    t_pulse = K.CAPACITANCES["C_pulse"] * K.VTH / K.T_PULSE
+    j = _charge(cur["Igain_ampa"], cur["Itau_ampa"], K.ISCALE, t_pulse, p["tau_syn"])
+    gain = cur["Igain_mem"] / cur["Itau_mem"]
+    k_syn = alpha * p["r"] * p["w_in"] / (gain * p["tau_syn"] * j)  # NIR weight -> Iscale
+    k_dc = alpha * p["r"] * p["w_in"] / gain  # NIR bias -> A
+    # spiking: cancel the DPI's leak offset; readout: keep it (it stabilises the rest state
+    # against the positive feedback, at the cost of a small negative offset)
+    idc = np.full(n, K.IO) if readout else cur["Itau_mem"].copy()
+    if ff.b is not None:
+        idc = idc + k_dc * ff.b
+    if rec is not None and rec.b is not None:
+        idc = idc + k_dc * rec.b
+    if (idc < K.IO).any():
+        p["approx"].append(f"negative DC clipped at I_0 ({int((idc < K.IO).sum())} neurons)")
+        idc = np.maximum(idc, K.IO)
+    w_in = np.eye(n) if ff.w is None else ff.w
+    if w_in.shape[0] != n:
+        raise _reject(name, node, f"input weights of shape {w_in.shape}", f"expected ({n}, .)")
+    lin = Linear((w_in.shape[1], n), weight=(w_in * k_syn[:, None]).T)
+    w_rec = None
+    if rec is not None:
+        w_rec = (np.eye(n) if rec.w is None else rec.w) * k_syn[:, None]  # (post, pre)
+        w_rec = w_rec.T  # DynapSim: row presynaptic, column postsynaptic
+    values = {k: v for k, v in cur.items()} | {"Idc": idc}
+    pop = DynapSim(n, has_rec=rec is not None, w_rec=w_rec, dt=dt, backend=backend, **values)
+    return [lin, pop], p["approx"]
+
+
+# --- exact round trip through metadata --------------------------------------------------------
+def _exact(node: Any) -> dict | None:
+    meta = getattr(node, "metadata", None) or {}
+    s = meta.get("dynapse2")
+    if s is None:
+        return None
+    s = s.decode() if isinstance(s, bytes) else str(s)
+    d = json.loads(s)
+    return d if d.get("format") == FORMAT else None
+
+
+def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
+    d = _exact(node)
+    meta = node.metadata
+    arr = lambda k: np.asarray(meta[f"dynapse2.{k}"])  # noqa: E731
+    if abs(d["dt"] - dt) > 1e-12 * d["dt"]:
+        raise ValueError(
+            f"from_nir: the population was exported with dt = {d['dt']!r} s; rebuild it with "
+            f"that dt (got {dt!r}) or strip its metadata to re-derive it"
+        )
+    values = {c: arr(c) for c in CURRENTS} | d["capacitances"] | d["constants"]
+    has_rec = d["has_rec"]
+    pop = DynapSim(
+        d["n"],
+        has_rec=has_rec,
+        w_rec=arr("w_rec") if has_rec else None,
+        dt=d["dt"],
+        groups=np.asarray(d["groups"], np.int64),
+        mismatch=d["mismatch"],
+        backend=backend,
+        synapse_model=d["synapse_model"],
+        detach_feedback=d["detach_feedback"],
+        detach_reset=d["detach_reset"],
+        surrogate=d["surrogate"],
+        surrogate_slope=d["surrogate_slope"],
+        **values,
+    )
+    if d["mismatch"] > 0:
+        factors = {k: jnp.asarray(arr(f"mismatch.{k}")) for k in d["mismatch_names"]}
+        pop = eqx.tree_at(lambda m: m.mismatch_factors, pop, factors)
+    mods: list[Any] = []
+    if ff.via:
+        exact = [v for v in ff.via if "dynapse2.weight" in (nodes[v].metadata or {})]
+        if len(exact) != 1 or len(ff.via) != 1:
+            raise ValueError(
+                f"from_nir: population exported by dynapse2 has input path {ff.via}; expected "
+                "one Affine written by to_nir"
+            )
+        w = np.asarray(nodes[exact[0]].metadata["dynapse2.weight"])
+        m = Linear(w.shape, weight=w)
+        if d.get("linear_bias") is not None:
+            m = m.set_attributes({"bias": jnp.asarray(nodes[exact[0]].metadata["dynapse2.bias"])})
+        mods.append(m)
+    return [*mods, pop], f"DynapSim({d['n']}{', has_rec' if has_rec else ''})"
+
+
+# --- export ---------------------------------------------------------------------------------
+def _pairs(net: Any) -> list[tuple[Linear | None, DynapSim]]:
+    mods = list(net.modules) if isinstance(net, Sequential) else [net]
+    out, pending = [], None
+    for i, m in enumerate(mods):
+        if isinstance(m, Linear):
+            if pending is not None:
+                raise ValueError(f"to_nir: module {i}: two Linear layers in a row")
+            pending = m
+        elif isinstance(m, DynapSim):
+            out.append((pending, m))
+            pending = None
+        else:
+            raise ValueError(
+                f"to_nir: module {i} is a {type(m).__name__}; expected Linear/DynapSim"
+            )
+    if pending is not None:
+        raise ValueError(
+            "to_nir: the network ends with a Linear layer; NIR export needs neurons last"
+        )
+    if not out:
+        raise ValueError("to_nir: the network has no DynapSim layer")
+    return out
+
+
+def to_nir(net: Any) -> Any:
+    """A dynapse2 network (``Sequential`` of ``[Linear,] DynapSim`` pairs, or one ``DynapSim``)
+    as a ``nir.NIRGraph``.
+
+    Each population becomes a ``CubaLIF`` (tau_syn = AMPA tau, tau_mem, R = 1, v_leak = v_reset
+    = 0, v_threshold = 1, w_in = 1: the inverse of the import mapping, with alpha = Ispkthr),
+    each ``Linear`` an ``Affine`` whose bias carries the population's DC current, recurrence a
+    flat cycle through a ``Linear`` node ``w_rec_<i>`` (signed AMPA - GABA; NMDA/SHUNT
+    recurrence is in the metadata only). The exact module parameters (float32 arrays of every
+    current, ``w_rec``, mismatch factors; JSON of the static settings) are in each node's
+    metadata, so :func:`from_nir` rebuilds the network bit for bit.
+    """
+    nir = _nir()
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    pairs = _pairs(net)
+    n_in = pairs[0][0].n_in if pairs[0][0] is not None else pairs[0][1].n
+    nodes["input"] = nir.Input(input_type=np.array([n_in]))
+    prev = "input"
+    f32 = lambda v: np.asarray(v, np.float32)  # noqa: E731
+    for i, (lin, m) in enumerate(pairs):
+        if m.w_rec is not None and not isinstance(m.w_rec, jnp.ndarray | np.ndarray):
+            raise ValueError(f"to_nir: population {i} has sparse w_rec; convert it to dense first")
+        n = m.n
+        tau_syn, tau_mem = np.asarray(m.tau_ampa, np.float64), np.asarray(m.tau_mem, np.float64)
+        alpha = np.asarray(m.Ispkthr, np.float64)
+        gain = np.asarray(m.Igain_mem, np.float64) / np.asarray(m.Itau_mem, np.float64)
+        j = _charge(m.Igain_ampa, m.Itau_ampa, m.Iscale, m.t_pulse, tau_syn)
+        k_syn = alpha / (gain * tau_syn * j)
+        bias = (np.asarray(m.Idc, np.float64) - np.asarray(m.Itau_mem, np.float64)) * gain / alpha
+        d = {
+            "format": FORMAT,
+            "n": n,
+            "dt": m.dt,
+            "has_rec": m.w_rec is not None,
+            "capacitances": m.capacitances,
+            "constants": {k: getattr(m, k) for k in ("Iscale", "Ut", "kappa_n", "kappa_p", "Io")}
+            | {"Vth": m.Vth},
+            "groups": list(m.groups),
+            "mismatch": m.mismatch,
+            "mismatch_names": sorted(m.mismatch_factors) if m.mismatch_factors else [],
+            "synapse_model": m.synapse_model,
+            "detach_feedback": m.detach_feedback,
+            "detach_reset": m.detach_reset,
+            "surrogate": m.surrogate,
+            "surrogate_slope": m.surrogate_slope,
+            "linear_bias": None if lin is None or lin.bias is None else True,
+        }
+        meta: dict[str, Any] = {"dynapse2": json.dumps(d)}
+        meta |= {f"dynapse2.{c}": f32(getattr(m, c)) for c in CURRENTS}
+        if m.w_rec is not None:
+            meta["dynapse2.w_rec"] = f32(m.w_rec)
+        for k, v in (m.mismatch_factors or {}).items():
+            meta[f"dynapse2.mismatch.{k}"] = f32(v)
+        pop = f"pop_{i}"
+        nodes[pop] = nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=tau_mem,
+            r=np.ones(n),
+            v_leak=np.zeros(n),
+            v_threshold=np.ones(n),
+            v_reset=np.zeros(n),
+            w_in=np.ones(n),
+            metadata=meta,
+        )
+        if lin is not None:
+            w = np.asarray(lin.weight, np.float64)
+            b = bias.copy()
+            if lin.bias is not None:  # a per-step count -> a NIR rate (events per second)
+                b = b + np.asarray(lin.bias, np.float64) / (k_syn * m.dt)
+            lmeta = {"dynapse2.weight": f32(lin.weight)}
+            if lin.bias is not None:
+                lmeta["dynapse2.bias"] = f32(lin.bias)
+            nodes[f"affine_{i}"] = nir.Affine(weight=(w / k_syn[None, :]).T, bias=b, metadata=lmeta)
+            edges += [(prev, f"affine_{i}"), (f"affine_{i}", pop)]
+        else:
+            edges.append((prev, pop))
+        if m.w_rec is not None:
+            wr = np.asarray(m.w_rec, np.float64)
+            signed = wr[..., 0] + wr[..., 1] - wr[..., 2] - wr[..., 3]
+            nodes[f"w_rec_{i}"] = nir.Linear(weight=(signed / k_syn[None, :]).T)
+            edges += [(pop, f"w_rec_{i}"), (f"w_rec_{i}", pop)]
+        prev = pop
+    nodes["output"] = nir.Output(output_type=np.array([pairs[-1][1].n]))
+    edges.append((prev, "output"))
+    meta = {"dynapse2.format": FORMAT, "dt": float(pairs[0][1].dt)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
