@@ -12,7 +12,8 @@ from those facts (``tests/hardware/samna_double``), never against a board:
   and returns ``False`` on failure; then ``reset_fpga()``.
 - **Configuration**: ``model = device.get_model()``; before applying,
   ``model.clear_error_queue()``; ``model.apply_configuration(obj)`` sends what differs from
-  the applied configuration; working code waits about 0.1 s after it (``settle_s``).
+  the applied configuration; working code waits about 0.1 s after it (``settle_s``); then
+  ``model.get_error_events()`` lists what went wrong (an error is raised if anything did).
 - **Clock**: a control event (tag 2047, all cores, ``x_hop = y_hop = -7``) written with
   ``input_interface_write_events(0, [...])`` comes back through ``read_events()`` with
   ``x_hop = -6, y_hop = -7``; its ``timestamp`` is the FPGA clock in microseconds.
@@ -132,7 +133,8 @@ class StackBoard:
         differences to the chips.
 
         Raises:
-            RuntimeError: samna refused the configuration.
+            RuntimeError: samna refused the configuration, or the board reported errors
+                after applying it (the first five are quoted).
         """
         from dynapse2.hardware.samna_backend import to_samna  # noqa: PLC0415
 
@@ -149,6 +151,13 @@ class StackBoard:
         if self.model.apply_configuration(self._target) is False:
             raise RuntimeError("the board refused the configuration (apply_configuration)")
         time.sleep(self.settle_s)
+        errors = list(self.model.get_error_events())
+        if errors:
+            shown = "; ".join(str(e) for e in errors[:5])
+            raise RuntimeError(
+                f"the board reported {len(errors)} error(s) after applying the configuration: "
+                f"{shown}"
+            )
         self.config = cfg.copy()  # what the board holds, whatever the caller does to cfg
         self.last_changes = ch
         self._positions = {tuple(c.position): i for i, c in enumerate(cfg.chips)}

@@ -325,6 +325,9 @@ class _Model:
     def clear_error_queue(self):
         pass
 
+    def get_error_events(self):
+        return []
+
 
 class _Device:
     def __init__(self, model):

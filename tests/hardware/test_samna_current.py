@@ -181,3 +181,18 @@ def test_the_board_handle(samna):
         with pytest.raises(ValueError, match=r"hops from chip \(0, 0\) exceed -7..7"):
             board.write(ev)
     assert samna._double.plugged[0].opened is None
+
+
+def test_errors_the_board_reports_after_an_apply(samna):
+    net = _net()
+    cfg = map_network(net).config
+    samna._double.plug()
+    samna._double.expect(cfg)
+    hw = to_hardware(net, drain=False)
+    hw.board.model.fail_next_apply = ["chip 0 core 1: CAM write failed"]
+    tuned = cfg.copy()
+    tuned.chips[0].cores[0].parameters["DEAM_ITAU_P"] = type(
+        tuned.chips[0].cores[0].parameters["DEAM_ITAU_P"]
+    )(2, 10, "P")
+    with pytest.raises(RuntimeError, match=r"reported 1 error\(s\) .*CAM write failed"):
+        hw.apply(tuned)

@@ -104,6 +104,7 @@ class Dynapse2Model:
         n = hardware.board.n_chips
         self._held = Configuration.reset(n)
         self.errors: list = []
+        self.fail_next_apply: list = []  # test hook: errors the next apply reports
 
     def get_configuration(self):
         from dynapse2.hardware.samna_backend import to_samna
@@ -118,6 +119,8 @@ class Dynapse2Model:
 
         received = from_samna(obj)
         self._held = received
+        self.errors += self.fail_next_apply
+        self.fail_next_apply = []
         self.world.applied.append(received)
         board = self.hardware.board
         exp = self.world.expected
