@@ -11,6 +11,7 @@ import pytest
 
 from dynapse2.hardware import samna_backend as sb
 from dynapse2.hardware import samna_current as cur
+from dynapse2.hardware.config import Parameter
 from dynapse2.hardware.device import to_hardware
 from dynapse2.hardware.events import EVENT_DTYPE
 from dynapse2.hardware.network import map_network
@@ -191,8 +192,6 @@ def test_errors_the_board_reports_after_an_apply(samna):
     hw = to_hardware(net, drain=False)
     hw.board.model.fail_next_apply = ["chip 0 core 1: CAM write failed"]
     tuned = cfg.copy()
-    tuned.chips[0].cores[0].parameters["DEAM_ITAU_P"] = type(
-        tuned.chips[0].cores[0].parameters["DEAM_ITAU_P"]
-    )(2, 10, "P")
+    tuned.chips[0].cores[0].parameters["DEAM_ITAU_P"] = Parameter(2, 10, "P")
     with pytest.raises(RuntimeError, match=r"reported 1 error\(s\) .*CAM write failed"):
         hw.apply(tuned)
