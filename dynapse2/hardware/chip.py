@@ -307,5 +307,17 @@ CHIP_FLAGS: tuple[str, ...] = (
     "param_gen1_powerdown",
 )
 """Boolean attributes of `Dynapse2Chip` (all False at reset)."""
+PULSE_EXTENDER_MONITOR_FLAGS: tuple[str, ...] = (
+    "enable_pulse_extender_monitor1",
+    "enable_pulse_extender_monitor2",
+)
+"""Core flags that route a pulse extender to the chip's monitor output: at most one of the
+8 of a chip may be on (samna 0.7.1.0's ``Dynapse2Configuration::validate`` refuses more)."""
+PG_REFERENCE_MONITOR_FLAGS: tuple[str, ...] = (
+    "enable_pg0_reference_monitor",
+    "enable_pg1_reference_monitor",
+)
+"""Chip flags of the two parameter generators' reference monitors: not both on (samna's
+validator refuses it)."""
 RESET_TAG: int = 0
 """Tag of every CAM and SRAM entry in samna's reset `Dynapse2Configuration()` (not 2047)."""

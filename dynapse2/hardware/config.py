@@ -636,6 +636,22 @@ class Chip:
             setattr(self, attr, _check_group(where, attr, getattr(self, attr)))
         for i, core in enumerate(self.cores):
             core.validate(f"{where}, core {i}")
+        monitors = [
+            f"core {i} {f}"
+            for i, core in enumerate(self.cores)
+            for f in C.PULSE_EXTENDER_MONITOR_FLAGS
+            if core.flags[f]
+        ]
+        if len(monitors) > 1:
+            raise ValueError(
+                f"{where}: {len(monitors)} pulse-extender monitors are on ({', '.join(monitors)});"
+                " the chip has one monitor output: enable at most one"
+            )
+        if all(self.flags[f] for f in C.PG_REFERENCE_MONITOR_FLAGS):
+            raise ValueError(
+                f"{where}: both {' and '.join(C.PG_REFERENCE_MONITOR_FLAGS)} are on; enable at "
+                "most one"
+            )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Chip):

@@ -67,12 +67,16 @@ def random_chip(rng: np.random.Generator, position: tuple[int, int], density: fl
             if count is None
             else [_random_params(rng, table) for _ in range(count)]
         )
-    return Chip(
-        [random_core(rng, density) for _ in range(C.N_CORES)],
-        position=position,
-        flags={f: bool(rng.integers(2)) for f in C.CHIP_FLAGS},
-        **groups,
+    cores = [random_core(rng, density) for _ in range(C.N_CORES)]
+    for core in cores:  # at most one pulse-extender monitor per chip
+        for f in C.PULSE_EXTENDER_MONITOR_FLAGS:
+            core.flags[f] = False
+    cores[int(rng.integers(C.N_CORES))].flags[str(rng.choice(C.PULSE_EXTENDER_MONITOR_FLAGS))] = (
+        bool(rng.integers(2))
     )
+    flags = {f: bool(rng.integers(2)) for f in C.CHIP_FLAGS}
+    flags[str(rng.choice(C.PG_REFERENCE_MONITOR_FLAGS))] = False  # not both PG monitors
+    return Chip(cores, position=position, flags=flags, **groups)
 
 
 def random_configuration(seed: int, n_chips: int = 1, density: float = 1.0) -> Configuration:

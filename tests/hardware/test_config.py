@@ -221,3 +221,19 @@ def test_equality_is_value_by_value():
     b = a.copy()
     b.meta["x"] = 1
     assert a != b
+
+
+def test_one_monitor_output_per_chip():
+    """samna's validator refuses two pulse-extender monitors on one chip, or both PG
+    reference monitors: so does ours, naming them."""
+    cfg = Configuration()
+    cfg.chips[0].cores[1].flags["enable_pulse_extender_monitor1"] = True
+    cfg.validate()  # one is fine
+    cfg.chips[0].cores[3].flags["enable_pulse_extender_monitor2"] = True
+    with pytest.raises(ValueError, match=r"chip 0: 2 pulse-extender monitors are on \(core 1 "):
+        cfg.validate()
+    cfg = Configuration()
+    cfg.chips[0].flags["enable_pg0_reference_monitor"] = True
+    cfg.chips[0].flags["enable_pg1_reference_monitor"] = True
+    with pytest.raises(ValueError, match="both enable_pg0_reference_monitor and"):
+        cfg.validate()

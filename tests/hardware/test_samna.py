@@ -194,11 +194,14 @@ def _randomise_samna(samna, seed):
             rand_params(m)
         for f in C.CHIP_FLAGS:
             setattr(ch, f, bool(rng.integers(2)))
-        for co in ch.cores:
+        setattr(ch, str(rng.choice(C.PG_REFERENCE_MONITOR_FLAGS)), False)  # not both
+        monitor = (int(rng.integers(C.N_CORES)), str(rng.choice(C.PULSE_EXTENDER_MONITOR_FLAGS)))
+        for ci, co in enumerate(ch.cores):
             rand_params(co.parameters)
             co.monitored_neuron = int(rng.integers(0, 256))
             for f in C.CORE_FLAGS:
-                setattr(co, f, bool(rng.integers(2)))
+                on = (ci, f) == monitor if f in C.PULSE_EXTENDER_MONITOR_FLAGS else rng.integers(2)
+                setattr(co, f, bool(on))
             for n in co.neurons:
                 for s in n.synapses:
                     s.dendrite = enums[int(rng.integers(len(enums)))]
