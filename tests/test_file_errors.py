@@ -131,3 +131,53 @@ def test_checkpoint_file_errors(tmp_path, valid_files):
     wider = Sequential(Linear((3, 5), key=jax.random.PRNGKey(0)), DynapSim(5))
     with pytest.raises(FileFormatError, match="'net' network does not fit the structure"):
         checkpoint.load(path, like=wider)
+
+
+def _paths(node, prefix=()):
+    """Every (path, value) of a JSON document."""
+    yield prefix, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+_VALUES = st.sampled_from(
+    ["x", -1, 0, 1, 2**40, -(2**40), 1.5, float("nan"), float("inf"), None, True, [], {},
+     [1, 2, 3], {"k": 1}, "2047", 2047, 4096, -8, 8]
+)  # fmt: skip
+
+
+@_SETTINGS
+@given(st.data())
+def test_every_field_of_a_configuration_file_is_checked(valid_files, tmp_path, data):
+    """Replace, delete or add one field anywhere in a valid configuration's JSON (metadata
+    included): it loads and round-trips equal, or raises FileFormatError."""
+    import json
+
+    doc = json.loads(valid_files[0])
+    paths = [p for p, _ in _paths(doc) if p]
+    path = data.draw(st.sampled_from(paths))
+    parent = doc
+    for k in path[:-1]:
+        parent = parent[k]
+    action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+    if action == "replace":
+        parent[path[-1]] = data.draw(_VALUES)
+    elif action == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent["unexpected"] = data.draw(_VALUES)
+    else:
+        parent.append(data.draw(_VALUES))
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps(doc))  # NaN/inf written as Python's json writes them
+    try:
+        cfg = Configuration.load(f)
+    except FileFormatError as e:
+        assert str(e).startswith(str(f))
+        return
+    cfg.save(tmp_path / "again.json")
+    assert Configuration.load(tmp_path / "again.json") == cfg

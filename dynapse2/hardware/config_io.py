@@ -315,6 +315,10 @@ def from_dict(d: Any) -> Configuration:
     return Configuration(chips, input_map=input_map, output_map=output_map, meta=meta)
 
 
+def _not_strict(name: str) -> Any:
+    raise ValueError(f"JSON: {name} is not strict JSON (write numbers, or null)")
+
+
 def from_json(text: str | bytes) -> Configuration:
     """Parse and validate JSON written by :func:`to_json`.
 
@@ -323,7 +327,7 @@ def from_json(text: str | bytes) -> Configuration:
             outside the chip's limits (naming where).
     """
     try:
-        d = json.loads(text)
+        d = json.loads(text, parse_constant=_not_strict)
     except json.JSONDecodeError as e:
         raise ValueError(f"JSON: not valid JSON ({e})") from e
     except UnicodeDecodeError as e:
