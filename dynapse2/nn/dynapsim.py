@@ -507,6 +507,12 @@ def _check_number(name: str, v: Any) -> None:
 
 
 def _input_layout(x: Any, n: int) -> tuple[bool, bool]:
+    kind = getattr(getattr(x, "dtype", None), "kind", None) or np.asarray(x).dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"DynapSim: input x has dtype kind {kind!r} ({type(x).__name__}); expected real "
+            "numbers or booleans"
+        )
     shape = tuple(np.shape(x))
     expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
     if len(shape) == 4 and shape[-2:] == (n, 4):

@@ -66,6 +66,12 @@ class Linear(Module):
         return p if self.bias is not None else {"weight": p["weight"]}
 
     def evolve(self, x: Any, record: bool = False) -> tuple[jax.Array, dict, dict]:
+        kind = getattr(getattr(x, "dtype", None), "kind", None) or np.asarray(x).dtype.kind
+        if kind not in "biuf":
+            raise TypeError(
+                f"Linear: input has dtype kind {kind!r} ({type(x).__name__}); expected real "
+                "numbers or booleans (event counts, spikes)"
+            )
         x = jnp.asarray(x)
         if x.ndim < 1 or x.shape[-1] != self.n_in:
             raise ValueError(
