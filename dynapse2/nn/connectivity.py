@@ -115,11 +115,3 @@ class SparseWeights(eqx.Module):
     def by_type(self, types: tuple[int, ...]) -> jax.Array:
         """``(len(types), n_post, fan_in)`` weights, entry weights masked to each type."""
         return jnp.stack([jnp.where(self.syn_type == t, self.weight, 0.0) for t in types])
-
-
-def recurrent_input(spikes: jax.Array, w: SparseWeights, w_types: jax.Array) -> jax.Array:
-    """Recurrent input of each type, ``(k, ..., n_post)``, from ``spikes`` ``(..., n_pre)``
-    and ``w_types = w.by_type(types)`` ``(k, n_post, fan_in)``: the sum over a neuron's entries
-    of weight x spike of its presynaptic neuron."""
-    g = spikes[..., w.pre]  # (..., n_post, fan_in)
-    return jnp.einsum("...nf,knf->k...n", g, w_types)

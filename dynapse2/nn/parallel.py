@@ -109,21 +109,6 @@ def shard_batch(x: Any, mesh: Mesh | None = None, axis: str | None = None) -> ja
     return jax.device_put(x, NamedSharding(mesh, PartitionSpec(axis)))
 
 
-def batch_sharding(x: Any) -> tuple[Mesh, str] | None:
-    """``(mesh, axis)`` when ``x`` is a concrete ``jax.Array`` whose axis 0 (only) is split
-    over more than one device by a ``NamedSharding``; else ``None``."""
-    s = getattr(x, "sharding", None)
-    if isinstance(x, jax.core.Tracer) or not isinstance(s, NamedSharding):
-        return None
-    spec = tuple(s.spec) + (None,) * (np.ndim(x) - len(s.spec))
-    if not spec or spec[0] is None or any(a is not None for a in spec[1:]):
-        return None
-    axis = spec[0]
-    if not isinstance(axis, str) or s.mesh.shape[axis] == 1:
-        return None
-    return s.mesh, axis
-
-
 def neuron_mesh(
     devices: Any = None, axis: str = NEURON_AXIS, *, batch: int = 1, batch_axis: str = BATCH_AXIS
 ) -> Mesh:

@@ -109,13 +109,6 @@ def circuit(xp: Any, p: dict[str, Any], kappa: float, ut: float, vth: float) -> 
     )
 
 
-def initial_state(xp: Any, n: int, io: float, dtype: Any = None) -> State:
-    """The resting state of ``n`` neurons: every current at I_0, no refractoriness, no spike."""
-    full = lambda *shape: xp.full(shape, io, dtype=dtype)  # noqa: E731
-    zeros = xp.zeros((n,), dtype=dtype)
-    return State(full(n), full(n, 4), full(n), zeros, zeros)
-
-
 def step(
     ops: Ops,
     c: Circuit,
