@@ -436,7 +436,7 @@ def map_network(
                         placement.neuron[placement.of_layer(li)],
                     ).tolist(),
                     "has_rec": m.w_rec is not None,
-                    **_json_sim(_sim_of(m)),
+                    **_json_sim({**_sim_of(m), **{k: getattr(m, k) for k in _SIM_OPTIONS}}),
                 }
                 for li, m in enumerate(layers)
             ],
@@ -462,10 +462,16 @@ def _prune(w: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
     return np.moveaxis(flat.reshape(n_post, n_pre, k), 0, 1), drop.sum(axis=1)
 
 
+_FLAGS = ("detach_feedback", "detach_reset")
+_NAMES = ("synapse_model", "surrogate")
+
+
 def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
-    out = {k: float(v) for k, v in sim.items() if k not in ("capacitances", "synapse_model")}
+    """``sim`` as JSON: numbers as floats, the flags as booleans, the names as strings."""
+    out = {k: float(v) for k, v in sim.items() if k not in ("capacitances", *_FLAGS, *_NAMES)}
     out["capacitances"] = {k: float(v) for k, v in sim["capacitances"].items()}
-    out["synapse_model"] = str(sim["synapse_model"])
+    out.update({k: bool(sim[k]) for k in _FLAGS if k in sim})
+    out.update({k: str(sim[k]) for k in _NAMES if k in sim})
     return out
 
 
@@ -583,6 +589,14 @@ def _check_structure(meta: Any, n_neurons: int) -> None:
             raise ValueError(f"{at}: capacitances must map names to positive numbers (F)")
         if not isinstance(L.get("synapse_model"), str):
             raise ValueError(f"{at}: synapse_model must be a string")
+        for k in _FLAGS:
+            if k in L and not isinstance(L[k], bool):
+                raise ValueError(f"{at}: {k} = {L[k]!r} must be true or false")
+        if "surrogate" in L and not isinstance(L["surrogate"], str):
+            raise ValueError(f"{at}: surrogate = {L['surrogate']!r} must be a string")
+        slope = L.get("surrogate_slope", 1.0)
+        if isinstance(slope, bool) or not isinstance(slope, int | float) or not slope > 0:
+            raise ValueError(f"{at}: surrogate_slope = {slope!r} must be a positive number")
 
 
 def population_neurons(cfg: Configuration) -> list[np.ndarray]:
@@ -658,6 +672,7 @@ def network_from_config(
             else np.zeros((0, len(C.NEURON_LATCHES)), bool)
         )
         sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
+        sim.update({k: L[k] for k in _SIM_OPTIONS if k in L})  # older files: the defaults
         if dt is not None:
             sim["dt"] = float(dt)
         n = flat.size

@@ -198,3 +198,17 @@ def test_time_constants_stay_within_the_euler_bound():
     m = map_network(Sequential(Linear((2, 3), weight=np.ones((2, 3))), DynapSim(3)))
     d = m.network[1]
     assert float(np.min(d.tau_ampa)) >= 10 * d.dt * (1 - 1e-6)
+
+
+def test_the_simulation_options_survive_the_configuration():
+    """detach_feedback, detach_reset, surrogate and its slope are not the chip's, but the
+    network read back from a configuration trains as the mapped one did."""
+    net = Sequential(
+        Linear((3, 4), weight=np.eye(3, 4)),
+        DynapSim(
+            4, detach_feedback=False, detach_reset=False, surrogate="linear", surrogate_slope=7.0
+        ),
+    )
+    back = network_from_config(map_network(net).config).modules[1]
+    assert (back.detach_feedback, back.detach_reset) == (False, False)
+    assert (back.surrogate, back.surrogate_slope) == ("linear", 7.0)
