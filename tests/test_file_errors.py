@@ -181,3 +181,34 @@ def test_every_field_of_a_configuration_file_is_checked(valid_files, tmp_path, d
         return
     cfg.save(tmp_path / "again.json")
     assert Configuration.load(tmp_path / "again.json") == cfg
+
+
+# The long profile (pytest -m slow): the same properties, 2000 examples each.
+_LONG = settings(
+    max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.slow
+@_LONG
+@given(_edits)
+def test_a_damaged_configuration_long(valid_files, tmp_path, edits):
+    test_a_damaged_configuration_loads_or_says_so.hypothesis.inner_test(
+        valid_files, tmp_path, edits
+    )
+
+
+@pytest.mark.slow
+@_LONG
+@given(_edits)
+def test_a_damaged_checkpoint_long(valid_files, tmp_path, edits):
+    test_a_damaged_checkpoint_loads_or_says_so.hypothesis.inner_test(valid_files, tmp_path, edits)
+
+
+@pytest.mark.slow
+@_LONG
+@given(st.data())
+def test_every_field_of_a_configuration_file_long(valid_files, tmp_path, data):
+    test_every_field_of_a_configuration_file_is_checked.hypothesis.inner_test(
+        valid_files, tmp_path, data
+    )
