@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dynapse2 import DynapSim, Linear, Sequential
-from dynapse2.hardware import Configuration, map_network, network_from_config
+from dynapse2.hardware import Configuration, VirtualBoard, map_network, network_from_config
 from dynapse2.hardware.network import META_KEY
-from dynapse2.train import History, checkpoint
+from dynapse2.train import History, checkpoint, evaluate, fit, max_imem_loss
 
 NET = Sequential(Linear((3, 4), key=jax.random.PRNGKey(0)), DynapSim(4))
 
@@ -88,6 +88,31 @@ def _meta_edit(edit):
             ),
             ValueError,
             r"layer 0: dt = 'fast' must be a positive number",
+        ),
+        (
+            lambda: fit(
+                NET, np.zeros((4, 5, 3)), np.zeros(4, int), max_imem_loss(), validation=(1,)
+            ),
+            ValueError,
+            r"fit: validation must be a pair \(x_val, y_val\)",
+        ),
+        (
+            lambda: fit(NET, np.zeros((4, 5, 3)), np.zeros(4, int), max_imem_loss(), key=3),
+            ValueError,
+            r"fit: key = 3 must be a jax.random key",
+        ),
+        (
+            lambda: evaluate(
+                NET, np.zeros((4, 5, 3)), np.zeros(4, int), max_imem_loss(), batch_size=0
+            ),
+            ValueError,
+            r"evaluate: batch_size = 0 must be an integer >= 1",
+        ),
+        (lambda: VirtualBoard(mismatch="0.2"), TypeError, r"mismatch = '0.2' must be a number"),
+        (
+            lambda: map_network(NET, positions=[(0,)]),
+            ValueError,
+            r"positions\[0\] = \(0,\) must be a grid position \(x, y\) of integers",
         ),
     ],
 )

@@ -177,6 +177,13 @@ def place(
     n_chips = max(1, math.ceil(next_core / C.N_CORES))
     if positions is None:
         positions = default_positions(n_chips)
+    for i, p in enumerate(positions):
+        if (
+            not isinstance(p, tuple | list)
+            or len(p) != 2
+            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in p)
+        ):
+            raise ValueError(f"positions[{i}] = {p!r} must be a grid position (x, y) of integers")
     positions = tuple((int(x), int(y)) for x, y in positions)
     if len(positions) < n_chips:
         raise ValueError(

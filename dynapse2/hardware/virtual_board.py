@@ -49,6 +49,7 @@ Emulated facts and assumptions:
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -114,6 +115,9 @@ class VirtualBoard:
             raise ValueError(
                 f"VirtualBoard: n_chips = {n_chips} must be in 1..{C.GRID_SIZE**2} (the grid)"
             )
+        for name, v in (("mismatch", mismatch), ("dt", dt), ("seed", seed)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+                raise TypeError(f"VirtualBoard: {name} = {v!r} must be a number")
         if not (np.isfinite(mismatch) and 0 <= mismatch < 1):
             raise ValueError(f"VirtualBoard: mismatch = {mismatch!r} must be in [0, 1)")
         if dt is not None and not (np.isfinite(dt) and dt >= C.FPGA_TICK_S):

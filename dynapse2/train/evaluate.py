@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -166,6 +167,17 @@ def evaluate(
         ``(loss, accuracy)``: the sample-weighted mean loss and the fraction of correct
         predictions in [0, 1] (NaN when there is no predictor).
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size = {batch_size!r} must be an integer >= 1")
+    if (
+        isinstance(mismatch, bool)
+        or not isinstance(mismatch, numbers.Real)
+        or not 0 <= mismatch < 1
+    ):
+        raise ValueError(f"evaluate: mismatch = {mismatch!r} must be a number in [0, 1)")
+    from dynapse2.train.fit import _check_key  # noqa: PLC0415  (fit imports this module)
+
+    _check_key("evaluate", key)
     x, y = check_data(net, x, y)
     if getattr(net, "on_board", False):
         return _evaluate_board(net, x, y, loss, batch_size, predict, mismatch, transform)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -191,8 +192,30 @@ def _check_args(
             )
         if validation is None:
             raise ValueError("fit: early_stopping needs validation=(x_val, y_val)")
+    if validation is not None and not (
+        isinstance(validation, tuple | list) and len(validation) == 2
+    ):
+        raise ValueError("fit: validation must be a pair (x_val, y_val)")
+    if isinstance(weight_bound, bool) or not isinstance(weight_bound, numbers.Real):
+        raise ValueError(f"fit: weight_bound = {weight_bound!r} must be a number")
     if not (math.isfinite(weight_bound) and weight_bound > 0):
         raise ValueError(f"fit: weight_bound = {weight_bound!r} must be positive and finite")
+    if isinstance(mismatch, bool):
+        raise ValueError(f"fit: mismatch = {mismatch!r} must be a number in [0, 1)")
+
+
+def _check_key(where: str, key: Any) -> None:
+    """A ``jax.random`` key: a typed key or raw ``uint32`` key data of shape ``(2,)``."""
+    if key is None:
+        return
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return
+    if dtype is None or np.dtype(dtype) != np.uint32 or np.shape(key) != (2,):
+        raise ValueError(
+            f"{where}: key = {key!r} must be a jax.random key (jax.random.PRNGKey(seed) or "
+            "jax.random.key(seed))"
+        )
 
 
 def fit(
@@ -286,6 +309,7 @@ def fit(
         FloatingPointError: a non-finite loss; the message names the epoch and step.
     """
     _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound)
+    _check_key("fit", key)
     trainable = check_trainable(trainable)
     if resume is not None:
         net = resume.net
