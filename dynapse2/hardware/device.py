@@ -110,6 +110,9 @@ class DynapseBoard(Module):
         return (self.n_in, self.n_out)
 
     def evolve(self, x: Any, record: bool = False) -> tuple[np.ndarray, dict, dict]:
+        """Run ``x`` (event counts, ``(T, n_in)`` or ``(batch, T, n_in)``, bins of ``dt`` s)
+        on the board: ``(spikes (T, n_out) / (batch, T, n_out), {}, record)``, with the raw
+        output events per trial in ``record["events"]`` when ``record=True``."""
         x = np.asarray(x)
         batched = x.ndim == 3
         trials = x if batched else x[None]

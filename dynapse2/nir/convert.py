@@ -155,9 +155,11 @@ class ImportReport:
     rows: list[ReportRow] = field(default_factory=list)
 
     def add(self, node: str, nir_type: str, became: str, approximated: str = "-") -> None:
+        """Record what ``node`` (of NIR type ``nir_type``) became and what was approximated."""
         self.rows.append(ReportRow(node, nir_type, became, approximated))
 
     def table(self) -> str:
+        """The rows as a plain-text table (node, NIR type, became, approximated)."""
         head = ("node", "NIR type", "became", "approximated")
         cells = [head] + [(r.node, r.nir_type, r.became, r.approximated) for r in self.rows]
         widths = [max(len(c[k]) for c in cells) for k in range(4)]

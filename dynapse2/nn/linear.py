@@ -66,6 +66,9 @@ class Linear(Module):
         return p if self.bias is not None else {"weight": p["weight"]}
 
     def evolve(self, x: Any, record: bool = False) -> tuple[jax.Array, dict, dict]:
+        """``x @ weight (+ bias)``: ``(..., n_in)`` (event counts or spikes) ->
+        ``(..., n_out)`` (in units of the next population's ``Iscale``); ``({}, {})``
+        state and record."""
         kind = getattr(getattr(x, "dtype", None), "kind", None) or np.asarray(x).dtype.kind
         if kind not in "biuf":
             raise TypeError(

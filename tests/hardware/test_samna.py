@@ -317,16 +317,18 @@ class _Model:
         self.held = samna.dynapse2.Dynapse2Configuration()
         self.held.chips = [samna.dynapse2.Dynapse2Chip() for _ in range(n_chips)]
         self.applied = []
+        self.calls: list[str] = []
 
     def get_configuration(self):
         return self.held
 
     def apply_configuration(self, obj):
+        self.calls.append("apply")
         self.applied.append(sb.from_samna(obj))
         return True
 
     def clear_error_queue(self):
-        pass
+        self.calls.append("clear")
 
     def get_error_events(self):
         return []
@@ -345,9 +347,9 @@ def test_board_applies_incrementally(samna):
     for i, c in enumerate(old.chips):
         c.position = (i, 0)
     old = Configuration(old.chips)
-    model = _Model(samna, 2)
     from dynapse2.hardware.samna_current import StackBoard
 
+    model = _Model(samna, 2)
     board = StackBoard(samna, _Device(model), n_chips=2, settle_s=0.0)
     board.apply(old)
     assert board.last_changes is None and model.applied == [old]
@@ -358,3 +360,4 @@ def test_board_applies_incrementally(samna):
     assert board.last_changes.empty and len(model.applied) == 2
     board.apply(old)  # and back
     assert model.applied[-1] == old and board.config == old
+    assert model.calls == ["clear", "apply"] * 3  # the error queue is cleared before each apply
