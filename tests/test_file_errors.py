@@ -127,10 +127,121 @@ def test_checkpoint_file_errors(tmp_path, valid_files):
         path.write_bytes(content)
         with pytest.raises(FileFormatError, match=match):
             checkpoint.load(path, like=NET)
-    path.write_bytes(valid_files[1])
-    wider = Sequential(Linear((3, 5), key=jax.random.PRNGKey(0)), DynapSim(5))
+
+
+_K = jax.random.PRNGKey(0)
+_SAVED = Sequential(
+    Linear((3, 60), key=_K), DynapSim(60, has_rec=True, key=_K), Linear((60, 2), key=_K),
+    DynapSim(2),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("like", "says"),
+    [
+        (
+            Sequential(Linear((3, 60), key=_K), DynapSim(60), Linear((60, 2), key=_K), DynapSim(2)),
+            ["layer 1 has `w_rec` in the file but not in `like`"],
+        ),
+        (
+            Sequential(
+                Linear((3, 12), key=_K), DynapSim(12, has_rec=True), Linear((12, 2), key=_K),
+                DynapSim(2),
+            ),
+            ["layer 0 (Linear): shape (3, 60) in the file, (3, 12) in `like`",
+             "layer 1 (DynapSim): width 60 in the file, 12 in `like`",
+             "layer 2 (Linear): shape (60, 2) in the file, (12, 2) in `like`"],
+        ),
+        (
+            Sequential(
+                Linear((3, 60), key=_K), DynapSim(60, has_rec=True, mismatch=0.1, key=_K),
+                Linear((60, 2), key=_K), DynapSim(2),
+            ),
+            ["layer 1 has `mismatch_factors` in `like` but not in the file"],
+        ),
+        (
+            Sequential(Linear((3, 60), key=_K), DynapSim(60)),
+            ["the file has 4 layers, `like` has 2"],
+        ),
+        (
+            Sequential(DynapSim(3), Linear((3, 60), key=_K), DynapSim(60, has_rec=True),
+                       Linear((60, 2), key=_K)),
+            ["layer 0 is a Linear in the file, a DynapSim in `like`"],
+        ),
+    ],
+)  # fmt: skip
+def test_a_checkpoint_of_another_structure_says_what_differs(tmp_path, like, says):
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, _SAVED, None, History(), epoch=1)
+    with pytest.raises(FileFormatError) as e:
+        checkpoint.load(path, like=like)
+    assert str(e.value).startswith(f"{path}: the network in the file has another structure")
+    for words in says:
+        assert words in str(e.value)
+    assert checkpoint.load(path, like=_SAVED).epoch == 1  # the right `like` loads
+
+
+def _rewrite_meta(path, edit) -> None:
+    """Rewrite a checkpoint's metadata JSON with ``edit`` applied (as a damaged or older
+    file would hold it)."""
+    import json
+
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    edit(meta)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_an_older_checkpoint_without_structure_still_says_it_does_not_fit(tmp_path):
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, NET, None, History(), epoch=1)
+    _rewrite_meta(path, lambda m: m.pop("structure"))
+    assert checkpoint.load(path, like=NET).epoch == 1
+    wider = Sequential(Linear((3, 5), key=_K), DynapSim(5))
     with pytest.raises(FileFormatError, match="'net' network does not fit the structure"):
         checkpoint.load(path, like=wider)
+
+
+_META_VALUES = st.sampled_from(
+    ["x", -1, 0, 1, 2**70, 1.5, float("nan"), None, True, [], {}, [1, 2], {"k": 1},
+     [[3], "float32"], {"type": "Linear", "shape": [3, 4], "leaves": {}}]
+)  # fmt: skip
+
+
+@_SETTINGS
+@given(st.data())
+def test_every_field_of_a_checkpoints_metadata_is_checked(tmp_path, data):
+    """Replace, delete or add one field anywhere in a checkpoint's metadata JSON (structure
+    and history included): it loads or raises FileFormatError naming the file."""
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, NET, None, History(loss=[1.0, 0.5]), epoch=3, key=_K)
+
+    def edit(meta):
+        paths = [p for p, _ in _paths(meta) if p]
+        where = data.draw(st.sampled_from(paths))
+        parent = meta
+        for k in where[:-1]:
+            parent = parent[k]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[where[-1]] = data.draw(_META_VALUES)
+        elif action == "delete":
+            del parent[where[-1]]
+        elif isinstance(parent, dict):
+            parent["unexpected"] = data.draw(_META_VALUES)
+        else:
+            parent.append(data.draw(_META_VALUES))
+
+    _rewrite_meta(path, edit)
+    try:
+        ck = checkpoint.load(path, like=NET)
+    except FileFormatError as e:
+        assert str(e).startswith(str(path))
+        return
+    assert isinstance(ck.epoch, int) and ck.epoch >= 0
 
 
 def _paths(node, prefix=()):
@@ -183,6 +294,85 @@ def test_every_field_of_a_configuration_file_is_checked(valid_files, tmp_path, d
     assert Configuration.load(tmp_path / "again.json") == cfg
 
 
+@pytest.fixture(scope="module")
+def nir_file(tmp_path_factory):
+    nir = pytest.importorskip("nir")
+    from dynapse2.nir import to_nir
+
+    path = tmp_path_factory.mktemp("nir") / "net.nir"
+    nir.write(path, to_nir(NET))
+    return path.read_bytes()
+
+
+@_SETTINGS
+@given(_edits)
+def test_a_damaged_nir_file_imports_or_says_so(nir_file, tmp_path, edits):
+    from dynapse2.nir import from_nir
+
+    path = tmp_path / "net.nir"
+    path.write_bytes(_mutate(nir_file, edits))
+    try:
+        net = from_nir(path, dt=1e-3)
+    except FileFormatError as e:
+        assert str(e).startswith(str(path)) and e.path == str(path)
+        return
+    assert isinstance(net, Sequential)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "not a readable NIR file"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(100), "not a readable NIR file"),
+        (b'{"format": "dynapse2.configuration"}', "not a readable NIR file"),
+    ],
+)
+def test_nir_file_errors(tmp_path, nir_file, content, match):
+    from dynapse2.nir import from_nir
+
+    path = tmp_path / "bad.nir"
+    path.write_bytes(content)
+    with pytest.raises(FileFormatError, match=match) as e:
+        from_nir(path, dt=1e-3)
+    assert e.value.path == str(path)
+    path.write_bytes(nir_file[: len(nir_file) // 2])
+    with pytest.raises(FileFormatError, match="truncated"):
+        from_nir(str(path), dt=1e-3)
+    with pytest.raises(FileNotFoundError):
+        from_nir(tmp_path / "missing.nir", dt=1e-3)
+    with pytest.raises(IsADirectoryError):
+        from_nir(tmp_path, dt=1e-3)
+
+
+def test_nir_file_of_a_graph_the_chip_cannot_run(tmp_path):
+    nir = pytest.importorskip("nir")
+    from dynapse2.nir import from_nir
+
+    graph = nir.NIRGraph.from_list(nir.Delay(np.ones(3)))
+    path = tmp_path / "delay.nir"
+    nir.write(path, graph)
+    with pytest.raises(FileFormatError, match=r"graph cannot be imported: .*DynapSim has no"):
+        from_nir(path, dt=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"value0": {"chips": [{"globalParameters": [{"key": [1], "value": {}}]}]}}', "."),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
+def test_samna_json_file_errors(tmp_path, content, match):
+    from dynapse2.hardware import load_samna_json
+
+    path = tmp_path / "samna.json"
+    path.write_bytes(content)
+    with pytest.raises(FileFormatError, match=match) as e:
+        load_samna_json(path)
+    assert e.value.path == str(path)
+
+
 # The long profile (pytest -m slow): the same properties, 2000 examples each.
 _LONG = settings(
     max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -203,6 +393,20 @@ def test_a_damaged_configuration_long(valid_files, tmp_path, edits):
 @given(_edits)
 def test_a_damaged_checkpoint_long(valid_files, tmp_path, edits):
     test_a_damaged_checkpoint_loads_or_says_so.hypothesis.inner_test(valid_files, tmp_path, edits)
+
+
+@pytest.mark.slow
+@_LONG
+@given(_edits)
+def test_a_damaged_nir_file_long(nir_file, tmp_path, edits):
+    test_a_damaged_nir_file_imports_or_says_so.hypothesis.inner_test(nir_file, tmp_path, edits)
+
+
+@pytest.mark.slow
+@_LONG
+@given(st.data())
+def test_every_field_of_a_checkpoints_metadata_long(tmp_path, data):
+    test_every_field_of_a_checkpoints_metadata_is_checked.hypothesis.inner_test(tmp_path, data)
 
 
 @pytest.mark.slow

@@ -427,7 +427,7 @@ def _read_parameters(node: Any, table: Mapping[str, str], path: str) -> dict[str
     for i, entry in enumerate(node):
         where = f"{path}[{i}]"
         name = _get(entry, "key", where)
-        if name not in table:
+        if not isinstance(name, str) or name not in table:
             raise _Bad(where, f"unknown parameter {_describe(name)} for samna {T.SAMNA_VERSION}")
         if name in out:
             raise _Bad(where, f"parameter {name} appears twice")
@@ -625,12 +625,16 @@ def from_samna_json(text: str | bytes) -> Configuration:
             is missing or malformed), or a value the chip cannot hold (naming chip, core,
             neuron, entry and field).
     """
+    if not isinstance(text, str | bytes | bytearray):
+        raise TypeError(f"from_samna_json: text must be str or bytes, got {type(text).__name__}")
     if not text.strip():
         raise ValueError("empty, not a samna Dynapse2Configuration JSON")
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"not valid JSON ({e})") from None
+    except RecursionError:
+        raise ValueError("not a samna Dynapse2Configuration JSON (nested too deeply)") from None
     return _from_document(doc)
 
 
@@ -649,7 +653,15 @@ def load_samna_json(path: str | os.PathLike[str]) -> Configuration:
     try:
         return from_samna_json(data)
     except ValueError as e:
-        raise FileFormatError(path, str(e)) from None
+        raise FileFormatError(path, str(e), _LOAD_HINT) from None
+    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        # the reader names what it checks; anything it missed is still this file's fault
+        raise FileFormatError(
+            path, f"not a samna Dynapse2Configuration JSON ({type(e).__name__}: {e})", _LOAD_HINT
+        ) from None
+
+
+_LOAD_HINT = "write it with samna's to_json or dynapse2's save_samna_json"
 
 
 # --- beside the board ---------------------------------------------------------------------

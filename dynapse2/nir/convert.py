@@ -79,14 +79,17 @@ after them, and graphs that are not a chain of populations (with optional self-r
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
+from dynapse2.errors import FileFormatError
+from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import CURRENTS, DynapSim
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
@@ -445,15 +448,54 @@ def from_nir(
         Populations written by :func:`to_nir` are rebuilt exactly from their metadata.
 
     Raises:
+        TypeError, ValueError: an argument of the wrong type or range (naming it).
         ValueError: a node the chip cannot run, or a graph that is not a chain of populations
             (see the module docstring); raised before anything is built.
+        FileFormatError: (a ``ValueError``) a path whose content is not an importable NIR
+            graph: not HDF5, truncated, corrupted, or a graph as above; the message starts
+            with the path. A path that cannot be opened raises ``FileNotFoundError``,
+            ``IsADirectoryError`` or ``PermissionError``.
     """
     nir = _nir()
-    graph = nir.read(str(graph_or_path)) if isinstance(graph_or_path, str | Path) else graph_or_path
-    if not isinstance(graph, nir.NIRGraph):
-        raise TypeError(f"from_nir: expected a nir.NIRGraph or a path, got {type(graph)}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"from_nir: dt = {dt!r} s must be positive and finite")
+    checks.number("from_nir", "dt", dt, lo=0, lo_open=True)
+    checks.boolean("from_nir", "report", report)
+    checks.choice("from_nir", "backend", backend, BACKENDS)
+    checks.number("from_nir", "readout_range", readout_range, lo=0, lo_open=True)
+    if isinstance(graph_or_path, str | os.PathLike):
+        return _from_file(graph_or_path, dt, report, backend, readout_range)
+    if not isinstance(graph_or_path, nir.NIRGraph):
+        raise TypeError(
+            f"from_nir: graph_or_path must be a nir.NIRGraph or a path, got "
+            f"{type(graph_or_path).__name__}"
+        )
+    return _from_graph(graph_or_path, dt, report, backend, readout_range)
+
+
+def _from_file(
+    path: str | os.PathLike, dt: float, report: bool, backend: str, readout_range: float
+) -> Sequential | tuple[Sequential, ImportReport]:
+    """:func:`from_nir` of a file: an unopenable path raises the ``OSError`` of ``open``;
+    any content that is not an importable NIR graph raises :class:`FileFormatError`."""
+    with open(path, "rb"):  # FileNotFoundError, IsADirectoryError, PermissionError
+        pass
+    try:
+        graph = _nir().read(os.fspath(path))
+    except Exception as e:  # noqa: BLE001  (h5py and nir raise many types for a bad file)
+        raise FileFormatError(
+            path, f"not a readable NIR file (HDF5) ({type(e).__name__}: {e})", _NIR_HINT
+        ) from None
+    try:
+        return _from_graph(graph, dt, report, backend, readout_range)
+    except Exception as e:  # noqa: BLE001  (whatever a damaged graph trips over is the file's)
+        raise FileFormatError(path, f"its graph cannot be imported: {e}", _NIR_HINT) from None
+
+
+_NIR_HINT = "write it with nir.write (e.g. nir.write(path, to_nir(net)))"
+
+
+def _from_graph(
+    graph: Any, dt: float, report: bool, backend: str, readout_range: float
+) -> Sequential | tuple[Sequential, ImportReport]:
     _check_types(graph)
     nodes, edges = _flatten(graph)
     ins = [k for k, v in graph.nodes.items() if _type(v) == "Input"]

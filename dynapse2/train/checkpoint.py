@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 
 from dynapse2.atomic import atomic_write
 from dynapse2.errors import FileFormatError
-from dynapse2.nn import Module
+from dynapse2.nn import Module, Sequential
 from dynapse2.train.history import History
 
 __all__ = ["Checkpoint", "load", "save"]
@@ -103,6 +104,7 @@ def save(
         "history": history.to_dict(),
         "key": key_data,
         "has_best": best is not None,
+        "structure": structure(net),
     }
     arrays = {
         "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -190,6 +192,7 @@ def _read(path: Path, like: Module) -> tuple[dict, Module, Module | None, list[n
                 + (" (written by a newer dynapse2: upgrade)" if newer else "")
                 + f"; this library reads version {FORMAT_VERSION}"
             )
+        _check_structure(meta.get("structure"), like)
         net = _leaves(z["net"], like, "net")
         best = _leaves(z["best"], like, "best") if meta["has_best"] else None
         n_opt = sum(1 for k in z.files if k.startswith("opt_"))
@@ -205,3 +208,119 @@ def _leaves(data: np.ndarray, like: Module, what: str) -> Module:
             f"its {what!r} network does not fit the structure of `like` "
             f"({type(e).__name__}: {str(e)[:200]})"
         ) from None
+
+
+# --- the network's structure, stored beside its leaves to say what differs -------------------
+def structure(net: Module) -> list[dict[str, Any]]:
+    """The network's layers as JSON: per layer its class, its shape ``(n_in, n_out)`` and
+    the shape and dtype of each leaf (``{".w_rec": [[4, 4, 4], "float32"], ...}``).
+
+    A ``Sequential``'s layers are its modules; any other network is one layer.
+    """
+    layers = list(net.modules) if isinstance(net, Sequential) else [net]
+    out = []
+    for layer in layers:
+        leaves = jax.tree_util.tree_flatten_with_path(layer)[0]
+        out.append(
+            {
+                "type": type(layer).__name__,
+                "shape": [int(v) for v in layer.shape],
+                "leaves": {
+                    jax.tree_util.keystr(p): [list(np.shape(v)), _dtype(v)] for p, v in leaves
+                },
+            }
+        )
+    return out
+
+
+def _dtype(v: Any) -> str:
+    return str(v.dtype) if hasattr(v, "dtype") else type(v).__name__
+
+
+def _check_structure(stored: Any, like: Module) -> None:
+    """Raise :class:`_Bad` saying, per layer, how the file's network differs from ``like``
+    (nothing to compare in files written before the structure was stored)."""
+    if stored is None:
+        return
+    if not _well_formed(stored):
+        raise _Bad("field 'structure' is not a list of layers (type, shape, leaves)")
+    differences = structure_differences(stored, structure(like))
+    if differences:
+        raise _Bad(
+            "the network in the file has another structure than `like`: "
+            + "; ".join(differences)
+            + " (build `like` as the network that was saved)"
+        )
+
+
+def _well_formed(stored: Any) -> bool:
+    def leaf(v: Any) -> bool:
+        return (
+            isinstance(v, list)
+            and len(v) == 2
+            and isinstance(v[0], list)
+            and all(isinstance(d, int) for d in v[0])
+            and isinstance(v[1], str)
+        )
+
+    def layer(d: Any) -> bool:
+        return (
+            isinstance(d, dict)
+            and isinstance(d.get("type"), str)
+            and isinstance(d.get("shape"), list)
+            and all(isinstance(v, int) for v in d["shape"])
+            and isinstance(d.get("leaves"), dict)
+            and all(leaf(v) for v in d["leaves"].values())
+        )
+
+    return isinstance(stored, list) and all(layer(d) for d in stored)
+
+
+def structure_differences(file: list[dict], like: list[dict]) -> list[str]:
+    """What differs between two :func:`structure` descriptions, in words, layer by layer."""
+    if len(file) != len(like):
+        return [f"the file has {_layers(len(file))}, `like` has {_layers(len(like))}"]
+    out: list[str] = []
+    for i, (a, b) in enumerate(zip(file, like, strict=True)):
+        name = f"layer {i}" if len(file) > 1 else "the network"
+        if a["type"] != b["type"]:
+            out.append(f"{name} is a {a['type']} in the file, a {b['type']} in `like`")
+        elif a["shape"] != b["shape"]:
+            out.append(f"{name} ({a['type']}): {_size(a['shape'], b['shape'])}")
+        else:
+            out += _leaf_differences(name, a["leaves"], b["leaves"])
+    return out
+
+
+def _layers(n: int) -> str:
+    return f"{n} layer" + ("" if n == 1 else "s")
+
+
+def _size(a: list[int], b: list[int]) -> str:
+    if len(a) == len(b) == 2 and a[0] == a[1] and b[0] == b[1]:
+        return f"width {a[0]} in the file, {b[0]} in `like`"
+    return f"shape {tuple(a)} in the file, {tuple(b)} in `like`"
+
+
+def _field(path: str) -> str:
+    """The layer's attribute a leaf path starts with (``.w_rec.values`` -> ``w_rec``)."""
+    return re.match(r"\.?(\w*)", path).group(1) or path
+
+
+def _leaf_differences(name: str, a: dict[str, list], b: dict[str, list]) -> list[str]:
+    fields_a, fields_b = {_field(p) for p in a}, {_field(p) for p in b}
+    out = [f"{name} has `{f}` in the file but not in `like`" for f in sorted(fields_a - fields_b)]
+    out += [f"{name} has `{f}` in `like` but not in the file" for f in sorted(fields_b - fields_a)]
+    for path in sorted(set(a) & set(b)):
+        (shape_a, dtype_a), (shape_b, dtype_b) = a[path], b[path]
+        if shape_a != shape_b:
+            out.append(
+                f"{name}: `{path[1:]}` has shape {tuple(shape_a)} in the file, "
+                f"{tuple(shape_b)} in `like`"
+            )
+        elif dtype_a != dtype_b:
+            out.append(f"{name}: `{path[1:]}` is {dtype_a} in the file, {dtype_b} in `like`")
+    common = fields_a & fields_b
+    if not out and {p for p in a if _field(p) in common} != {p for p in b if _field(p) in common}:
+        out.append(f"{name}: the leaves of {sorted(common)} differ")
+    return out
