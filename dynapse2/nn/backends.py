@@ -4,7 +4,8 @@
   through the surrogate spike.
 - ``"numpy"``: a plain loop in float64 NumPy, the reference the JAX backend is tested against.
 
-Both build the same step (:func:`dynapse2.physics.step.step`) from the same circuit constants.
+Both advance the same circuit constants with the module's solver (:mod:`dynapse2.solvers`): the
+JAX backend through the solver's fast layout, the NumPy one through its reference layout.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from dynapse2.nn.recurrence import (
     product_transposed,
     uses_cam_fanout,
 )
-from dynapse2.physics.fused import FusedState, Prepared, prepare, step_fused
+from dynapse2.physics.fused import FusedState
 from dynapse2.physics.soma import membrane_voltage
-from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, Ops, State, circuit, step
+from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, Ops, State, circuit
 
 if TYPE_CHECKING:
     from dynapse2.nn.dynapsim import DynapSim
@@ -73,9 +74,23 @@ def _batched_state(m: DynapSim, batch: int, xp: Any, dtype: Any) -> State:
     return State(**out)
 
 
+def step_options(m: DynapSim) -> dict[str, Any]:
+    """Keyword options of the step of m's solver (:class:`~dynapse2.solvers.AbstractSolver`)."""
+    return {
+        "kappa": m.kappa,
+        "io": m.Io,
+        "synapse_model": m.synapse_model,
+        "detach_feedback": m.detach_feedback,
+        "detach_reset": m.detach_reset,
+        "slope": m.surrogate_slope,
+        "surrogate": m.surrogate,
+    }
+
+
 def _body(ops: Ops, m: DynapSim, c: Any, w: Any, typed: bool, record: bool) -> Callable:
     xp = ops.xp
     n, k = m.n, len(m.rec_types)
+    advance = m.solver.reference_stepper(ops, c, m.dt, **step_options(m))
 
     def body(s: State, x_t: Any) -> tuple[State, Any]:
         if typed:
@@ -87,20 +102,7 @@ def _body(ops: Ops, m: DynapSim, c: Any, w: Any, typed: bool, record: bool) -> C
             rec = (s.spikes @ w).reshape(*s.spikes.shape[:-1], n, k)
             for j, t in enumerate(m.rec_types):
                 cols[t] = cols[t] + rec[..., j]
-        s = step(
-            ops,
-            c,
-            s,
-            xp.stack(cols, axis=-1),
-            m.dt,
-            kappa=m.kappa,
-            io=m.Io,
-            synapse_model=m.synapse_model,
-            detach_feedback=m.detach_feedback,
-            detach_reset=m.detach_reset,
-            slope=m.surrogate_slope,
-            surrogate=m.surrogate,
-        )
+        s = advance(s, xp.stack(cols, axis=-1))
         return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
 
     return body
@@ -275,7 +277,8 @@ def _scan(
     :func:`make_recurrence`)."""
     io = m.Io
     c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
-    p = prepare(jnp, c, m.dt, types)
+    p = m.solver.prepare(jnp, c, m.dt, types)
+    options = step_options(m)
     batch = x.shape[0]
     s0 = _batched_state(m, batch, jnp, jnp.float32)
     f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
@@ -286,7 +289,7 @@ def _scan(
     else:
         xs = x
 
-    def body(p: Prepared, s: FusedState, x_t: Any, r: Any):
+    def body(p: Any, s: FusedState, x_t: Any, r: Any):
         if typed:
             inp = dict(zip(ext, x_t, strict=True))
         else:
@@ -296,20 +299,8 @@ def _scan(
             r = rec.split(r)
             for t, j in rec_slot.items():
                 inp[t] = inp[t] + r[j] if t in inp else r[j]
-        s = step_fused(
-            JAX_OPS,
-            p,
-            s,
-            tuple(inp.get(t) for t in types),
-            m.dt,
-            types=types,
-            kappa=m.kappa,
-            io=io,
-            synapse_model=m.synapse_model,
-            detach_feedback=m.detach_feedback,
-            detach_reset=m.detach_reset,
-            slope=m.surrogate_slope,
-            surrogate=m.surrogate,
+        s = m.solver.step(
+            JAX_OPS, p, s, tuple(inp.get(t) for t in types), m.dt, types=types, **options
         )
         return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
 

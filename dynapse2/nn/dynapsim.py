@@ -17,6 +17,7 @@ from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
+from dynapse2.solvers import AbstractSolver, Euler, check_solver
 
 SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
 KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
@@ -178,6 +179,7 @@ class DynapSim(Module):
     detach_reset: bool = simulation()
     surrogate: str = simulation()
     surrogate_slope: float = simulation()
+    solver: AbstractSolver = simulation()
     backend: str = simulation()
 
     def __init__(
@@ -196,6 +198,7 @@ class DynapSim(Module):
         detach_reset: bool = True,
         surrogate: str = "log",
         surrogate_slope: float | None = None,
+        solver: AbstractSolver | None = None,
         **values: Any,
     ):
         if not (isinstance(n, int | np.integer) and n >= 1):
@@ -204,6 +207,7 @@ class DynapSim(Module):
         _check_choice("backend", backend, backends.BACKENDS)
         _check_choice("synapse_model", synapse_model, SYNAPSE_MODELS)
         _check_choice("surrogate", surrogate, SURROGATES)
+        solver = Euler() if solver is None else check_solver(solver)
         if surrogate_slope is None:
             surrogate_slope = SURROGATE_SLOPES[surrogate]
         for name, v in (("dt", dt), ("mismatch", mismatch), ("surrogate_slope", surrogate_slope)):
@@ -272,6 +276,7 @@ class DynapSim(Module):
         self.detach_reset = bool(detach_reset)
         self.surrogate = surrogate
         self.surrogate_slope = float(surrogate_slope)
+        self.solver = solver
         self.backend = backend
         for k, v in self.initial_state().items():
             setattr(self, k, v)
@@ -394,7 +399,7 @@ class DynapSim(Module):
         return (
             f"DynapSim(n={self.n}, has_rec={self.w_rec is not None}, dt={self.dt}, "
             f"mismatch={self.mismatch}, backend={self.backend!r}, "
-            f"synapse_model={self.synapse_model!r})"
+            f"synapse_model={self.synapse_model!r}, solver={self.solver!r})"
         )
 
 
