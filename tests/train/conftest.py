@@ -1,13 +1,10 @@
 """Fixtures of the training tests: a small, fast task."""
 
-import numpy as np
 import pytest
-
-from dynapse2.datasets import frozen_noise
+from train_helpers import small_task_of
 
 
 @pytest.fixture(scope="session")
 def small_task():
-    """2 classes of frozen noise, 10 channels, 100 ms: (x, y) with 48 samples."""
-    x, y = frozen_noise(2, 10, 0.1, 1e-3, 40.0, 48, key=0, jitter=1e-3, drop=0.05)
-    return np.asarray(x), np.asarray(y)
+    """:func:`train_helpers.small_task_of` at seed 0: 48 samples of 2-class frozen noise."""
+    return small_task_of(0)

@@ -5,25 +5,38 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from train_helpers import small_net
+from seeds import sweep
+from train_helpers import small_net, small_task_of
 
 from dynapse2.train import evaluate, fit, max_imem_cross_entropy, spike_count_cross_entropy
 
 KW = dict(epochs=4, batch_size=16, optimizer=optax.adam(0.05), progress=False)
 
 
-def test_a_small_task_learns_with_one_compilation(small_task):
-    x, y = small_task
+@pytest.mark.parametrize("seed", sweep())
+def test_a_small_task_learns_with_one_compilation(seed):
+    x, y = small_task_of(seed)  # data, initial weights and batch order from the seed
     seen = []
-    net0 = small_net()
+    net0 = small_net(seed=seed + 1)
     before = evaluate(net0, x, y, max_imem_cross_entropy)
     net, h = fit(
-        net0, x, y, max_imem_cross_entropy, callback=seen.append, validation=(x[:16], y[:16]), **KW
+        net0,
+        x,
+        y,
+        max_imem_cross_entropy,
+        callback=seen.append,
+        validation=(x[:16], y[:16]),
+        key=jax.random.PRNGKey(seed),
+        **KW,
     )
     after = evaluate(net, x, y, max_imem_cross_entropy)
+    print(f"seed {seed}: loss after / before {after[0] / before[0]:.4f}, accuracy {after[1]:.3f}")
     assert h.epochs == 4 and len(h.val_loss) == 4 and len(h.accuracy) == 4
+    # 12 seeds: loss after / before min / median / max 0.0001 / 0.021 / 0.184
     assert after[0] < 0.5 * before[0]
-    assert after[1] >= 0.9  # chance is 0.5
+    # 12 seeds: accuracy 0.938 / 1.000 / 1.000 (48 samples; chance 0.5, binomial std 0.072:
+    # the bound is 4 std above chance and 6 samples below the worst seed)
+    assert after[1] >= 0.8
     assert [e.epoch for e in seen] == [1, 2, 3, 4]
     n = seen[0].compilations
     assert n <= 1 and [e.compilations for e in seen] == [n] * 4  # no recompilation per epoch
@@ -42,7 +55,9 @@ def test_transform_is_applied_inside_the_loss(small_task):
     net, h = fit(net0, x, y, max_imem_cross_entropy, transform=silence, **{**KW, "epochs": 1})
     assert calls  # traced inside the step
     assert (np.asarray(net[0].weight) == np.asarray(net0[0].weight)).all()  # zero gradient
-    assert h.accuracy[0] == pytest.approx(0.5, abs=0.2)
+    # deterministic: every output neuron sees nothing, so all of them hold the same current,
+    # the predictor's argmax ties and answers class 0 for every sample (24 of the 48)
+    assert h.accuracy[0] == float(np.mean(y == 0)) == 0.5
 
 
 def test_any_optax_transformation_and_callback_stop(small_task):
@@ -62,30 +77,40 @@ def test_any_optax_transformation_and_callback_stop(small_task):
     assert h.epochs == 2
 
 
-def test_early_stopping_restores_the_best_weights(small_task):
-    x, y = small_task
+@pytest.mark.parametrize("seed", sweep())
+def test_early_stopping_restores_the_best_weights(seed):
+    # Validated on the training samples with the labels swapped: what lowers the training
+    # loss raises the validation loss, so early stopping must trigger. (Validating on the
+    # true labels with sgd(3.0), as this test once did, relied on the loss oscillating: 2 of
+    # 12 seeds descended monotonically for all 30 epochs and never stopped.)
+    x, y = small_task_of(seed)
     snapshots = {}
 
     def keep(e):
         snapshots[e.epoch - 1] = e.net
 
     net, h = fit(
-        small_net(),
+        small_net(seed=seed + 1),
         x,
         y,
         max_imem_cross_entropy,
         epochs=30,
         batch_size=16,
-        optimizer=optax.sgd(3.0),
-        validation=(x, y),
+        optimizer=optax.adam(0.05),
+        key=jax.random.PRNGKey(seed),
+        validation=(x, 1 - y),
         early_stopping=1,
         callback=keep,
         progress=False,
     )
-    assert h.stopped_early and h.epochs < 30
-    assert h.best_epoch == int(np.argmin(h.val_loss)) and h.best_epoch < h.epochs - 1
-    best = snapshots[h.best_epoch]
+    print(f"seed {seed}: stopped after {h.epochs} epochs, best epoch {h.best_epoch}")
+    # 12 seeds: stopped after 2 / 2 / 3 epochs (min / median / max)
+    assert h.stopped_early and h.epochs < 10
+    # exact, given the history: patience 1 stops at the first epoch without a new best
+    assert h.best_epoch == int(np.argmin(h.val_loss)) == h.epochs - 2
+    best, last = snapshots[h.best_epoch], snapshots[h.epochs - 1]
     assert (np.asarray(net[0].weight) == np.asarray(best[0].weight)).all()
+    assert not (np.asarray(net[0].weight) == np.asarray(last[0].weight)).all()  # restored
 
 
 def test_non_finite_loss_names_epoch_and_step(small_task):
@@ -122,7 +147,7 @@ def test_bad_arguments(small_task):
     x, y = small_task
     with pytest.raises(ValueError, match="early_stopping needs validation"):
         fit(small_net(), x, y, max_imem_cross_entropy, early_stopping=2, **KW)
-    with pytest.raises(ValueError, match=r"mismatch = 1.2 must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"mismatch = 1.2 must be (a finite number )?in \[0, 1\)"):
         fit(small_net(), x, y, max_imem_cross_entropy, mismatch=1.2, **KW)
     with pytest.raises(ValueError, match="batch_size = 0 must be an integer >= 1"):
         fit(small_net(), x, y, max_imem_cross_entropy, **{**KW, "batch_size": 0})
