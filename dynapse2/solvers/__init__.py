@@ -2,7 +2,10 @@
 diffrax).
 
 - :class:`Euler` (default): the seed's forward Euler, the reference.
-``DynapSim(n, dt=1e-3, solver=Euler())``. Every solver implements the small
+- :class:`ExponentialEuler`: exact decays, the soma's linear part integrated exactly, the
+  threshold crossing, reset and refractory period placed inside the step.
+
+``DynapSim(n, dt=1e-3, solver=ExponentialEuler())``. Every solver implements the small
 contract of :class:`AbstractSolver` (:mod:`dynapse2.solvers.base`).
 """
 
@@ -12,16 +15,18 @@ from typing import Any
 
 from dynapse2.solvers.base import AbstractSolver
 from dynapse2.solvers.euler import Euler
+from dynapse2.solvers.exponential_euler import ExponentialEuler
 
 __all__ = [
     "AbstractSolver",
     "Euler",
+    "ExponentialEuler",
     "SOLVERS",
     "check_solver",
     "solver_from_name",
 ]
 
-SOLVERS: dict[str, type[AbstractSolver]] = {s.name: s for s in (Euler,)}
+SOLVERS: dict[str, type[AbstractSolver]] = {s.name: s for s in (Euler, ExponentialEuler)}
 """Every solver by the name it is saved under."""
 
 
@@ -38,14 +43,12 @@ def check_solver(solver: Any, where: str = "DynapSim") -> AbstractSolver:
     else a ValueError naming ``solver`` and the allowed values."""
     if isinstance(solver, AbstractSolver):
         return solver
-    if isinstance(solver, type) and issubclass(solver, AbstractSolver):
-        raise ValueError(
-            f"{where}: solver = {solver.__name__} is a class; pass an instance, {solver.__name__}()"
-        )
     if isinstance(solver, str) and solver in SOLVERS:
         return SOLVERS[solver]()
-    allowed = [f"{c.__name__}()" for c in SOLVERS.values()]
-    raise ValueError(
-        f"{where}: solver = {solver!r}; allowed values are {allowed} (or their names "
-        f"{list(SOLVERS)})"
-    )
+    allowed = f"allowed values are {[f'{c.__name__}()' for c in SOLVERS.values()]}"
+    if isinstance(solver, type) and issubclass(solver, AbstractSolver):
+        raise ValueError(
+            f"{where}: solver = {solver.__name__} is a class; pass an instance, "
+            f"{solver.__name__}(); {allowed}"
+        )
+    raise ValueError(f"{where}: solver = {solver!r}; {allowed} (or their names {list(SOLVERS)})")

@@ -1,0 +1,190 @@
+"""Accuracy and cost of the solvers (issue 14): firing rates at coarse steps against the
+converged rates (forward Euler at dt = 20 us), and the time per step.
+
+    python benchmarks/solvers.py            # both tables (a few minutes on 2 cores)
+    python benchmarks/solvers.py --quick    # shorter runs
+
+Accuracy: every case is simulated with the same input at every step: DC currents, or Poisson
+events drawn in continuous time and counted into the bins of each dt. A neuron's rate is
+(spikes - 1) / (last spike - first spike) (1/s), or spikes / T with fewer than 3 spikes; the
+network's is its population mean. Errors are rate(dt) / rate(20 us) - 1, the worst neuron of
+each case. Speed: jitted DynapSim.evolve of a recurrent population driven by Poisson
+events, the median of 5 runs divided by the steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import numpy as np
+
+from dynapse2.nn import DynapSim
+from dynapse2.solvers import Euler, ExponentialEuler
+
+FINE = 2e-5
+STEPS = (1e-3, 5e-4)
+AMPA, NMDA, GABA, SHUNT = range(4)
+
+
+def poisson_counts(rng, rates, weights, t_total: float, dt: float, types) -> np.ndarray:
+    """Typed input ``(T/dt, n, 4)``: channel j of neuron i fires Poisson events at ``rates[i, j]``
+    (Hz) onto synapse type ``types[j]`` with weight ``weights[i, j]``; the same event times
+    (drawn once from ``rng`` by the caller's seed) for every ``dt``."""
+    n, k = rates.shape
+    steps = int(round(t_total / dt))
+    x = np.zeros((steps, n, 4), np.float32)
+    for i in range(n):
+        for j in range(k):
+            times = rng_times(rng[i][j], rates[i, j], t_total)
+            idx = np.minimum((times / dt).astype(np.int64), steps - 1)
+            np.add.at(x[:, i, types[j]], idx, weights[i, j])
+    return x
+
+
+def rng_times(seed: int, rate: float, t_total: float) -> np.ndarray:
+    r = np.random.default_rng(seed)
+    count = r.poisson(rate * t_total)
+    return np.sort(r.uniform(0, t_total, count))
+
+
+def rates_of(spikes: np.ndarray, dt: float) -> np.ndarray:
+    """Firing rate (Hz) of each neuron of ``spikes`` ``(T, n)`` (see the module docstring)."""
+    spikes = np.asarray(spikes)
+    t_total = spikes.shape[0] * dt
+    out = np.zeros(spikes.shape[1])
+    for i in range(spikes.shape[1]):
+        t = np.flatnonzero(spikes[:, i]) * dt
+        out[i] = (t.size - 1) / (t[-1] - t[0]) if t.size >= 3 else t.size / t_total
+    return out
+
+
+def case_list(t_total: float) -> dict:
+    """name -> (module kwargs, input builder dt -> x, population mean?)"""
+    ids = np.array([0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0]) * 1e-9
+    seeds = [[100 + 10 * i + j for j in range(4)] for i in range(64)]
+    cases = {}
+    cases["DC"] = (
+        dict(n=ids.size, Idc=ids),
+        lambda dt: np.zeros((int(round(t_total / dt)), ids.size, 4), np.float32),
+        False,
+    )
+    r_in = np.array([[100.0], [200.0], [400.0], [700.0], [1000.0]])
+    w_in = np.full_like(r_in, 2.0)
+    cases["Poisson AMPA"] = (
+        dict(n=5),
+        lambda dt: poisson_counts(seeds, r_in, w_in, t_total, dt, (AMPA,)),
+        False,
+    )
+    cases["adaptation (Iw_ahp)"] = (
+        dict(n=3, Idc=np.array([1.0, 3.0, 10.0]) * 1e-9, Iw_ahp=2e-9),
+        lambda dt: np.zeros((int(round(t_total / dt)), 3, 4), np.float32),
+        False,
+    )
+    r_mix = np.array([[300.0, 200.0, 200.0, 200.0]] * 3)
+    w_mix = np.array([[4.0, 2.0, 1.0, 0.02], [6.0, 1.0, 1.0, 0.01], [3.0, 3.0, 0.5, 0.03]])
+    cases["AMPA+NMDA+GABA+SHUNT"] = (
+        dict(n=3, Idc=3e-9),
+        lambda dt: poisson_counts(seeds, r_mix, w_mix, t_total, dt, (AMPA, NMDA, GABA, SHUNT)),
+        False,
+    )
+    r_n = np.array([[300.0], [600.0]])
+    cases["NMDA + DC"] = (
+        dict(n=2, Idc=1e-9),
+        lambda dt: poisson_counts(seeds, r_n, np.full_like(r_n, 5.0), t_total, dt, (NMDA,)),
+        False,
+    )
+    r_g = np.array([[200.0], [500.0]])
+    cases["DC - GABA"] = (
+        dict(n=2, Idc=5e-9),
+        lambda dt: poisson_counts(seeds, r_g, np.full_like(r_g, 1.0), t_total, dt, (GABA,)),
+        False,
+    )
+    cases["DC - SHUNT"] = (
+        dict(n=2, Idc=5e-9),
+        lambda dt: poisson_counts(seeds, r_g, np.full_like(r_g, 0.03), t_total, dt, (SHUNT,)),
+        False,
+    )
+    n, n_e = 64, 48
+    rng = np.random.default_rng(7)
+    w = (rng.random((n, n)) < 0.1) * rng.uniform(0.5, 1.5, (n, n))
+    w[:, :] *= np.where(np.arange(n) < n_e, 1.0, -2.0)[:, None]  # rows presynaptic
+    np.fill_diagonal(w, 0.0)
+    r_net = np.full((n, 1), 200.0)
+    cases["E/I network (64)"] = (
+        dict(n=n, has_rec=True, w_rec=w),
+        lambda dt: poisson_counts(seeds, r_net, np.full_like(r_net, 3.0), t_total, dt, (AMPA,)),
+        True,
+    )
+    return cases
+
+
+def simulate(kwargs: dict, x: np.ndarray, dt: float, solver) -> np.ndarray:
+    m = DynapSim(dt=dt, solver=solver, **kwargs)
+    out, _, _ = m(x)
+    return np.asarray(out)
+
+
+def accuracy(t_total: float) -> list[tuple]:
+    rows = []
+    for name, (kw, build, pooled) in case_list(t_total).items():
+        ref = rates_of(simulate(kw, build(FINE), FINE, Euler()), FINE)
+        errs = {}
+        for dt, solver in ((1e-3, Euler()), (1e-3, ExponentialEuler()), (5e-4, ExponentialEuler())):
+            r = rates_of(simulate(kw, build(dt), dt, solver), dt)
+            if pooled:
+                e = np.array([r.mean() / ref.mean() - 1])
+            else:
+                e = r / ref - 1
+            errs[(dt, solver.name)] = e[np.argmax(np.abs(e))]
+        span = f"{ref.mean():.1f}" if pooled else f"{ref.min():.1f}-{ref.max():.1f}"
+        rows.append((name, span, *(100 * errs[k] for k in errs)))
+        print(f"  {name}: done", flush=True)
+    return rows
+
+
+def speed(configs, steps: int) -> list[tuple]:
+    rows = []
+    for n, batch in configs:
+        rng = np.random.default_rng(0)
+        w = (rng.random((n, n)) < 0.05) * rng.normal(0, 1, (n, n))
+        x = (rng.random((batch, steps, n)) < 0.02).astype(np.float32) * 5
+        times = {}
+        for solver in (Euler(), ExponentialEuler()):
+            m = DynapSim(n, has_rec=True, w_rec=w, solver=solver, Idc=2e-9)
+            run = jax.jit(lambda m, x: m(x)[0])
+            run(m, x).block_until_ready()
+            t = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                run(m, x).block_until_ready()
+                t.append(time.perf_counter() - t0)
+            times[solver.name] = np.median(t) / steps * 1e6
+        e, x_ = times["euler"], times["exponential_euler"]
+        rows.append((n, batch, e, x_, x_ / e))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="shorter runs")
+    args = ap.parse_args()
+    t_total = 2.0 if args.quick else 5.0
+    print(f"jax {jax.__version__}, {jax.devices()[0].platform}, T = {t_total} s per case")
+    rows = accuracy(t_total)
+    print(
+        "\n| case | converged rate (Hz) | Euler 1 ms | ExpEuler 1 ms | ExpEuler 0.5 ms |\n"
+        "|---|---|---|---|---|"
+    )
+    for name, span, e1, x1, x05 in rows:
+        print(f"| {name} | {span} | {e1:+.1f} % | {x1:+.1f} % | {x05:+.1f} % |")
+    configs = ((64, 1), (256, 1), (1024, 1), (256, 32)) if not args.quick else ((256, 1),)
+    srows = speed(configs, 500 if args.quick else 1000)
+    print("\n| n | batch | Euler (us/step) | ExpEuler (us/step) | ratio |\n|---|---|---|---|---|")
+    for n, b, e, x_, r in srows:
+        print(f"| {n} | {b} | {e:.1f} | {x_:.1f} | {r:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

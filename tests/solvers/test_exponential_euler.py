@@ -1,0 +1,185 @@
+"""ExponentialEuler: closed forms, rates against converged forward Euler, gradients, both
+backends. Cases differ from benchmarks/solvers.py (other drives and parameters)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
+
+from dynapse2.nn import DynapSim, Linear, Sequential
+from dynapse2.nn.backends import step_options
+from dynapse2.physics.fused import FusedState
+from dynapse2.physics.step import NUMPY_OPS, circuit
+from dynapse2.solvers import Euler, ExponentialEuler
+
+ALL = (0, 1, 2, 3)
+
+
+def _circuit(m: DynapSim):
+    vals = {k: np.asarray(v, np.float64) for k, v in m.effective_values().items()}
+    return circuit(np, vals, m.kappa, m.Ut, m.Vth)
+
+
+def _state(n, imem, isyn=5e-13, iahp=5e-13):
+    full = lambda v: np.full((1, n), v, np.float64)  # noqa: E731
+    return FusedState(full(imem), tuple(full(isyn) for _ in ALL), full(iahp), full(0.0), full(0.0))
+
+
+def test_synapse_and_adaptation_decay_over_one_step_is_exactly_exponential():
+    m = DynapSim(2, dt=1e-3, solver=ExponentialEuler(), Itau_ampa=[5e-11, 8e-11])
+    solver, c = m.solver, _circuit(m)
+    p = solver.prepare(np, c, m.dt, ALL)
+    s = _state(2, 1e-12, isyn=3e-9, iahp=2e-9)
+    out = solver.step(NUMPY_OPS, p, s, (None,) * 4, m.dt, types=ALL, **step_options(m))
+    for j in ALL:
+        expected = 3e-9 * np.exp(-m.dt / c.syn_tau[:, j])
+        np.testing.assert_allclose(out.isyn[j][0], expected, rtol=1e-14)
+    np.testing.assert_allclose(out.iahp[0], 2e-9 * np.exp(-m.dt / c.ahp_tau), rtol=1e-14)
+
+
+def _soma_rhs(m: DynapSim, idc: float):
+    """dI/dt of the DPI soma with DC input only (float64, the published equation)."""
+    c = _circuit(m)
+    k, io = m.kappa, m.Io
+    g, itau, tau = float(c.igain_mem[0]), float(c.itau_mem[0]), float(c.tau_mem[0])
+
+    def f(i):
+        ipf = io ** (1 / (k + 1)) * i ** (k / (k + 1))
+        isum = itau + io + io - ipf  # leak + AHP at I_0 + SHUNT at I_0
+        i_in = idc + io - io + io * i / (i + float(c.if_nmda[0]))
+        return (g / itau * (i_in - isum) - isum * i / itau) / (tau * (1 + g / i))
+
+    return f
+
+
+@pytest.mark.parametrize("idc", [6.5e-12, 8e-12])
+def test_subthreshold_dc_membrane_follows_the_exact_solution_and_fixed_point(idc):
+    # dt = 1 ms, 200 steps, against an accurate ODE solution and the exact fixed point
+    m = DynapSim(1, dt=1e-3, solver=ExponentialEuler(), Idc=idc, backend="numpy")
+    f = _soma_rhs(m, idc)
+    _, _, rec = m(np.zeros((200, 1)), record=True)
+    ode = solve_ivp(
+        lambda t, y: [f(y[0])],
+        (0, 0.2),
+        [m.Io],
+        rtol=1e-10,
+        atol=1e-20,
+        t_eval=np.arange(1, 201) * 1e-3,
+        method="LSODA",
+    )
+    np.testing.assert_allclose(rec["imem"][:, 0], ode.y[0], rtol=2e-2)
+    fixed = brentq(f, 1e-12, 1e-10, xtol=1e-25)
+    m = DynapSim(1, dt=1e-3, solver=ExponentialEuler(), Idc=idc, backend="numpy")
+    _, st, _ = m(np.zeros((3000, 1)))
+    assert st["imem"][0] == pytest.approx(fixed, rel=1e-6)
+
+
+def _rate(spikes, dt):
+    t = np.flatnonzero(spikes) * dt
+    return (t.size - 1) / (t[-1] - t[0])
+
+
+def _rates(kw, x_of, steps=(1e-3, 5e-4), t_total=1.5):
+    out = {}
+    for dt in (2e-5, *steps):
+        solver = Euler() if dt == 2e-5 else ExponentialEuler()
+        spikes, _, _ = DynapSim(dt=dt, solver=solver, **kw)(x_of(dt, t_total))
+        spikes = np.asarray(spikes)
+        out[dt] = np.array([_rate(spikes[:, i], dt) for i in range(spikes.shape[1])])
+    return out
+
+
+def _dc(n):
+    return lambda dt, t: np.zeros((int(round(t / dt)), n), np.float32)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        # other gains, leak, threshold and refractory period than the benchmark
+        dict(n=3, Idc=[0.2e-9, 2e-9, 15e-9], Igain_mem=1e-11, Ispkthr=2e-7),
+        dict(n=3, Idc=[0.5e-9, 4e-9, 8e-9], Itau_mem=1e-11, Iref=5e-10),
+    ],
+)
+def test_dc_rates_at_coarse_steps_match_converged_euler(kw):
+    r = _rates(kw, _dc(kw["n"]))
+    ref = r[2e-5]
+    assert (ref > 3).all()
+    np.testing.assert_allclose(r[1e-3], ref, rtol=0.05)
+    np.testing.assert_allclose(r[5e-4], ref, rtol=0.02)
+
+
+def _poisson(n, rate, weight, types, seed=3):
+    def x_of(dt, t_total):
+        rng = np.random.default_rng(seed)
+        steps = int(round(t_total / dt))
+        x = np.zeros((steps, n, 4), np.float32)
+        for i in range(n):
+            for typ, w in zip(types, weight[i], strict=True):
+                times = rng.uniform(0, t_total, rng.poisson(rate[i] * t_total))
+                np.add.at(x[:, i, typ], np.minimum((times / dt).astype(int), steps - 1), w)
+        return x
+
+    return x_of
+
+
+def test_poisson_ampa_and_gaba_rates_at_coarse_steps_match_converged_euler():
+    kw = dict(n=3, Idc=1e-9)
+    x_of = _poisson(3, [300.0, 800.0, 1500.0], [[3.0, 0.5], [1.5, 1.0], [1.0, 0.3]], (0, 2))
+    r = _rates(kw, x_of)
+    assert (r[2e-5] > 5).all()
+    np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
+    np.testing.assert_allclose(r[5e-4], r[2e-5], rtol=0.02)
+
+
+@pytest.mark.slow
+def test_adapting_nmda_and_shunt_rates_at_coarse_steps_match_converged_euler():
+    kw = dict(n=2, Idc=[2e-9, 6e-9], Iw_ahp=4e-9, Itau_ahp=3e-12)
+    r = _rates(kw, _dc(2), t_total=3.0)
+    np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
+    kw = dict(n=2, Idc=2e-9, If_nmda=2e-9)
+    r = _rates(kw, _poisson(2, [400.0, 900.0], [[3.0, 0.02], [2.0, 0.01]], (1, 3)))
+    np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
+
+
+def test_gradients_through_exponential_euler_exist_and_are_finite():
+    # the default detach options, as for Euler (without them BPTT overflows with either solver)
+    rng = np.random.default_rng(0)
+    net = Sequential(
+        Linear((6, 4), key=jax.random.PRNGKey(1)),
+        DynapSim(4, has_rec=True, solver=ExponentialEuler(), Idc=1e-9),
+    )
+    x = jnp.asarray((rng.random((2, 150, 6)) < 0.1) * 3.0, jnp.float32)
+    g = jax.grad(lambda n: ((n(x)[0].sum(axis=1) - 5.0) ** 2).mean())(net)
+    assert all(np.isfinite(np.asarray(v)).all() for v in jax.tree_util.tree_leaves(g))
+    for grad in (g.modules[0].weight, g.modules[1].Idc, g.modules[1].Itau_mem):
+        assert np.abs(np.asarray(grad)).sum() > 0
+
+
+def test_jax_and_float64_numpy_backends_agree():
+    rng = np.random.default_rng(2)
+    n = 6
+    w = rng.normal(0, 0.3, (n, n))
+    x = ((rng.random((2, 300, n, 4)) < 0.05) * rng.integers(1, 4, (2, 300, n, 4))).astype(
+        np.float32
+    )
+    x = x * np.array([1.0, 1.0, 0.3, 0.01], np.float32)  # SHUNT is strongly divisive
+    kw = dict(
+        has_rec=True,
+        w_rec=w,
+        solver=ExponentialEuler(),
+        Idc=np.linspace(2, 10, n) * 1e-9,
+        Iw_ahp=1e-9,
+    )
+    sj, _, rj = DynapSim(n, **kw)(x, record=True)
+    sn, _, rn = DynapSim(n, backend="numpy", **kw)(x, record=True)
+    sj, sn = np.asarray(sj), np.asarray(sn)
+    assert sn.sum() > 30
+    assert np.abs(sj.sum(axis=1) - sn.sum(axis=1)).max() <= 1
+    first = np.argmax(np.any(sj != sn, axis=(0, 2))) if (sj != sn).any() else sj.shape[1]
+    assert first > 50
+    np.testing.assert_allclose(
+        np.asarray(rj["imem"])[:, :first], rn["imem"][:, :first], rtol=2e-3, atol=1e-15
+    )
