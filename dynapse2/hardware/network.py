@@ -72,6 +72,7 @@ from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.physics import constants as K
+from dynapse2.solvers import solver_from_name
 
 __all__ = [
     "NetworkMapping",
@@ -94,7 +95,14 @@ _LATCH = {name: i for i, name in enumerate(C.NEURON_LATCHES)}
 _CONSTANTS = ("Ut", "kappa_n", "kappa_p", "Io", "Vth")
 # Current -> latch that switches its circuit on (off: the current is the quantized I_0).
 _LATCHED = {"Iw_ahp": "so_adaptation", "Idc": "so_dc"}
-_SIM_OPTIONS = ("synapse_model", "detach_feedback", "detach_reset", "surrogate", "surrogate_slope")
+_SIM_OPTIONS = (
+    "synapse_model",
+    "detach_feedback",
+    "detach_reset",
+    "surrogate",
+    "surrogate_slope",
+    "solver",
+)
 
 
 # --- reading a network ----------------------------------------------------------------------
@@ -463,7 +471,7 @@ def _prune(w: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _FLAGS = ("detach_feedback", "detach_reset")
-_NAMES = ("synapse_model", "surrogate")
+_NAMES = ("synapse_model", "surrogate", "solver")
 
 
 def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
@@ -471,7 +479,7 @@ def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
     out = {k: float(v) for k, v in sim.items() if k not in ("capacitances", *_FLAGS, *_NAMES)}
     out["capacitances"] = {k: float(v) for k, v in sim["capacitances"].items()}
     out.update({k: bool(sim[k]) for k in _FLAGS if k in sim})
-    out.update({k: str(sim[k]) for k in _NAMES if k in sim})
+    out.update({k: str(getattr(sim[k], "name", sim[k])) for k in _NAMES if k in sim})
     return out
 
 
@@ -592,6 +600,8 @@ def _check_structure(meta: Any, n_neurons: int) -> None:
         for k in _FLAGS:
             if k in L and not isinstance(L[k], bool):
                 raise ValueError(f"{at}: {k} = {L[k]!r} must be true or false")
+        if "solver" in L:  # older files: Euler
+            solver_from_name(L["solver"], where=f"{at}: solver")
         if "surrogate" in L and not isinstance(L["surrogate"], str):
             raise ValueError(f"{at}: surrogate = {L['surrogate']!r} must be a string")
         slope = L.get("surrogate_slope", 1.0)

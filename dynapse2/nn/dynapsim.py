@@ -383,6 +383,11 @@ class DynapSim(Module):
         _check_choice("backend", backend, backends.BACKENDS)
         return _replace(self, backend=backend)
 
+    def with_solver(self, solver: AbstractSolver) -> DynapSim:
+        """Return a copy that steps with ``solver`` (an instance, e.g. ``ExponentialEuler()``,
+        or its name)."""
+        return _replace(self, solver=check_solver(solver))
+
     # -- simulation ------------------------------------------------------------------------
     def evolve(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
         """Simulate ``x`` (see the class docstring for shapes).

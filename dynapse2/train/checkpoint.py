@@ -30,6 +30,8 @@ import numpy as np
 from dynapse2.atomic import atomic_write
 from dynapse2.errors import FileFormatError
 from dynapse2.nn import Module, Sequential
+from dynapse2.nn.dynapsim import DynapSim
+from dynapse2.solvers import solver_from_name
 from dynapse2.train.history import History
 
 __all__ = ["Checkpoint", "load", "save"]
@@ -104,6 +106,7 @@ def save(
         "history": history.to_dict(),
         "key": key_data,
         "has_best": best is not None,
+        "solvers": [m.solver.name for m in _populations(net)],
         "structure": structure(net),
     }
     arrays = {
@@ -137,6 +140,7 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
     try:
         meta, net, best, opt = _read(path, like)
+        net, best = (_with_solvers(v, meta.get("solvers")) for v in (net, best))
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -198,6 +202,27 @@ def _read(path: Path, like: Module) -> tuple[dict, Module, Module | None, list[n
         n_opt = sum(1 for k in z.files if k.startswith("opt_"))
         opt = [np.array(z[f"opt_{i}"]) for i in range(n_opt)]
     return meta, net, best, opt
+
+
+def _populations(net: Module) -> list[DynapSim]:
+    is_pop = lambda v: isinstance(v, DynapSim)  # noqa: E731
+    return [v for v in jax.tree_util.tree_leaves(net, is_leaf=is_pop) if is_pop(v)]
+
+
+def _with_solvers(net: Module | None, names: Any) -> Module | None:
+    """``net`` with the saved solver of each DynapSim (a solver is static, so the leaves do
+    not carry it); a checkpoint without them (older files) keeps ``like``'s."""
+    if net is None or names is None:
+        return net
+    if not isinstance(names, list) or len(names) != len(_populations(net)):
+        raise _Bad(f"field 'solvers' = {names!r} is not one solver name per DynapSim")
+    it = iter(names)
+    swap = lambda v: v.with_solver(solver_from_name(next(it), "field 'solvers'"))  # noqa: E731
+    return jax.tree_util.tree_map(
+        lambda v: swap(v) if isinstance(v, DynapSim) else v,
+        net,
+        is_leaf=lambda v: isinstance(v, DynapSim),
+    )
 
 
 def _leaves(data: np.ndarray, like: Module, what: str) -> Module:
