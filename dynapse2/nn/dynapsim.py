@@ -70,7 +70,7 @@ def _current_field():
 
 
 class DynapSim(Module):
-    """A population of ``n`` Dynap-SE2 neurons, integrated with forward Euler.
+    """A population of ``n`` Dynap-SE2 neurons, integrated by a solver (forward Euler by default).
 
     Each neuron has four DPI synapses (AMPA, NMDA, GABA, SHUNT), an adaptive exponential DPI
     soma with refractory period and spike-frequency adaptation (AHP), as in
@@ -89,7 +89,9 @@ class DynapSim(Module):
       subtractively and divisively (teili's form).
     - NMDA reaches the soma through the smooth gate 1 / (1 + I_f_nmda / I_mem).
     - Refractory period t_ref = C_ref V_th / I_ref: I_mem is held at I_0 and no input
-      integrates for ceil(t_ref / dt) steps after a spike (synapses keep integrating).
+      integrates for ceil(t_ref / dt) steps after a spike with ``Euler()``, for t_ref from
+      the crossing time inside the step with ``ExponentialEuler()`` (synapses keep
+      integrating).
     - AHP: a DPI charged by the neuron's own spikes (pulse width C_pulse_ahp V_th / I_pulse_ahp,
       weight current I_w_ahp); off by default (I_w_ahp = I_0), as the chip's latch.
     - Surrogate gradient: fast sigmoid of ln(I_mem / I_spkthr) (``surrogate="log"``, default)
@@ -113,6 +115,14 @@ class DynapSim(Module):
             Or chip-shaped :class:`~dynapse2.nn.connectivity.SparseWeights` (at most 64
             inputs per neuron; cost grows with n x 64 instead of n^2).
         dt: time step (s); every DPI time constant must be at least 10 dt.
+        solver: how a step is taken (:mod:`dynapse2.solvers`; static, part of the compiled
+            program and of the saved network): ``Euler()`` (default: forward Euler, events and
+            spikes at step ends; rates at ``dt = 1 ms`` are 15-35 % low against the converged
+            ones) or ``ExponentialEuler()`` (exact decays, the soma integrated in its linear
+            variable, the threshold crossing, reset and refractory period inside the step;
+            rates at 1 ms within about 5 % of the converged ones, each step ~1.3-2.7x the
+            cost of Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
+            ``"exponential_euler"``) is accepted too.
         groups: the parameter group of each neuron, ``(n,)`` non-negative ints. Neurons of a
             group share every current (on the chip, a core's parameter group): training ties
             them and the hardware mapper places each group on cores of its own. Default:
