@@ -9,6 +9,7 @@ parameter's ``name`` and its ``value``, and returns the value converted (a Pytho
   ``"where: name = '1e-3' must be a number, got str"``;
 - ``ValueError`` for a value out of range or not an allowed option, naming the range or the
   options: ``"where: dt = -0.001 must be a finite number > 0"``,
+  ``"where: mismatch = 1.5 must be in [0, 1)"``,
   ``"where: reduce = 'bogus' must be one of ['mean', 'median', 'raise']"``.
 
 Checks run before any work, and options are checked even when the data would not use them.
@@ -70,12 +71,19 @@ def number(
         or (hi is not None and (v >= hi if hi_open else v > hi))
     )
     if bad:
-        allowed = _range(lo, hi, lo_open, hi_open)
-        kind = "a finite number" if finite else "a number"
         raise ValueError(
-            f"{where}: {name} = {value!r} must be {kind}{' ' + allowed if allowed else ''}"
+            f"{where}: {name} = {value!r} must be {_allowed(lo, hi, lo_open, hi_open, finite)}"
         )
     return v
+
+
+def _allowed(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool, finite: bool) -> str:
+    """``in [0, 1)`` for a two-sided range (finite by itself), else ``a finite number > 0``."""
+    if lo is not None and hi is not None:
+        return _range(lo, hi, lo_open, hi_open)
+    kind = "a finite number" if finite else "a number"
+    one_sided = _range(lo, hi, lo_open, hi_open)
+    return f"{kind} {one_sided}" if one_sided else kind
 
 
 def integer(

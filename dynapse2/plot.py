@@ -17,6 +17,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from dynapse2 import checks
 from dynapse2.hardware import chip
 
 __all__ = [
@@ -45,6 +46,7 @@ def raster(spikes: Any, dt: float = 1e-3, ax: Any = None, title: str = "Spikes")
 
     One point per (step, neuron) with a nonzero entry; x is time (s), y the neuron index.
     """
+    checks.number("raster", "dt", dt, lo=0, lo_open=True)
     s = np.asarray(spikes)
     if s.ndim != 2:
         raise ValueError(f"raster: spikes has shape {s.shape}; expected (T, n)")
@@ -70,6 +72,8 @@ def traces(
 ) -> Figure:
     """State traces of a DynapSim record (``(batch, T, n)`` or ``(T, n)`` arrays, in A) on a
     log scale, one panel per key present in ``record``, one line per neuron."""
+    checks.number("traces", "dt", dt, lo=0, lo_open=True)
+    checks.integer("traces", "batch", batch, lo=0)
     keys = [k for k in keys if k in record]
     if not keys:
         raise ValueError(f"traces: none of the keys is in the record (it has {sorted(record)})")
@@ -103,6 +107,8 @@ def synapse_responses(
         log: log-scaled y axis (DPI currents span decades).
         title: axes title.
     """
+    checks.number("synapse_responses", "dt", dt, lo=0, lo_open=True)
+    checks.boolean("synapse_responses", "log", log)
     if not responses:
         raise ValueError("synapse_responses: no traces given")
     fig, ax = _axes(ax, (7, 3))
@@ -157,6 +163,7 @@ def histograms(
     """One histogram panel per entry of ``values`` (label -> ``(n,)`` array), e.g. time
     constants or firing rates across neurons under mismatch. Each panel's title gives the
     mean and the coefficient of variation (std / mean); ``unit`` maps labels to axis units."""
+    checks.integer("histograms", "bins", bins, lo=1)
     if not values:
         raise ValueError("histograms: no values given")
     unit = dict(unit or {})
@@ -369,6 +376,9 @@ def placement(
     annotated with its index and the number of neurons placed on it. Returns the figure; its
     panels (one per chip) are ``fig.axes[:n_chips]``.
     """
+    for name, v in (("n_chips", n_chips), ("cols", cols)):
+        if v is not None:
+            checks.integer("placement", name, v, lo=1)
     if hasattr(chip_of, "chip") and hasattr(chip_of, "layer"):  # a mapper Placement
         placed = chip_of
         chip_of, core_of = placed.chip, placed.core

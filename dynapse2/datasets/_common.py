@@ -7,21 +7,21 @@ from typing import Any
 import jax
 import numpy as np
 
+from dynapse2 import checks
+
 
 # --- argument checks -------------------------------------------------------------------------
 def positive_int(fn: str, name: str, v: Any, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
-        raise ValueError(f"{fn}: {name} = {v!r} must be an integer >= {minimum}")
-    return int(v)
+    """An integer >= ``minimum``: TypeError for another kind, ValueError below."""
+    return checks.integer(fn, name, v, lo=minimum)
 
 
 def in_range(
     fn: str, name: str, v: Any, lo: float, hi: float, *, lo_open: bool = False, unit: str = ""
 ) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        f = float("nan")
+    """A real number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``): TypeError for another
+    kind (a string, None, an array), ValueError outside (naming the range and the unit)."""
+    f = checks.number(fn, name, v, finite=False)
     ok = np.isfinite(f) and (f > lo if lo_open else f >= lo) and f <= hi
     if not ok:
         left = "(" if lo_open else "["

@@ -53,9 +53,6 @@ def latency_encode(
             message names the first offending sample and channel).
     """
     fn = "latency_encode"
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
-        raise ValueError(f"{fn}: values has shape {v.shape}; expected (n_samples, d), both >= 1")
     dt = in_range(fn, "dt", dt, 0.0, np.inf, lo_open=True, unit=" s")
     window = in_range(fn, "window", window, dt, np.inf, unit=" s")
     duration = window + 0.02 if duration is None else duration
@@ -63,6 +60,9 @@ def latency_encode(
     copies = positive_int(fn, "copies", copies)
     if bias is not None:
         bias = in_range(fn, "bias", bias, 0.0, duration, unit=" s")
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
+        raise ValueError(f"{fn}: values has shape {v.shape}; expected (n_samples, d), both >= 1")
     if len(value_range) != 2 or not float(value_range[0]) < float(value_range[1]):
         raise ValueError(f"{fn}: value_range = {value_range!r} must be a pair (lo, hi), lo < hi")
     lo, hi = (float(b) for b in value_range)

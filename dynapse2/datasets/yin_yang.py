@@ -44,6 +44,8 @@ def yin_yang_class(x: Any, y: Any, r_small: float = 0.1, r_big: float = 0.5) -> 
     Returns:
         int32 array of the broadcast shape of ``x`` and ``y``.
     """
+    r_big = in_range("yin_yang_class", "r_big", r_big, 0.0, np.inf, lo_open=True)
+    r_small = in_range("yin_yang_class", "r_small", r_small, 0.0, r_big / 4, lo_open=True)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     d_right = np.hypot(x - 1.5 * r_big, y - r_big)
     d_left = np.hypot(x - 0.5 * r_big, y - r_big)

@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip
 
 __all__ = [
@@ -43,19 +44,20 @@ _N_COARSE = chip.BG_COARSE_MAX + 1
 _RANGE_RTOL = 1e-9  # float round-off allowed above the top setting
 
 
-def bg_name(name: str) -> str:
+def bg_name(name: str, where: str = "bg_name", label: str = "name") -> str:
     """Return the BG parameter name of ``name`` (a BG name or a simulator current name).
 
     Raises:
-        ValueError: ``name`` is neither a core BG parameter nor a key of ``chip.SIM_TO_BG``.
+        ValueError: ``name`` is neither a core BG parameter nor a key of ``chip.SIM_TO_BG``
+            (the message starts with ``where`` and names the argument as ``label``).
     """
-    if name in chip.CORE_PARAMETERS:
+    if isinstance(name, str) and name in chip.CORE_PARAMETERS:
         return name
-    if name in chip.SIM_TO_BG:
+    if isinstance(name, str) and name in chip.SIM_TO_BG:
         return chip.SIM_TO_BG[name]
     raise ValueError(
-        f"unknown bias parameter {name!r}; valid simulator names: {sorted(chip.SIM_TO_BG)}; "
-        f"valid BG names: {sorted(chip.CORE_PARAMETERS)}"
+        f"{where}: {label} = {name!r} is not a bias parameter; valid simulator names: "
+        f"{sorted(chip.SIM_TO_BG)}; valid BG names: {sorted(chip.CORE_PARAMETERS)}"
     )
 
 
@@ -75,7 +77,7 @@ def current_range(name: str) -> tuple[float, float]:
 
     The smallest is coarse 0, fine 1; the largest coarse 5, fine 255.
     """
-    bg = bg_name(name)
+    bg = bg_name(name, "current_range")
     lo = _model(bg, np.array(0), np.array(1))
     hi = _model(bg, np.array(chip.BG_COARSE_MAX), np.array(chip.BG_FINE_MAX))
     return float(lo), float(hi)
@@ -104,7 +106,7 @@ def current(name: str, coarse: np.ndarray | int, fine: np.ndarray | int) -> np.n
     Returns:
         float64 array of the broadcast shape (a 0-d array for scalar inputs), amperes.
     """
-    bg = bg_name(name)
+    bg = bg_name(name, "current")
     c = _check_ints(f"coarse value of {bg}", coarse, chip.BG_COARSE_MAX)
     f = _check_ints(f"fine value of {bg}", fine, chip.BG_FINE_MAX)
     return _model(bg, c, f)
@@ -129,7 +131,7 @@ def quantize_current(name: str, amps: np.ndarray | float) -> tuple[np.ndarray, n
         ValueError: unknown name, or a request that is negative, not finite or above the
             largest current; the message names the parameter, the value and the range.
     """
-    bg = bg_name(name)
+    bg = bg_name(name, "quantize_current")
     x = np.asarray(amps, dtype=np.float64)
     lo, hi = current_range(bg)
     bad = ~np.isfinite(x) | (x < 0) | (x > hi * (1 + _RANGE_RTOL))
@@ -246,8 +248,8 @@ def quantize_parameters(
     Returns:
         A :class:`ParameterTable`, settings ordered by core then by the order of ``params``.
     """
-    if reduce not in ("raise", "mean", "median"):
-        raise ValueError(f"reduce must be 'raise', 'mean' or 'median', got {reduce!r}")
+    checks.choice("quantize_parameters", "reduce", reduce, ("raise", "mean", "median"))
+    checks.number("quantize_parameters", "rtol", rtol, lo=0)
     core_arr = np.asarray(core)
     if core_arr.ndim != 1 or core_arr.dtype.kind not in "iu" or np.any(core_arr < 0):
         raise ValueError(
@@ -257,7 +259,7 @@ def quantize_parameters(
     n = core_arr.shape[0]
     values: dict[str, np.ndarray] = {}
     for name, v in params.items():
-        bg_name(name)
+        bg_name(name, "quantize_parameters", "params key")
         arr = np.asarray(v, dtype=np.float64)
         if arr.ndim == 0:
             arr = np.full(n, float(arr))

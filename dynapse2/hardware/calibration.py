@@ -35,6 +35,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import bias
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration, InputRoute, OutputRoute, Parameter
@@ -442,14 +443,18 @@ def calibrate(
         A :class:`Calibration`; ``.simulator`` predicts the board.
 
     Raises:
-        ValueError: bad ``duration``, ``iterations`` or ``prior`` (checked before any probe).
+        TypeError, ValueError: bad ``hw``, ``duration``, ``iterations`` or ``prior``
+            (checked before any probe).
     """
-    if not (np.isfinite(duration) and duration >= 50 * hw.dt):
-        raise ValueError(f"calibrate: duration = {duration!r} s must be at least 50 dt")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"calibrate: iterations = {iterations!r} must be an int >= 0")
-    if not (np.isfinite(prior) and 0 < prior < 1):
-        raise ValueError(f"calibrate: prior = {prior!r} must be in (0, 1)")
+    if not (hasattr(hw, "config") and hasattr(hw, "dt") and hasattr(hw, "board")):
+        raise TypeError(
+            f"calibrate: hw = {hw!r} must be the DynapseBoard of to_hardware (a real or a "
+            "virtual board)"
+        )
+    where = "calibrate"
+    checks.number(where, "duration (s, at least 50 dt)", duration, lo=50 * hw.dt)
+    checks.integer(where, "iterations", iterations, lo=0)
+    checks.number(where, "prior", prior, lo=0, hi=1, lo_open=True, hi_open=True)
     t0 = time.perf_counter()
     cfg = hw.config
     n_total = len(cfg.chips) * C.N_NEURONS_PER_CHIP

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip as C
 
 __all__ = [
@@ -94,6 +95,23 @@ class Parameter:
     coarse: int = 0
     fine: int = 0
     type: str = "N"
+
+    def __post_init__(self) -> None:
+        """Types only: the ranges are checked where the parameter is used, naming its place
+        (chip, core, group)."""
+        _check_fields_are_integers(self, ("coarse", "fine"))
+        if not isinstance(self.type, str):
+            raise TypeError(
+                f"Parameter: type = {self.type!r} must be a string, 'N' or 'P', "
+                f"got {type(self.type).__name__}"
+            )
+
+
+def _check_fields_are_integers(record: Any, fields: tuple[str, ...]) -> None:
+    """TypeError naming the class, the field and the value unless each field holds an
+    integer (ranges depend on where a record is used, and are checked there)."""
+    for field in fields:
+        checks.integer(type(record).__name__, field, getattr(record, field))
 
 
 def _check_scalar_int(where: str, field: str, value: Any, lo: int, hi: int) -> int:
@@ -682,6 +700,9 @@ class InputRoute:
     x_hop: int = 0
     y_hop: int = 0
 
+    def __post_init__(self) -> None:
+        _check_fields_are_integers(self, ("chip", "tag", "core_mask", "x_hop", "y_hop"))
+
 
 @dataclass(frozen=True)
 class OutputRoute:
@@ -692,6 +713,9 @@ class OutputRoute:
     core: int
     neuron: int
     tag: int
+
+    def __post_init__(self) -> None:
+        _check_fields_are_integers(self, ("chip", "core", "neuron", "tag"))
 
 
 def _check_tag_route(where: str, tag: Any) -> int:

@@ -156,6 +156,14 @@ def _fail(where: str, msg: str) -> ValueError:
     return ValueError(f"JSON {where}: {msg}")
 
 
+def _record(where: str, cls: type, *fields: Any) -> Any:
+    """``cls(*fields)`` (a Parameter or a route), its type error located at ``where``."""
+    try:
+        return cls(*fields)
+    except TypeError as e:
+        raise _fail(where, str(e)) from None
+
+
 def _obj(where: str, value: Any, allowed: set[str] | None = None) -> dict:
     if not isinstance(value, dict):
         raise _fail(where, f"expected an object, got {type(value).__name__}")
@@ -188,7 +196,9 @@ def _params_from(where: str, value: Any, table: dict[str, str]) -> dict[str, Par
         v = _list(f"{where}.{name}", v)
         if len(v) not in (2, 3):
             raise _fail(f"{where}.{name}", "expected [coarse, fine] or [coarse, fine, type]")
-        out[name] = Parameter(v[0], v[1], v[2] if len(v) == 3 else table[name])
+        out[name] = _record(
+            f"{where}.{name}", Parameter, v[0], v[1], v[2] if len(v) == 3 else table[name]
+        )
     return out
 
 
@@ -304,12 +314,12 @@ def from_dict(d: Any) -> Configuration:
         ch = _index("input_map", key, 2**31)
         rs = []
         for r in _list(f"input_map.{key}", routes):
-            rs.append(InputRoute(*_list(f"input_map.{key}[]", r, 5)))
+            rs.append(_record(f"input_map.{key}[]", InputRoute, *_list(f"input_map.{key}[]", r, 5)))
         input_map[ch] = tuple(rs)
     output_map: dict[int, OutputRoute] = {}
     for key, r in _obj("output_map", d.get("output_map", {})).items():
-        output_map[_index("output_map", key, 2**31)] = OutputRoute(
-            *_list(f"output_map.{key}", r, 4)
+        output_map[_index("output_map", key, 2**31)] = _record(
+            f"output_map.{key}", OutputRoute, *_list(f"output_map.{key}", r, 4)
         )
     meta = _obj("meta", d.get("meta", {}))
     return Configuration(chips, input_map=input_map, output_map=output_map, meta=meta)

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration, Parameter
 from dynapse2.hardware.events import decode_output, encode_input
@@ -99,6 +100,16 @@ class DynapseBoard(Module):
         drain: bool = True,
         drain_s: float = 0.005,
     ) -> None:
+        where = "DynapseBoard"
+        if not isinstance(config, Configuration):
+            raise TypeError(f"{where}: config must be a Configuration, got {type(config).__name__}")
+        checks.number(where, "dt", dt, lo=0, lo_open=True)
+        checks.integer(where, "n_in", n_in, lo=1)
+        for name, v in (("lead_s", lead_s), ("tail_s", tail_s)):
+            if v is not None:
+                checks.number(where, name, v, lo=0)
+        checks.boolean(where, "drain", drain)
+        checks.number(where, "drain_s", drain_s, lo=0)
         self.config, self.board, self.dt = config, board, float(dt)
         self.n_in, self.n_out = int(n_in), len(config.output_map)
         self.lead_s = float(getattr(board, "lead_s", 0.1) if lead_s is None else lead_s)
@@ -244,6 +255,9 @@ def to_hardware(
         ValueError: the network is not supported or does not fit the chips (or the virtual
             board's chip count).
     """
+    checks.boolean("to_hardware", "drain", drain)
+    if bitfile is not None:
+        checks.path("to_hardware", "bitfile", bitfile)
     mapping = map_network(net, **kwargs)
     if isinstance(device, VirtualBoard):
         device.apply(mapping.config)

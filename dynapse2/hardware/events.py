@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import InputRoute, OutputRoute
 
@@ -51,13 +52,13 @@ def encode_input(
     Raises:
         ValueError: bad raster or dt, a spiking channel without a route, or a reserved tag.
     """
+    checks.integer("encode_input", "dt_us (the FPGA tick is 1 us)", dt_us, lo=1)
+    checks.integer("encode_input", "t0_us", t0_us)
     raster = np.asarray(raster)
     if raster.ndim != 2:
-        raise ValueError(f"raster must have shape (T, n_in), got {raster.shape}")
+        raise ValueError(f"encode_input: raster must have shape (T, n_in), got {raster.shape}")
     if raster.dtype.kind not in "iub" or (raster.size and raster.min() < 0):
-        raise ValueError("raster must hold non-negative integer spike counts")
-    if int(dt_us) < 1:
-        raise ValueError(f"dt_us = {dt_us} must be at least 1 (the FPGA tick is 1 us)")
+        raise ValueError("encode_input: raster must hold non-negative integer spike counts")
     t_idx, ch_idx = np.nonzero(raster)
     counts = raster[t_idx, ch_idx].astype(np.int64)
     missing = sorted(set(np.unique(ch_idx).tolist()) - set(input_map))
@@ -105,10 +106,12 @@ def decode_output(
         reserved tag (the board's timing probe), unknown tags or times outside the window
         are dropped.
     """
+    checks.integer("decode_output", "n_steps", n_steps, lo=0)
+    checks.integer("decode_output", "dt_us", dt_us, lo=1)
+    checks.integer("decode_output", "t0_us", t0_us)
+    checks.boolean("decode_output", "use_chip", use_chip)
     n_out = max(output_map, default=-1) + 1
     out = np.zeros((n_steps, n_out), np.int32)
-    if int(dt_us) < 1:
-        raise ValueError(f"dt_us = {dt_us} must be at least 1")
     keys = [(r.chip, r.tag) if use_chip else r.tag for r in output_map.values()]
     if len(set(keys)) != len(keys):
         raise ValueError("output tags repeat across chips: decode with use_chip=True")

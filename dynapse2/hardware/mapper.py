@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Chip, Configuration, Core, InputRoute, OutputRoute, Parameter
 
@@ -69,10 +70,11 @@ def flat_id(chip: np.ndarray | int, core: np.ndarray | int, neuron: np.ndarray |
 def default_positions(n_chips: int) -> tuple[tuple[int, int], ...]:
     """Grid positions ``(x, y)`` of ``n_chips`` chips: row-major on a square of side
     ``ceil(sqrt(n_chips))`` (at most ``chip.GRID_SIZE``), which keeps hops short."""
-    if not 1 <= n_chips <= C.GRID_SIZE**2:
+    checks.integer("default_positions", "n_chips", n_chips, lo=1)
+    if n_chips > C.GRID_SIZE**2:
         raise ValueError(
-            f"a network needs {n_chips} chips; the grid holds 1..{C.GRID_SIZE**2} chips "
-            f"({C.GRID_SIZE} x {C.GRID_SIZE})"
+            f"default_positions: n_chips = {n_chips}: a network needs {n_chips} chips; the "
+            f"grid holds 1..{C.GRID_SIZE**2} chips ({C.GRID_SIZE} x {C.GRID_SIZE})"
         )
     side = max(1, math.ceil(math.sqrt(n_chips)))
     return tuple((i % side, i // side) for i in range(n_chips))

@@ -55,6 +55,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import bias
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.bias import ParameterTable, quantize_parameters
@@ -69,6 +70,7 @@ from dynapse2.hardware.mapper import (
     unroute,
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
+from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.physics import constants as K
@@ -348,10 +350,7 @@ def map_network(
             names the neuron and the limit: 64 CAM entries, 4 destinations, 2047 tags per
             chip, hops in -7..7), or a current or base weight outside the BG's range.
     """
-    if reduce not in _REDUCE:
-        raise ValueError(f"map_network: reduce = {reduce!r} must be one of {_REDUCE}")
-    if not isinstance(prune, bool):
-        raise TypeError(f"map_network: prune = {prune!r} must be True or False")
+    _check_options("map_network", reduce, prune, backend)
     n_in, layers, in_ws = _layers(net)
     placement = place([m.groups for m in layers], positions)
     offsets = np.cumsum([0] + [m.n for m in layers])
@@ -485,13 +484,35 @@ def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
 
 def config_from_network(net: Module, **kwargs: Any) -> Configuration:
     """The configuration of ``net``: ``map_network(net, **kwargs).config``."""
+    _check_options("config_from_network", **kwargs)
     return map_network(net, **kwargs).config
 
 
 def quantize_network(net: Module, **kwargs: Any) -> Sequential:
     """``net`` as the chips would run it (quantized weights and currents, no mismatch):
     ``map_network(net, **kwargs).network``."""
+    _check_options("quantize_network", **kwargs)
     return map_network(net, **kwargs).network
+
+
+def _check_options(
+    where: str,
+    reduce: str = "mean",
+    prune: bool = False,
+    backend: str = "jax",
+    **unknown: Any,
+) -> None:
+    """The options of :func:`map_network`, checked whether or not the network needs them."""
+    if "positions" in unknown:
+        unknown.pop("positions")
+    if unknown:
+        raise TypeError(
+            f"{where}: unknown keyword argument(s) {sorted(unknown)}; the options are "
+            "positions, reduce, prune and backend"
+        )
+    checks.choice(where, "reduce", reduce, _REDUCE)
+    checks.boolean(where, "prune", prune)
+    checks.choice(where, "backend", backend, BACKENDS)
 
 
 # --- configuration -> network ---------------------------------------------------------------
@@ -647,6 +668,10 @@ def network_from_config(
             the previous population, or both AMPA and GABA between one pair), or an
             ambiguous configuration.
     """
+    checks.choice("network_from_config", "backend", backend, BACKENDS)
+    checks.number("network_from_config", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    if dt is not None:
+        checks.number("network_from_config", "dt", dt, lo=0, lo_open=True)
     syn = unroute(cfg)
     meta = _structure(cfg, syn)
     n_in = int(meta["n_in"])

@@ -49,7 +49,6 @@ Emulated facts and assumptions:
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -59,12 +58,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration
 from dynapse2.hardware.config_diff import Changes, changes
 from dynapse2.hardware.events import EVENT_DTYPE
 from dynapse2.hardware.network import network_from_config, population_neurons
 from dynapse2.nn import DynapSim, Sequential
+from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import draw_mismatch
 
 __all__ = ["VirtualBoard"]
@@ -109,27 +110,15 @@ class VirtualBoard:
         max_output_rate: float = C.FPGA_OUTPUT_RATE_MAX,
         backend: str = "jax",
     ) -> None:
-        if isinstance(n_chips, bool) or not isinstance(n_chips, (int, np.integer)):
-            raise TypeError(f"VirtualBoard: n_chips = {n_chips!r} must be an int")
-        if not 1 <= n_chips <= C.GRID_SIZE**2:
-            raise ValueError(
-                f"VirtualBoard: n_chips = {n_chips} must be in 1..{C.GRID_SIZE**2} (the grid)"
-            )
-        for name, v in (("mismatch", mismatch), ("dt", dt), ("seed", seed)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
-                raise TypeError(f"VirtualBoard: {name} = {v!r} must be a number")
-        if not (np.isfinite(mismatch) and 0 <= mismatch < 1):
-            raise ValueError(f"VirtualBoard: mismatch = {mismatch!r} must be in [0, 1)")
-        if dt is not None and not (np.isfinite(dt) and dt >= C.FPGA_TICK_S):
-            raise ValueError(
-                f"VirtualBoard: dt = {dt!r} s must be at least one FPGA tick ({C.FPGA_TICK_S} s)"
-            )
-        for name, rate in (
-            ("max_input_rate", max_input_rate),
-            ("max_output_rate", max_output_rate),
-        ):
-            if not rate > 0:
-                raise ValueError(f"VirtualBoard: {name} = {rate!r} events/s must be > 0")
+        where = "VirtualBoard"
+        checks.integer(where, "n_chips", n_chips, lo=1, hi=C.GRID_SIZE**2)
+        checks.number(where, "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+        checks.integer(where, "seed", seed, lo=0)
+        if dt is not None:
+            checks.number(where, "dt (s, at least one FPGA tick)", dt, lo=C.FPGA_TICK_S)
+        checks.number(where, "max_input_rate (events/s)", max_input_rate, lo=0, lo_open=True)
+        checks.number(where, "max_output_rate (events/s)", max_output_rate, lo=0, lo_open=True)
+        checks.choice(where, "backend", backend, BACKENDS)
         self.n_chips, self.mismatch, self.seed = int(n_chips), float(mismatch), int(seed)
         self.dt = None if dt is None else float(dt)
         self.max_input_rate, self.max_output_rate = float(max_input_rate), float(max_output_rate)

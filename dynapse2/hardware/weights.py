@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import bias, chip
 
 __all__ = [
@@ -322,31 +323,38 @@ class QuantizedWeights:
         return mag if self.typed else self.sign * mag
 
 
-def _check_inputs(w, core, iscale, max_fan_in) -> tuple[np.ndarray, np.ndarray, float]:
+def _check_inputs(
+    w, core, iscale, max_fan_in, prune, bias_quantize
+) -> tuple[np.ndarray, np.ndarray, float]:
+    where = "quantize_weights"
+    iscale = checks.number(where, "iscale (a current in A)", iscale, lo=0, lo_open=True)
+    checks.integer(where, "max_fan_in", max_fan_in, lo=1, hi=chip.N_CAM)
+    checks.boolean(where, "prune", prune)
+    checks.boolean(where, "bias_quantize", bias_quantize)
     w = np.asarray(w, dtype=np.float64)
     if not (w.ndim == 2 or (w.ndim == 3 and w.shape[2] == len(chip.SYNAPSE_TYPES))):
         raise ValueError(
-            f"w must be (n_pre, n_post) signed or (n_pre, n_post, {len(chip.SYNAPSE_TYPES)}) "
+            f"{where}: w must be (n_pre, n_post) signed or "
+            f"(n_pre, n_post, {len(chip.SYNAPSE_TYPES)}) "
             f"per synapse type {chip.SYNAPSE_TYPES}, got shape {w.shape}"
         )
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"w must be finite; found {int(np.sum(~np.isfinite(w)))} non-finite")
+        raise ValueError(
+            f"quantize_weights: w must be finite; found {int(np.sum(~np.isfinite(w)))} non-finite"
+        )
     if w.ndim == 3 and np.any(w < 0):
         i = tuple(int(k) for k in np.argwhere(w < 0)[0])
         raise ValueError(
-            f"typed weights must be >= 0 (the synapse type gives the sign); w{list(i)} = {w[i]}"
+            f"{where}: typed weights must be >= 0 (the synapse type gives the sign); "
+            f"w{list(i)} = {w[i]}"
         )
     core = np.asarray(core)
     if core.shape != (w.shape[1],) or core.dtype.kind not in "iu" or np.any(core < 0):
         raise ValueError(
-            f"core must be ({w.shape[1]},) non-negative integers (one per postsynaptic "
+            f"{where}: core must be ({w.shape[1]},) non-negative integers (one per postsynaptic "
             f"neuron), got shape {core.shape} dtype {core.dtype}"
         )
-    if not (np.isscalar(iscale) or np.ndim(iscale) == 0) or not (0 < float(iscale) < np.inf):
-        raise ValueError(f"iscale must be a positive finite current in A, got {iscale!r}")
-    if not (isinstance(max_fan_in, int | np.integer) and 1 <= max_fan_in <= chip.N_CAM):
-        raise ValueError(f"max_fan_in must be an integer in 1..{chip.N_CAM}, got {max_fan_in!r}")
-    return w, core.astype(np.int64), float(iscale)
+    return w, core.astype(np.int64), iscale
 
 
 def _dropped(idx_mask: np.ndarray, w: np.ndarray) -> Dropped:
@@ -386,7 +394,7 @@ def quantize_weights(
         ValueError: bad shapes or values; a neuron over ``max_fan_in`` (``prune=False``),
             naming the neuron and its count; base currents outside the BG's range.
     """
-    w, core, iscale = _check_inputs(w, core, iscale, max_fan_in)
+    w, core, iscale = _check_inputs(w, core, iscale, max_fan_in, prune, bias_quantize)
     typed = w.ndim == 3
     n_pre, n_post = w.shape[:2]
     mag = np.abs(w)
@@ -492,6 +500,8 @@ def fake_quantize(w: jax.Array, base: jax.Array, core: jax.Array, iscale: float)
     Returns:
         Array of ``w``'s shape. Memory: ``w.size * 16`` floats for the nearest-level search.
     """
+    if not isinstance(iscale, jax.core.Tracer):  # traced under jit: checked by the caller
+        checks.number("fake_quantize", "iscale (a current in A)", iscale, lo=0, lo_open=True)
     base = jnp.asarray(base)
     levels = (base @ jnp.asarray(BITS.T, dtype=base.dtype)) / iscale
     return fake_quantize_levels(w, levels, core)

@@ -177,6 +177,8 @@ class ImportReport:
 # --- the mapping, in closed form --------------------------------------------------------------
 def runaway_current(itau_mem: Any, io: float = K.IO, kappa: float = KAPPA) -> Any:
     """I_x (A): where the soma's positive feedback I_pf equals its leak ``itau_mem``."""
+    checks.number("runaway_current", "io", io, lo=0, lo_open=True)
+    checks.number("runaway_current", "kappa", kappa, lo=0, lo_open=True)
     return np.asarray(itau_mem, np.float64) ** ((kappa + 1) / kappa) / io ** (1 / kappa)
 
 
@@ -184,6 +186,7 @@ def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]
     """The DynapSim currents (A, float64 ``(n,)``) of a population with these time constants
     (s): ``Itau_mem``, ``Igain_mem``, ``Itau_ampa``, ``Igain_ampa``, ``Itau_gaba``, ``Igain_gaba``,
     ``Ispkthr`` (= :func:`runaway_current`) and ``Iref`` (t_ref = dt)."""
+    checks.number("dpi_currents", "dt", dt, lo=0, lo_open=True)
     C = K.CAPACITANCES
     itau_mem = leak_current(C["C_mem"], np.asarray(tau_mem, np.float64), KAPPA, K.UT)
     out = {"Itau_mem": itau_mem, "Igain_mem": GAIN_MEM * itau_mem}

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.nn.module import Module, parameter, simulation
 
 
@@ -36,9 +37,11 @@ class Linear(Module):
         has_bias: bool = False,
         key: jax.Array | None = None,
     ):
-        n_in, n_out = (int(s) for s in shape)
-        if n_in < 1 or n_out < 1:
-            raise ValueError(f"Linear: shape must be two positive sizes, got {shape}")
+        if not (isinstance(shape, tuple | list) and len(shape) == 2):
+            raise TypeError(f"Linear: shape = {shape!r} must be a pair (n_in, n_out)")
+        n_in = checks.integer("Linear", "shape[0] (n_in)", shape[0], lo=1)
+        n_out = checks.integer("Linear", "shape[1] (n_out)", shape[1], lo=1)
+        checks.boolean("Linear", "has_bias", has_bias)
         if weight is None:
             key = jax.random.PRNGKey(0) if key is None else key
             weight = jax.random.normal(key, (n_in, n_out)) / jnp.sqrt(n_in)

@@ -74,6 +74,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from dynapse2 import checks
+
 BATCH_AXIS = "batch"
 """Default name of the mesh axis the batch is split along."""
 
@@ -115,10 +117,11 @@ def neuron_mesh(
     """A mesh over ``devices`` (default: every device, of every host) whose axis ``axis``
     splits the neurons; with ``batch > 1``, a ``(batch_axis, axis)`` mesh of shape
     ``(batch, devices / batch)`` that also splits the batch ``batch`` ways."""
+    checks.integer("neuron_mesh", "batch", batch, lo=1)
     devices = jax.devices() if devices is None else list(devices)
     if batch == 1:
         return Mesh(np.asarray(devices), (axis,))
-    if not (isinstance(batch, int) and batch >= 1 and len(devices) % batch == 0):
+    if len(devices) % batch:
         raise ValueError(
             f"neuron_mesh: batch = {batch!r} must be a positive integer dividing the "
             f"{len(devices)} devices"
@@ -154,6 +157,7 @@ def shard_neurons(
     """
     from dynapse2.nn.dynapsim import _input_layout  # noqa: PLC0415  (dynapsim imports nn)
 
+    checks.integer("shard_neurons", "n", n, lo=1)
     typed, batched = _input_layout(x, n)
     mesh = neuron_mesh() if mesh is None else mesh
     names = tuple(mesh.axis_names)
@@ -221,6 +225,7 @@ def neuron_sharding(x: Any, n: int) -> tuple[Mesh, str, str | None] | None:
     device by a ``NamedSharding`` (as :func:`shard_neurons` makes it); else ``None``."""
     from dynapse2.nn.dynapsim import _input_layout  # noqa: PLC0415
 
+    checks.integer("neuron_sharding", "n", n, lo=1)
     typed, batched = _input_layout(x, n)
     split = split_axes(x, np.ndim(x) - (2 if typed else 1), batched)
     if split is None or split[2] is None:
@@ -241,9 +246,7 @@ def _chunks(x: Any, chunk: int | None, module: Any) -> Iterator[tuple[Any, int]]
     if isinstance(x, np.ndarray | jax.Array):
         ax = time_axis(module, x)
         steps = x.shape[ax]
-        chunk = steps if chunk is None else int(chunk)
-        if chunk < 1:
-            raise ValueError(f"evolve_chunked: chunk = {chunk} must be >= 1")
+        chunk = steps if chunk is None else chunk
         for t in range(0, steps, chunk):
             idx = [slice(None)] * np.ndim(x)
             idx[ax] = slice(t, t + chunk)
@@ -286,6 +289,10 @@ def evolve_chunked(
         ``(output, new_state, record)`` as ``module.evolve``, with ``output`` and ``record``
         ``None`` / ``{}`` when ``keep=False``.
     """
+    if chunk is not None:
+        checks.integer("evolve_chunked", "chunk", chunk, lo=1)
+    checks.boolean("evolve_chunked", "record", record)
+    checks.boolean("evolve_chunked", "keep", keep)
     outs: list = []
     recs: list = []
     state, ax = None, 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynapse2 import checks
+
 
 def rate_baseline_accuracy(
     x_train: np.ndarray,
@@ -25,6 +27,8 @@ def rate_baseline_accuracy(
     Returns:
         The fraction of ``x_test`` classified correctly.
     """
+    checks.integer("rate_baseline_accuracy", "steps", steps, lo=1)
+    checks.number("rate_baseline_accuracy", "lr", lr, lo=0, lo_open=True)
     if set(np.unique(y_train)) - {0, 1}:
         raise ValueError("rate_baseline_accuracy: labels must be 0 or 1")
     f_tr, f_te = np.asarray(x_train).sum(1), np.asarray(x_test).sum(1)

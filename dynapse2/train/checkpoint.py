@@ -27,6 +27,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.atomic import atomic_write
 from dynapse2.errors import FileFormatError
 from dynapse2.nn import Module, Sequential
@@ -90,7 +91,7 @@ def save(
         key: the run's ``jax.random`` key (typed or raw), stored as raw key data.
         best: optionally, the best network so far (early stopping); same structure as ``net``.
     """
-    path = Path(path)
+    path = Path(checks.path("save", "path", path))
     if not path.parent.is_dir():
         raise FileNotFoundError(f"save: directory {str(path.parent)!r} does not exist")
     if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
@@ -135,7 +136,12 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
             format version, a field missing or of the wrong type, a network of another
             structure than ``like``.
     """
-    path = Path(path)
+    path = Path(checks.path("load", "path", path))
+    if not isinstance(like, Module):
+        raise TypeError(
+            f"load: like must be a network (a dynapse2 Module) of the saved structure, got "
+            f"{type(like).__name__}"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
     try:

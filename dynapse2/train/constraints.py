@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware.bias import current_range
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Module
 from dynapse2.nn.dynapsim import TAU_OF
@@ -43,6 +44,9 @@ _LEAKS = {i for _, i in TAU_OF.values()}  # "Itau_ampa", ..., "Itau_mem", "Itau_
 def current_bounds(m: DynapSim, name: str) -> tuple[float, float]:
     """``(lo, hi)`` (A) a trained current ``name`` of ``m`` is kept within: the bias
     generator's range, and for leak currents the upper bound that keeps tau >= 10 dt."""
+    if not isinstance(m, DynapSim):
+        raise TypeError(f"current_bounds: m must be a DynapSim, got {type(m).__name__}")
+    checks.choice("current_bounds", "name", name, CURRENTS)
     lo, hi = current_range(name)
     if name in _LEAKS:
         hi = min(hi, m.max_leak_current(name))
@@ -62,6 +66,8 @@ def group_mean(values: jax.Array, groups: Sequence[int]) -> jax.Array:
 def project(net: Module, trainable: Sequence[str], weight_bound: float = WEIGHT_BOUND) -> Module:
     """Return ``net`` with its trained leaves projected onto what the chip can hold (see the
     module docstring). Untrained leaves are returned unchanged. Pure; jit-compatible."""
+    if not isinstance(weight_bound, jax.core.Tracer):  # traced under jit: checked by fit
+        checks.number("project", "weight_bound", weight_bound, lo=0, lo_open=True)
     getters, values = [], []
     for get, m in modules(net):
         if WEIGHTS in trainable and isinstance(m, Linear):

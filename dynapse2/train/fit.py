@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from dynapse2 import checks
 from dynapse2.nn import Module
 from dynapse2.train import checkpoint as ckpt
 from dynapse2.train.constraints import WEIGHT_BOUND, project
@@ -174,34 +174,23 @@ def _check_args(
     early_stopping: Any,
     validation: Any,
     weight_bound: float,
+    progress: bool,
 ) -> None:
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs = {epochs!r} must be an integer >= 0")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"fit: batch_size = {batch_size!r} must be an integer >= 1")
-    if not (isinstance(mismatch, int | float) and 0 <= mismatch < 1):
-        raise ValueError(f"fit: mismatch = {mismatch!r} must be in [0, 1)")
+    checks.integer("fit", "epochs", epochs, lo=0)
+    checks.integer("fit", "batch_size", batch_size, lo=1)
+    checks.number("fit", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    checks.number("fit", "weight_bound", weight_bound, lo=0, lo_open=True)
+    checks.boolean("fit", "progress", progress)
     if early_stopping is not None:
-        if (
-            isinstance(early_stopping, bool)
-            or not isinstance(early_stopping, int)
-            or (early_stopping < 1)
-        ):
-            raise ValueError(
-                f"fit: early_stopping = {early_stopping!r} must be a patience (int >= 1) or None"
-            )
+        checks.integer(
+            "fit", "early_stopping (a patience in epochs, or None)", early_stopping, lo=1
+        )
         if validation is None:
             raise ValueError("fit: early_stopping needs validation=(x_val, y_val)")
     if validation is not None and not (
         isinstance(validation, tuple | list) and len(validation) == 2
     ):
         raise ValueError("fit: validation must be a pair (x_val, y_val)")
-    if isinstance(weight_bound, bool) or not isinstance(weight_bound, numbers.Real):
-        raise ValueError(f"fit: weight_bound = {weight_bound!r} must be a number")
-    if not (math.isfinite(weight_bound) and weight_bound > 0):
-        raise ValueError(f"fit: weight_bound = {weight_bound!r} must be positive and finite")
-    if isinstance(mismatch, bool):
-        raise ValueError(f"fit: mismatch = {mismatch!r} must be a number in [0, 1)")
 
 
 def _check_key(where: str, key: Any) -> None:
@@ -305,10 +294,10 @@ def fit(
         ``(trained_net, history)``.
 
     Raises:
-        ValueError: bad data or arguments (checked before any work).
+        TypeError, ValueError: bad data or arguments (checked before any work).
         FloatingPointError: a non-finite loss; the message names the epoch and step.
     """
-    _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound)
+    _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound, progress)
     _check_key("fit", key)
     trainable = check_trainable(trainable)
     if resume is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 
+from dynapse2 import checks
 from dynapse2.nn import DynapSim, Module
 from dynapse2.train.trainable import modules
 
@@ -22,10 +23,9 @@ def with_mismatch(net: Module, key: jax.Array, fraction: float) -> Module:
     ``mismatch`` field keeps its construction value.
 
     Raises:
-        ValueError: ``fraction`` outside [0, 1).
+        TypeError, ValueError: ``fraction`` not a number in [0, 1).
     """
-    if not 0 <= fraction < 1:
-        raise ValueError(f"with_mismatch: fraction = {fraction!r} must be in [0, 1)")
+    checks.number("with_mismatch", "fraction", fraction, lo=0, hi=1, hi_open=True)
     if fraction == 0:
         return net
     sims = [(get, m) for get, m in modules(net) if isinstance(m, DynapSim)]

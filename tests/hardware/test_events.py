@@ -27,7 +27,7 @@ def test_encode_input_timestamps_routes_and_counts():
 def test_encode_input_rejects_unrouted_channel_and_bad_dt():
     with pytest.raises(ValueError, match=r"input channels \[1\] spike but have no route"):
         encode_input(np.eye(2, dtype=int), {0: (InputRoute(0, 1),)}, 1000)
-    with pytest.raises(ValueError, match=r"dt_us = 0 must be at least 1"):
+    with pytest.raises(ValueError, match=r"encode_input: dt_us .* = 0 must be an integer >= 1"):
         encode_input(np.zeros((2, 2), int), {}, 0)
     with pytest.raises(ValueError, match=r"non-negative integer spike counts"):
         encode_input(np.full((2, 2), 0.5), {}, 10)

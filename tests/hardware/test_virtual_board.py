@@ -184,10 +184,14 @@ def test_board_dt_is_its_own():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_chips": 0}, r"n_chips = 0 must be in 1..225"),
+        ({"n_chips": 0}, r"VirtualBoard: n_chips = 0 must be an integer in 1..225"),
         ({"mismatch": 1.5}, r"mismatch = 1.5 must be in \[0, 1\)"),
-        ({"dt": 1e-7}, r"dt = 1e-07 s must be at least one FPGA tick"),
-        ({"max_input_rate": 0.0}, r"max_input_rate = 0.0 events/s must be > 0"),
+        (
+            {"dt": 1e-7},
+            r"dt \(s, at least one FPGA tick\) = 1e-07 must be .* >= 1e-06",
+        ),
+        ({"max_input_rate": 0.0}, r"max_input_rate \(events/s\) = 0.0 must be a finite number > 0"),
+        ({"backend": "torch"}, r"backend = 'torch' must be one of \['jax', 'numpy'\]"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -215,9 +215,12 @@ def test_bad_inputs():
         W.quantize_weights(np.array([[np.nan, 1.0]]), core, ISCALE)
     with pytest.raises(ValueError, match=r"core must be \(2,\) non-negative integers"):
         W.quantize_weights(np.ones((2, 2)), np.array([0, -1]), ISCALE)
-    with pytest.raises(ValueError, match=r"iscale must be a positive finite current.*-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"quantize_weights: iscale \(a current in A\) = -1.* must be .* > 0",
+    ):
         W.quantize_weights(np.ones((2, 2)), core, -1.0)
-    with pytest.raises(ValueError, match=r"max_fan_in must be an integer in 1\.\.64, got 65"):
+    with pytest.raises(ValueError, match=r"quantize_weights: max_fan_in = 65 .* in 1\.\.64"):
         W.quantize_weights(np.ones((2, 2)), core, ISCALE, max_fan_in=65)
     with pytest.raises(
         ValueError,
