@@ -82,9 +82,9 @@ def test_calibration_recovers_planted_factors(seed):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"duration": 0.01}, r"duration = 0.01 s must be at least 50 dt"),
-        ({"iterations": -1}, r"iterations = -1 must be an int >= 0"),
-        ({"prior": 0.0}, r"prior = 0.0 must be in \(0, 1\)"),
+        ({"duration": 0.01}, r"duration \(s, at least 50 dt\) = 0.01 must be .* >= 0.05"),
+        ({"iterations": -1}, r"calibrate: iterations = -1 must be an integer >= 0"),
+        ({"prior": 0.0}, r"calibrate: prior = 0.0 must be in \(0, 1\)"),
     ],
 )
 def test_bad_arguments(kwargs, match):
