@@ -5,10 +5,12 @@ one part: ``--part seeds|sweep|mismatch``; ``--seeds N`` sets how many seeds eac
 
 Parts (each prints a table with one row per run and a summary with mean, std and min):
   * ``seeds``: the recipe (two layers, Adam with a cosine decay) at every seed;
-    test accuracy on 1000 points of a held-out draw, training time, and the accuracy of the
+    test accuracy on 1000 points of a held-out draw, training time, the accuracy of the
     quantized network (``map_network(net).network``, which equals
-    ``network_from_config(config)``: 4-bit CAM masks, per-core base currents, BG settings).
-    Targets: mean >= 95 %, every seed >= 93 %, < 5 min per seed; quantized within 2 points.
+    ``network_from_config(config)``: 4-bit CAM masks, per-core base currents, BG settings),
+    and of the network deployed after quantization-aware fine-tuning
+    (``recipe.deployable``, "chip"). Targets: mean >= 95 %, every seed >= 93 %, < 5 min per
+    seed; the chip within 2 points of the float network.
   * ``sweep``: one and two layers at constant Adam 1e-3, 3e-3 and 1e-2; the largest rise of the
     training loss above its running minimum (``rise``, nats) shows whether training ever
     goes backwards. Target: two layers beat one at every learning rate.
@@ -57,16 +59,21 @@ def run(seed, data, *, depth=2, lr=recipe.LEARNING_RATE, decay=True, mismatch=0.
 def part_seeds(seeds: list[int], data) -> None:
     _, _, x_test, y_test = data
     print(f"\n## seeds: two layers, Adam {recipe.LEARNING_RATE} cosine, {recipe.EPOCHS} epochs")
-    print(f"{'seed':>4} {'test %':>7} {'quantized %':>11} {'rise':>6} {'time s':>7}")
-    acc, qacc, secs = [], [], []
+    print(f"{'seed':>4} {'test %':>7} {'quantized %':>11} {'chip %':>7} {'rise':>6} {'time s':>7}")
+    acc, qacc, cacc, secs = [], [], [], []
     for s in seeds:
         net, hist, a, t = run(s, data)
         q = evaluate(map_network(net).network, x_test, y_test, recipe.LOSS)[1]
-        acc.append(a), qacc.append(q), secs.append(t)
-        print(f"{s:>4} {100 * a:>7.1f} {100 * q:>11.1f} {loss_rise(hist.loss):>6.3f} {t:>7.0f}")
+        chip = recipe.deployable(net, data, key=s, progress=False)
+        c = evaluate(map_network(chip).network, x_test, y_test, recipe.LOSS)[1]
+        acc.append(a), qacc.append(q), cacc.append(c), secs.append(t)
+        row = f"{s:>4} {100 * a:>7.1f} {100 * q:>11.1f} {100 * c:>7.1f}"
+        print(f"{row} {loss_rise(hist.loss):>6.3f} {t:>7.0f}")
     print(f"float:     {Spread(acc)}")
     print(f"quantized: {Spread(qacc)}")
+    print(f"chip (after {recipe.QAT_EPOCHS} quantization-aware epochs): {Spread(cacc)}")
     print(f"float - quantized: {Spread(np.subtract(acc, qacc))}")
+    print(f"float - chip: {Spread(np.subtract(acc, cacc))}")
     print(f"time per seed: {np.mean(secs):.0f} s (max {np.max(secs):.0f} s)")
 
 

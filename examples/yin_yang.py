@@ -10,7 +10,9 @@ cosine decay to 0, 60 epochs of 5000 points, batches of 32.
 
 Run:  python examples/yin_yang.py [--seed S] [--lr LR] [--depth 1|2] [--mismatch M]
 (writes yin_yang.png: decision regions next to the true ones, and the training curve;
-about 1-2 min on 2 cores). ``benchmarks/yin_yang.py`` runs the recipe over seeds.
+about 1-2 min on 2 cores). It then fine-tunes the network for the chip
+(:func:`deployable`: 5 quantization-aware epochs) and prints the accuracy of what the chip
+would hold. ``benchmarks/yin_yang.py`` runs the recipe over seeds.
 
 The recipe (:func:`make_data`, :func:`build_network`, :data:`LOSS`, :func:`train`) is shared
 with ``benchmarks/yin_yang.py`` and the tests.
@@ -34,6 +36,8 @@ COPIES = 4  # repetitions of the 5 input channels
 HIDDEN = 60
 EPOCHS = 60
 LEARNING_RATE = 3e-3
+QAT_EPOCHS = 5  # quantization-aware fine-tuning before deployment
+QAT_LEARNING_RATE = 1e-3
 N_TRAIN, N_TEST = 5000, 1000
 
 LOSS = max_imem_loss(pool=POOL)
@@ -108,6 +112,33 @@ def train(
     )
 
 
+def deployable(
+    net: Module,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    epochs: int = QAT_EPOCHS,
+    learning_rate: float = QAT_LEARNING_RATE,
+    key: int = 0,
+    progress: bool = True,
+) -> Module:
+    """The network the chip will hold: ``net`` fine-tuned for ``epochs`` with the
+    quantized forward pass (:func:`~dynapse2.hardware.quantization_aware`: 4-bit CAM weight
+    levels on per-core base currents, BG currents; straight-through gradient), returned with
+    those levels applied, so that ``map_network(result).network`` (= ``network_from_config``
+    of its configuration) simulates exactly what training saw. ``epochs = 0``: ``net`` as
+    the mapper quantizes it, without fine-tuning."""
+    from dynapse2.hardware import map_network, quantization_aware
+
+    if epochs == 0:
+        return map_network(net).network
+    qat = quantization_aware(net)
+    tuned, _ = train(
+        net, data, epochs=epochs, learning_rate=learning_rate, key=key, progress=progress,
+        transform=qat,
+    )  # fmt: skip
+    return qat(tuned)
+
+
 def decision_regions(net: Module, resolution: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Predicted and true classes on a ``resolution x resolution`` grid of the unit square
     (points outside the disc: -1)."""
@@ -156,6 +187,9 @@ def main() -> None:
     )
     _, acc = evaluate(net, x_test, y_test, LOSS)
     print(f"test accuracy: {100 * acc:.1f} % ({time.time() - start:.0f} s)")
+    chip = deployable(net, data, key=args.seed, progress=False)
+    _, qacc = evaluate(chip, x_test, y_test, LOSS)
+    print(f"as the chip holds it ({QAT_EPOCHS} quantization-aware epochs): {100 * qacc:.1f} %")
     if args.mismatch > 0:
         draws = [
             100 * evaluate(net, x_test, y_test, LOSS, mismatch=args.mismatch, key=k)[1]
