@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["boolean", "choice", "integer", "number", "path"]
+__all__ = ["boolean", "choice", "integer", "is_real", "number", "path"]
 
 
-def _is_real(v: Any) -> bool:
+def is_real(v: Any) -> bool:
     """A real scalar: a Python int or float, or a NumPy / JAX scalar of integer or float kind
     (never a bool, a string, None or an array of more than one element)."""
     if isinstance(v, bool | np.bool_):
@@ -61,7 +61,7 @@ def number(
 ) -> float:
     """A real number in the range (``lo_open``: ``> lo`` rather than ``>= lo``), finite
     unless ``finite=False``; as a Python float."""
-    if not _is_real(value):
+    if not is_real(value):
         raise TypeError(f"{where}: {name} = {value!r} must be a number, got {type(value).__name__}")
     v = float(value)
     bad = (

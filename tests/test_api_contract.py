@@ -267,7 +267,22 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("where", "fn", "base", "name", "bad"), CASES)
+# The same options in the NumPy backend: refused the same way.
+NUMPY_CASES = [
+    *_case("DynapSim", DynapSim, {"n": 2, "backend": "numpy"},
+           dt="positive", mismatch="nonnegative", synapse_model="choice", surrogate="choice"),
+    *_case("map_network", hw.map_network, {"net": NET, "backend": "numpy"},
+           reduce="choice", prune="bool"),
+    *_case("network_from_config", hw.network_from_config, {"cfg": CFG, "backend": "numpy"},
+           mismatch="nonnegative", dt="optional_positive"),
+    *_case("VirtualBoard", hw.VirtualBoard, {"backend": "numpy"}, mismatch="nonnegative"),
+    *_case("from_nir", nir.from_nir,
+           {"graph_or_path": nir.to_nir(NET), "dt": 1e-3, "backend": "numpy"},
+           dt="positive", readout_range="positive"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("where", "fn", "base", "name", "bad"), CASES + NUMPY_CASES)
 def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises((TypeError, ValueError)) as e:
@@ -275,6 +290,112 @@ def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch
     message = str(e.value)
     assert where.lower() in message.lower() and name in message and repr(bad) in message, message
     assert not list(tmp_path.iterdir())  # refused before any work
+
+
+# Arguments of the wrong kind that are not scalar options: objects, paths, sequences.
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda: Sequential(Linear((3, 4)), "x"),
+            TypeError,
+            r"Sequential: modules\[1\] = 'x' must be a dynapse2 Module",
+        ),
+        (
+            lambda: Linear((3, "4")),
+            TypeError,
+            r"Linear: shape\[1\] \(n_out\) = '4' must be an integer",
+        ),
+        (
+            lambda: Linear((3, 4), weight="w"),
+            TypeError,
+            r"Linear: weight must be an array of real numbers",
+        ),
+        (lambda: Linear((3, 4), key="k"), TypeError, r"Linear: key = 'k' must be a jax.random key"),
+        (
+            lambda: NET(np.zeros((5, 3)), record="yes"),
+            TypeError,
+            r"Sequential: record = 'yes' must be True or False",
+        ),
+        (lambda: hw.Configuration(meta=3), TypeError, r"Configuration: meta must be a mapping"),
+        (
+            lambda: hw.Configuration(chips=3),
+            TypeError,
+            r"Configuration: chips must be a sequence of Chip",
+        ),
+        (
+            lambda: hw.Configuration.load(3),
+            TypeError,
+            r"Configuration.load: path = 3 must be a path",
+        ),
+        (
+            lambda: hw.Configuration().save(3),
+            TypeError,
+            r"Configuration.save: path = 3 must be a path",
+        ),
+        (
+            lambda: hw.Configuration.from_json(3),
+            TypeError,
+            r"Configuration.from_json: text must be str or bytes",
+        ),
+        (lambda: hw.load_samna_json(3), TypeError, r"load_samna_json: path = 3 must be a path"),
+        (
+            lambda: hw.save_samna_json("x", "x.json"),
+            TypeError,
+            r"save_samna_json: cfg must be a Configuration",
+        ),
+        (lambda: hw.from_samna_json(3), TypeError, r"from_samna_json: text must be str or bytes"),
+        (
+            lambda: hw.leaky_configuration(3),
+            TypeError,
+            r"leaky_configuration: cfg must be a Configuration",
+        ),
+        (lambda: hw.changes(CFG, 3), TypeError, r"changes: new must be a Configuration"),
+        (
+            lambda: hw.config_from_network(NET, reduse="mean"),
+            TypeError,
+            r"config_from_network: unknown keyword argument\(s\) \['reduse'\]",
+        ),
+        (lambda: hw.calibrate(None), TypeError, r"calibrate: hw = None must be the DynapseBoard"),
+        (
+            lambda: hw.DynapseBoard(None, None, 1e-3, 3),
+            TypeError,
+            r"DynapseBoard: config must be a Configuration",
+        ),
+        (lambda: train.load(3, NET), TypeError, r"load: path = 3 must be a path"),
+        (lambda: train.load("ck.npz", None), TypeError, r"load: like must be a network"),
+        (
+            lambda: train.save(3, NET, None, train.History(), 1),
+            TypeError,
+            r"save: path = 3 must be a path",
+        ),
+        (
+            lambda: train.History(best_epoch="x"),
+            TypeError,
+            r"History: best_epoch = 'x' must be an integer",
+        ),
+        (
+            lambda: train.History(loss="x"),
+            TypeError,
+            r"History: loss = 'x' must be a list of numbers",
+        ),
+        (
+            lambda: nir.from_nir(3, dt=1e-3),
+            TypeError,
+            r"from_nir: graph_or_path must be a nir.NIRGraph or a path",
+        ),
+        (
+            lambda: train.current_bounds(Linear((2, 2)), "Itau_mem"),
+            TypeError,
+            r"current_bounds: m must be a DynapSim",
+        ),
+    ],
+)
+def test_a_wrong_kind_of_argument_is_named(call, error, match, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=match):
+        call()
+    assert not list(tmp_path.iterdir())
 
 
 # --- the helpers themselves ---------------------------------------------------------------

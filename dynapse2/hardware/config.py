@@ -758,6 +758,17 @@ class Configuration:
         output_map: Mapping[int, OutputRoute] | None = None,
         meta: Mapping[str, Any] | None = None,
     ) -> None:
+        for name, value in (("input_map", input_map), ("output_map", output_map), ("meta", meta)):
+            if value is not None and not isinstance(value, Mapping):
+                raise TypeError(
+                    f"Configuration: {name} must be a mapping (a dict) or None, got "
+                    f"{type(value).__name__}"
+                )
+        if chips is not None and not isinstance(chips, Sequence):
+            raise TypeError(
+                "Configuration: chips must be a sequence of Chip or None, got "
+                f"{type(chips).__name__}"
+            )
         self.chips: list[Chip] = [Chip()] if chips is None else list(chips)
         self.input_map: dict[int, tuple[InputRoute, ...]] = dict(input_map or {})  # type: ignore[arg-type]
         self.output_map: dict[int, OutputRoute] = dict(output_map or {})

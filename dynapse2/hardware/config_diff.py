@@ -134,6 +134,9 @@ def changes(old: Configuration, new: Configuration) -> Changes:
         A :class:`Changes`; ``layout`` is set (and nothing else is compared) when the chip
         count or a chip's position differs.
     """
+    for name, cfg in (("old", old), ("new", new)):
+        if not isinstance(cfg, Configuration):
+            raise TypeError(f"changes: {name} must be a Configuration, got {type(cfg).__name__}")
     if len(old.chips) != len(new.chips) or any(
         tuple(a.position) != tuple(b.position) for a, b in zip(old.chips, new.chips, strict=True)
     ):

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.atomic import atomic_write
 from dynapse2.errors import FileFormatError
 from dynapse2.hardware import chip as C
@@ -335,7 +336,12 @@ def from_json(text: str | bytes) -> Configuration:
     Raises:
         ValueError: malformed JSON, unknown keys, wrong format/version, or any value
             outside the chip's limits (naming where).
+        TypeError: ``text`` is not a ``str`` or ``bytes``.
     """
+    if not isinstance(text, str | bytes | bytearray):
+        raise TypeError(
+            f"Configuration.from_json: text must be str or bytes, got {type(text).__name__}"
+        )
     try:
         d = json.loads(text, parse_constant=_not_strict)
     except json.JSONDecodeError as e:
@@ -372,6 +378,7 @@ def save(cfg: Configuration, path: str | os.PathLike) -> None:
     fsync'ed, then moved over ``path`` with ``os.replace``. If anything fails on the way,
     the temporary file is removed and a previous file at ``path`` is left untouched.
     """
+    path = checks.path("Configuration.save", "path", path)
     doc = _strict(to_dict(cfg))
 
     def write(f) -> None:
@@ -388,6 +395,7 @@ def load(path: str | os.PathLike) -> Configuration:
         FileNotFoundError: no such file.
         FileFormatError: anything else wrong with its content (a ``ValueError``).
     """
+    path = checks.path("Configuration.load", "path", path)  # an int would open a descriptor
     with open(path, "rb") as f:
         data = f.read()
     if not data:

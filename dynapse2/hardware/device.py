@@ -47,6 +47,10 @@ def leaky_configuration(cfg: Configuration) -> Configuration:
     """A copy of ``cfg`` with every leak current (:data:`DRAIN_PARAMETERS`) at the BG's
     maximum, coarse 5 fine 255, on every core: applied for a few milliseconds, it drains the
     neurons' and synapses' state (the practice of Rockpool's Dynap-SE2 board support)."""
+    if not isinstance(cfg, Configuration):
+        raise TypeError(
+            f"leaky_configuration: cfg must be a Configuration, got {type(cfg).__name__}"
+        )
     out = cfg.copy()
     top = (C.BG_COARSE_MAX, C.BG_FINE_MAX)
     for chip in out.chips:

@@ -86,6 +86,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.atomic import atomic_write
 from dynapse2.errors import FileFormatError
 from dynapse2.hardware import chip as C
@@ -354,12 +355,16 @@ def save_samna_json(cfg: Configuration, path: str | os.PathLike[str]) -> None:
     Converted, and left at samna's defaults: as :func:`to_samna_json`.
 
     Raises:
+        TypeError: ``cfg`` is not a Configuration, or ``path`` not a path.
         ValueError: ``cfg`` is not a valid Configuration (the message names ``path`` and
             where the configuration is wrong).
     """
-    path = os.fspath(path)
+    path = checks.path("save_samna_json", "path", path)
     if not isinstance(cfg, Configuration):
-        raise ValueError(f"{path}: not written: expected a Configuration, got {type(cfg)}")
+        raise TypeError(
+            f"save_samna_json: cfg must be a Configuration, got {type(cfg).__name__} "
+            f"({path} not written)"
+        )
     try:
         cfg.validate()
     except ValueError as e:
@@ -647,7 +652,7 @@ def load_samna_json(path: str | os.PathLike[str]) -> Configuration:
             with ``path``.
         OSError: the file cannot be read.
     """
-    path = os.fspath(path)
+    path = checks.path("load_samna_json", "path", path)  # an int would open a descriptor
     with open(path, "rb") as f:
         data = f.read()
     try:

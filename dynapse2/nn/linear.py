@@ -44,7 +44,19 @@ class Linear(Module):
         checks.boolean("Linear", "has_bias", has_bias)
         if weight is None:
             key = jax.random.PRNGKey(0) if key is None else key
+            if not hasattr(key, "dtype"):
+                raise TypeError(
+                    f"Linear: key = {key!r} must be a jax.random key (jax.random.PRNGKey(seed))"
+                )
             weight = jax.random.normal(key, (n_in, n_out)) / jnp.sqrt(n_in)
+        kind = (
+            getattr(getattr(weight, "dtype", None), "kind", None) or np.asarray(weight).dtype.kind
+        )
+        if kind not in "biuf":
+            raise TypeError(
+                f"Linear: weight must be an array of real numbers, got dtype kind {kind!r} "
+                f"({type(weight).__name__})"
+            )
         weight = jnp.asarray(weight, dtype=jnp.float32)
         if weight.shape != (n_in, n_out):
             raise ValueError(

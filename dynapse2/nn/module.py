@@ -21,6 +21,8 @@ from typing import Any
 
 import equinox as eqx
 
+from dynapse2 import checks
+
 ROLES = ("parameter", "state", "simulation")
 
 
@@ -62,6 +64,7 @@ class Module(eqx.Module):
 
     # -- generic machinery ------------------------------------------------------------------
     def __call__(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
+        checks.boolean(type(self).__name__, "record", record)
         return self.evolve(x, record=record)
 
     def _role(self, role: str) -> dict[str, Any]:

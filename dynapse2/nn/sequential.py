@@ -19,6 +19,12 @@ class Sequential(Module):
     def __init__(self, *modules: Module):
         if not modules:
             raise ValueError("Sequential needs at least one module")
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(
+                    f"Sequential: modules[{i}] = {m!r} must be a dynapse2 Module (Linear, "
+                    f"DynapSim, ...), got {type(m).__name__}"
+                )
         for a, b in zip(modules[:-1], modules[1:], strict=True):
             if a.shape[1] != b.shape[0]:
                 raise ValueError(

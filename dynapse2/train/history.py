@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynapse2 import checks
+
 __all__ = ["History"]
 
 
@@ -28,6 +30,15 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(checks.is_real(v) for v in value):
+                raise TypeError(f"History: {name} = {value!r} must be a list of numbers")
+        if self.best_epoch is not None:
+            checks.integer("History", "best_epoch", self.best_epoch, lo=0)
+        checks.boolean("History", "stopped_early", self.stopped_early)
 
     @property
     def epochs(self) -> int:

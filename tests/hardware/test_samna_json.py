@@ -302,7 +302,7 @@ def test_failed_save_leaves_no_file(tmp_path, monkeypatch):
     assert str(path) in str(info.value)
     assert "chip 1, core 2, neuron 7, synapse 9" in str(info.value)
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ValueError, match="expected a Configuration"):
+    with pytest.raises(TypeError, match="save_samna_json: cfg must be a Configuration"):
         sj.save_samna_json({"chips": []}, path)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
     # a failure while writing: the previous file stays, no temporary is left
