@@ -9,7 +9,7 @@ events drawn in continuous time and counted into the bins of each dt. A neuron's
 (spikes - 1) / (last spike - first spike) (1/s), or spikes / T with fewer than 3 spikes; the
 network's is its population mean. Errors are rate(dt) / rate(20 us) - 1, the worst neuron of
 each case. Speed: jitted DynapSim.evolve of a recurrent population driven by Poisson
-events, the median of 5 runs divided by the steps.
+events, the fastest of 7 runs (the two solvers alternating) divided by the steps.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def case_list(t_total: float) -> dict:
     )
     cases["DC - SHUNT"] = (
         dict(n=2, Idc=5e-9),
-        lambda dt: poisson_counts(seeds, r_g, np.full_like(r_g, 0.03), t_total, dt, (SHUNT,)),
+        lambda dt: poisson_counts(seeds, r_g, np.full_like(r_g, 0.005), t_total, dt, (SHUNT,)),
         False,
     )
     n, n_e = 64, 48
@@ -150,17 +150,18 @@ def speed(configs, steps: int) -> list[tuple]:
         rng = np.random.default_rng(0)
         w = (rng.random((n, n)) < 0.05) * rng.normal(0, 1, (n, n))
         x = (rng.random((batch, steps, n)) < 0.02).astype(np.float32) * 5
-        times = {}
+        runs = {}
         for solver in (Euler(), ExponentialEuler()):
             m = DynapSim(n, has_rec=True, w_rec=w, solver=solver, Idc=2e-9)
             run = jax.jit(lambda m, x: m(x)[0])
             run(m, x).block_until_ready()
-            t = []
-            for _ in range(5):
+            runs[solver.name] = (run, m)
+        times = {k: np.inf for k in runs}
+        for _ in range(7):  # alternate the solvers, keep each one's fastest run (shared CPUs)
+            for k, (run, m) in runs.items():
                 t0 = time.perf_counter()
                 run(m, x).block_until_ready()
-                t.append(time.perf_counter() - t0)
-            times[solver.name] = np.median(t) / steps * 1e6
+                times[k] = min(times[k], (time.perf_counter() - t0) / steps * 1e6)
         e, x_ = times["euler"], times["exponential_euler"]
         rows.append((n, batch, e, x_, x_ / e))
     return rows
