@@ -48,9 +48,10 @@ def test_in_the_loop_recovers_the_board(seed):
     assert history.accuracy[-1] >= max(history.accuracy[0], 0.95)
 
 
-def test_in_the_loop_with_a_calibrated_gradient():
+@pytest.mark.parametrize("seed", sweep(default=1))  # board 1 by default: 0.45 -> 1.00
+def test_in_the_loop_with_a_calibrated_gradient(seed):
     (x_tr, y_tr, x_te, y_te), net = _task()
-    hw = to_hardware(net, device=VirtualBoard(mismatch=0.2, seed=1))
+    hw = to_hardware(net, device=VirtualBoard(mismatch=0.2, seed=seed))
     before = evaluate(hw, x_te, y_te, LOSS)[1]
     cal = calibrate(hw)
     fit(
@@ -64,7 +65,13 @@ def test_in_the_loop_with_a_calibrated_gradient():
         calibration=cal,
         progress=False,
     )
-    assert before < 0.9 and evaluate(hw, x_te, y_te, LOSS)[1] >= 0.95  # board 1: 0.45 -> 1.0
+    after = evaluate(hw, x_te, y_te, LOSS)[1]
+    print(f"board {seed}: {before:.3f} -> {after:.3f}")
+    # 12 boards (40 test samples): before min / median / max 0.25 / 0.76 / 1.00, after 0.95 /
+    # 1.00 / 1.00, after - before 0.00 / 0.24 / 0.73 (board 6 loses nothing to recover). The
+    # bounds leave 4 and 2 samples below the worst board.
+    assert after >= 0.85
+    assert after >= before - 0.05
 
 
 def test_in_the_loop_errors():
