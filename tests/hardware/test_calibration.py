@@ -93,18 +93,23 @@ def test_bad_arguments(kwargs, match):
         calibrate(hw, **kwargs)
 
 
-def test_calibration_of_two_chips():
+@pytest.mark.parametrize("seed", sweep())
+def test_calibration_of_two_chips(seed):
     """Every core the network occupies on both chips is probed, chip by chip."""
     from tests.hardware.test_virtual_board import _two_chip_net
 
-    board = VirtualBoard(n_chips=2, mismatch=0.2, seed=0)
-    hw = to_hardware(_two_chip_net(), device=board)
+    board = VirtualBoard(n_chips=2, mismatch=0.2, seed=seed)
+    hw = to_hardware(_two_chip_net(seed), device=board)
     cal = calibrate(hw)
     assert board.config == hw.config
     assert cal.report["neurons"] == 6 * 256  # 5 cores of the first population, 1 of the second
     on = np.flatnonzero(cal.calibrated)
     assert set((on // 1024).tolist()) == {0, 1}
     moved = cal.factors["C_mem"][on] != 1.0  # a neuron silent on every probe stays at 1
-    assert moved.mean() > 0.9 and (cal.factors["C_mem"][~cal.calibrated] == 1.0).all()
-    # seed 0 measured 0.179 -> 0.033; margins as in the one-core sweep above
-    assert cal.report["nominal_error"] > 0.12 and cal.report["calibrated_error"] < 0.05
+    assert (cal.factors["C_mem"][~cal.calibrated] == 1.0).all()
+    r = cal.report
+    # 12 seeds (board and network): fraction of the calibrated neurons moved min / median /
+    # max 0.9928 / 0.9958 / 0.9974
+    assert moved.mean() > 0.9
+    # 12 seeds: nominal error 0.178 / 0.184 / 0.190, calibrated 0.030 / 0.031 / 0.033
+    assert r["nominal_error"] > 0.12 and r["calibrated_error"] < 0.05

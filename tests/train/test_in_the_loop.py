@@ -42,10 +42,13 @@ def test_in_the_loop_recovers_the_board(seed):
     after = evaluate(hw, x_te, y_te, LOSS)[1]
     # the board runs the returned network
     assert hw.config.to_json() == map_network(tuned).config.to_json()
-    # 12 boards: before min / median / max 0.25 / 0.76 / 1.00 (two boards lose nothing),
-    # after 1.00 / 1.00 / 1.00; training-batch accuracy in the last epoch 1.00 at every board
-    assert after >= max(before, 0.95)
-    assert history.accuracy[-1] >= max(history.accuracy[0], 0.95)
+    # 12 boards (40 test samples): before min / median / max 0.25 / 0.76 / 1.00 (board 6 loses
+    # nothing), after 1.00 / 1.00 / 1.00; training-batch accuracy (160 samples) in the first
+    # epoch 0.66 / 0.95 / 1.00, in the last 1.00 at every board. The bounds leave 4, 2 and 8
+    # samples below the worst board (no bound rests on a tie at 1.00).
+    assert after >= 0.9
+    assert after >= before - 0.05
+    assert history.accuracy[-1] >= 0.95
 
 
 @pytest.mark.parametrize("seed", sweep(default=1))  # board 1 by default: 0.45 -> 1.00
