@@ -197,11 +197,12 @@ def _currents(m: DynapSim) -> dict[str, np.ndarray]:
 
 
 def _like(m: DynapSim, currents: dict[str, np.ndarray]) -> DynapSim:
-    """A DynapSim with ``m``'s step, capacitances and constants and these per-neuron
+    """A DynapSim with ``m``'s step, solver, capacitances and constants and these per-neuron
     currents (A, ``(n,)`` each); no recurrence, no mismatch."""
     return DynapSim(
         len(currents["Itau_mem"]),
         dt=m.dt,
+        solver=m.solver,
         synapse_model=m.synapse_model,
         **currents,
         **m.capacitances,

@@ -95,6 +95,7 @@ from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.solvers import solver_from_name
 
 __all__ = ["ImportReport", "ReportRow", "dpi_currents", "from_nir", "runaway_current", "to_nir"]
 
@@ -616,6 +617,7 @@ def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
         detach_reset=d["detach_reset"],
         surrogate=d["surrogate"],
         surrogate_slope=d["surrogate_slope"],
+        solver=solver_from_name(d.get("solver", "euler"), "dynapse2 metadata: solver"),
         **values,
     )
     if d["mismatch"] > 0:
@@ -671,8 +673,9 @@ def to_nir(net: Any) -> Any:
     each ``Linear`` an ``Affine`` whose bias carries the population's DC current, recurrence a
     flat cycle through a ``Linear`` node ``w_rec_<i>`` (signed AMPA - GABA; NMDA/SHUNT
     recurrence is in the metadata only). The exact module parameters (float32 arrays of every
-    current, ``w_rec``, mismatch factors; JSON of the static settings) are in each node's
-    metadata, so :func:`from_nir` rebuilds the network bit for bit.
+    current, ``w_rec``, mismatch factors; JSON of the static settings, the solver's name
+    included) are in each node's metadata, so :func:`from_nir` rebuilds the network bit for
+    bit (metadata without a solver, written before it was saved, reads as ``Euler()``).
     """
     nir = _nir()
     nodes: dict[str, Any] = {}
@@ -708,6 +711,7 @@ def to_nir(net: Any) -> Any:
             "detach_reset": m.detach_reset,
             "surrogate": m.surrogate,
             "surrogate_slope": m.surrogate_slope,
+            "solver": m.solver.name,
             "linear_bias": None if lin is None or lin.bias is None else True,
         }
         meta: dict[str, Any] = {"dynapse2": json.dumps(d)}

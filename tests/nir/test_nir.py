@@ -1,5 +1,7 @@
 """NIR import/export: round trips, hand-built graphs, time constants, DC rate, rejections."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -256,3 +258,31 @@ def test_rejects_two_weight_layers_in_a_row():
         r"\('affine' -> 'linear'\).*multiply",
     ):
         from_nir(g, dt=DT)
+
+
+def test_round_trip_keeps_the_solver(tmp_path):
+    from dynapse2.solvers import Euler, ExponentialEuler
+
+    net = recurrent()
+    net = Sequential(net.modules[0], net.modules[1].with_solver(ExponentialEuler()))
+    x = poisson(400, net.shape[0], 300)
+    ref = spikes(net, x)
+    assert ref.sum() > 0
+    assert not np.array_equal(ref, spikes(Sequential(net.modules[0], recurrent().modules[1]), x))
+    graph = to_nir(net)
+    assert json.loads(graph.nodes["pop_0"].metadata["dynapse2"])["solver"] == "exponential_euler"
+    back = from_nir(graph, dt=DT)
+    assert back.modules[1].solver == ExponentialEuler()
+    np.testing.assert_array_equal(spikes(back, x), ref)
+    path = tmp_path / "net.nir"
+    nir.write(path, graph)
+    np.testing.assert_array_equal(spikes(from_nir(path, dt=DT), x), ref)
+    # metadata written before the solver was saved: Euler, the solver of that time
+    d = json.loads(graph.nodes["pop_0"].metadata["dynapse2"])
+    del d["solver"]
+    graph.nodes["pop_0"].metadata["dynapse2"] = json.dumps(d)
+    assert from_nir(graph, dt=DT).modules[1].solver == Euler()
+    d["solver"] = "rk4"
+    graph.nodes["pop_0"].metadata["dynapse2"] = json.dumps(d)
+    with pytest.raises(ValueError, match=r"solver = 'rk4'; allowed values are \['euler'"):
+        from_nir(graph, dt=DT)

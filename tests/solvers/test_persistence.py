@@ -59,3 +59,13 @@ def test_checkpoint_with_a_bad_solver_name_is_a_file_format_error(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(FileFormatError, match="solver"):
         load(path, like=_net(Euler()))
+
+
+def test_calibration_twins_keep_the_solver():
+    from dynapse2.hardware.calibration import _subset, _tiled
+
+    m = DynapSim(8, solver=ExponentialEuler(), Idc=3e-11)
+    part = _subset(m, np.arange(4), {"Idc": 1e-11})
+    assert part.solver == ExponentialEuler()
+    assert _tiled([part, part]).solver == ExponentialEuler()
+    assert _subset(DynapSim(8), np.arange(4)).solver == Euler()
