@@ -8,7 +8,7 @@ Currents are in A, times in s, rates in Hz.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -138,8 +138,8 @@ def fi_curve(
         label: legend label of the curve.
         title: axes title.
     """
-    i = np.asarray(currents, dtype=float)
-    r = np.asarray(rates, dtype=float)
+    i = _real_array("fi_curve", "currents", currents)
+    r = _real_array("fi_curve", "rates", rates)
     if i.ndim != 1 or r.shape[:1] != i.shape or r.ndim > 2:
         raise ValueError(
             f"fi_curve: currents {i.shape} and rates {r.shape}; expected (k,) and (k,) or (k, n)"
@@ -195,9 +195,31 @@ def training_history(history: Mapping[str, Sequence[float]]) -> Figure:
 
     Args:
         history: a dict of per-epoch lists; any of ``"loss"``, ``"val_loss"``,
-            ``"accuracy"``, ``"val_accuracy"`` (accuracy as a fraction in 0..1). One panel
+            ``"accuracy"``, ``"val_accuracy"`` (accuracy as a fraction in 0..1; None reads
+            as NaN), or a :class:`dynapse2.train.History` (its non-empty lists). One panel
             per metric of which at least one curve is present; missing keys are skipped.
     """
+    keys = [k for m in HISTORY_METRICS for k in (m, f"val_{m}")]
+    if not isinstance(history, Mapping):
+        if isinstance(history, str | bytes) or not all(hasattr(history, k) for k in keys):
+            raise TypeError(
+                f"training_history: history must be a dynapse2.train.History or a dict of "
+                f"per-epoch lists, got {type(history).__name__}"
+            )
+        history = {k: getattr(history, k) for k in keys if len(getattr(history, k))}
+    curves = {}
+    for key in keys:
+        if key in history:
+            v = history[key]
+            if isinstance(v, list | tuple):
+                v = [np.nan if a is None else a for a in v]
+            y = _real_array("training_history", f"history[{key!r}]", v)
+            if y.ndim != 1:
+                raise ValueError(
+                    f"training_history: history[{key!r}] has shape {y.shape}; expected one "
+                    f"value per epoch"
+                )
+            curves[key] = y
     panels = [m for m in HISTORY_METRICS if m in history or f"val_{m}" in history]
     if not panels:
         raise ValueError(
@@ -207,8 +229,8 @@ def training_history(history: Mapping[str, Sequence[float]]) -> Figure:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
     for ax, metric in zip(axes[0], panels, strict=True):
         for key, name, style in ((metric, "train", "-"), (f"val_{metric}", "validation", "--")):
-            if key in history:
-                y = np.asarray(history[key], dtype=float)
+            if key in curves:
+                y = curves[key]
                 ax.plot(np.arange(1, y.size + 1), y, style, marker="o", ms=3, label=name)
         if metric == "accuracy":
             ax.set_ylim(0, 1.02)
@@ -235,24 +257,34 @@ def weight_quantization(w: Any, w_q: Any, core: Any = None, error: Any = None) -
     Left panel: one point per connection that is nonzero in ``w`` or ``w_q``, with the identity
     line. Right panel: one bar per core.
     """
-    w = np.asarray(w, dtype=float)
-    wq = np.asarray(w_q, dtype=float)
+    w = _real_array("weight_quantization", "w", w)
+    wq = _real_array("weight_quantization", "w_q", w_q)
     if w.shape != wq.shape or w.ndim not in (2, 3):
         raise ValueError(
             f"weight_quantization: w {w.shape} and w_q {wq.shape} must share the shape "
             f"(n_pre, n_post) or (n_pre, n_post, 4)"
         )
     n_post = w.shape[1]
-    core = np.zeros(n_post, dtype=int) if core is None else np.asarray(core)
-    if core.shape != (n_post,):
-        raise ValueError(f"weight_quantization: core has shape {core.shape}; expected ({n_post},)")
+    if core is None:
+        core = np.zeros(n_post, dtype=int)
+    else:
+        core = _real_array("weight_quantization", "core", core)
+        if core.shape != (n_post,):
+            raise ValueError(
+                f"weight_quantization: core has shape {core.shape}; expected ({n_post},)"
+            )
+        if (core < 0).any() or (core != np.round(core)).any():
+            raise ValueError("weight_quantization: core must hold integer core ids >= 0")
+        core = core.astype(int)
     if error is None:
         axes_ = (0, 2) if w.ndim == 3 else (0,)
-        n_cores = int(core.max()) + 1
+        n_cores = int(core.max()) + 1 if core.size else 1
         num = np.bincount(core, ((w - wq) ** 2).sum(axis=axes_), minlength=n_cores)
         den = np.bincount(core, (w**2).sum(axis=axes_), minlength=n_cores)
         error = np.sqrt(np.divide(num, den, out=np.zeros(n_cores), where=den > 0))
-    error = np.asarray(error, dtype=float)
+    error = _real_array("weight_quantization", "error", error)
+    if error.ndim != 1:
+        raise ValueError(f"weight_quantization: error has shape {error.shape}; expected (n_cores,)")
 
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1.4, 1]})
     nz = (w != 0) | (wq != 0)
@@ -304,17 +336,29 @@ def bias_table(table: Any, title: str = "Bias-generator settings") -> Figure:
             ``requested`` when absent). Missing optional fields show as "-".
         title: figure title.
     """
-    rows = list(getattr(table, "settings", table))
+    rows = getattr(table, "settings", table)
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise TypeError(
+            f"bias_table: table must be an iterable of rows or a ParameterTable, got "
+            f"{type(table).__name__}"
+        )
+    rows = list(rows)
     if not rows:
         raise ValueError("bias_table: no rows")
     cells = []
-    for r in rows:
+    for k, r in enumerate(rows):
         name, cur = _field(r, "name"), _field(r, "current")
         if name is None or cur is None:
             raise ValueError(f"bias_table: row {r!r} lacks 'name' or 'current'")
         bg = _field(r, "bg_name")
         req = _field(r, "requested")
         err = _field(r, "rel_error")
+        for field, v in (("current", cur), ("requested", req), ("rel_error", err)):
+            if v is not None and not checks.is_real(v):
+                raise TypeError(
+                    f"bias_table: rows[{k}].{field} = {v!r} must be a number, got "
+                    f"{type(v).__name__}"
+                )
         if err is None and req is not None and req != 0:
             err = abs(cur - req) / req
         core = _field(r, "core")
@@ -442,6 +486,21 @@ def placement(
     fig.legend(handles=handles, loc="lower center", ncol=min(n_groups, 6), fontsize="small")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def _real_array(where: str, name: str, x: Any) -> np.ndarray:
+    """``x`` as a float array; a ``TypeError`` naming ``where`` and ``name`` if it is not an
+    array (or nested sequence) of real numbers (strings, None, ragged lists, objects)."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError):  # ragged
+        a = None
+    if a is None or a.dtype.kind not in ("b", "i", "u", "f"):
+        kind = "" if a is None or a.dtype == object else f" of dtype {a.dtype}"
+        raise TypeError(
+            f"{where}: {name} must be an array of real numbers, got {type(x).__name__}{kind}"
+        )
+    return a.astype(float)
 
 
 def _axes(ax: Any, size: tuple[float, float]) -> tuple[Figure, Any]:

@@ -231,3 +231,14 @@ def test_placement_takes_a_mapper_placement(tmp_path):
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == [t.get_text() for t in direct.legends[0].get_texts()]
     assert len(labels) == 2
+
+
+def test_training_history_of_a_history():
+    from dynapse2.train import History
+
+    h = History(loss=[1.0, 0.5], accuracy=[0.5, 0.75])  # no validation: empty lists skipped
+    fig = plot.training_history(h)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert all(len(ax.get_lines()) == 1 for ax in fig.axes)
+    fig = plot.training_history({"loss": [1.0, None, 0.5]})  # History.to_dict writes NaN as None
+    assert len(fig.axes[0].get_lines()[0].get_ydata()) == 3

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import (
     CHIP_PARAMETER_GROUPS,
@@ -303,8 +304,22 @@ def to_samna(cfg: Configuration, base: Any = None, changed: Changes | None = Non
 
     Raises:
         HardwareUnavailableError: samna is missing or a bootstrapper.
+        TypeError: ``cfg`` is not a Configuration, or ``changed`` not a ``Changes`` (checked
+            before samna is imported).
         ValueError: ``cfg`` is invalid, or ``base`` has another chip count.
     """
+    if not isinstance(cfg, Configuration):
+        raise TypeError(f"to_samna: cfg must be a Configuration, got {type(cfg).__name__}")
+    if changed is not None and not isinstance(changed, Changes):
+        raise TypeError(
+            f"to_samna: changed must be a Changes (dynapse2.hardware.changes(old, new)) or "
+            f"None, got {type(changed).__name__}"
+        )
+    if isinstance(base, Configuration):
+        raise TypeError(
+            "to_samna: base must be a samna Dynapse2Configuration (e.g. a board's "
+            "model.get_configuration()) or None, got a dynapse2 Configuration"
+        )
     cfg.validate()
     samna = _require_samna()
     d = samna.dynapse2
@@ -350,7 +365,19 @@ def from_samna(obj: Any) -> Configuration:
     Raises:
         ValueError: a value samna held that the chip cannot (samna checks nothing), naming
             its location, or an object of the wrong shape.
+        TypeError: ``obj`` is not a samna configuration (no ``chips``), or is already a
+            dynapse2 Configuration.
     """
+    if isinstance(obj, Configuration):
+        raise TypeError(
+            "from_samna: obj is already a dynapse2 Configuration; from_samna converts a "
+            "samna.dynapse2.Dynapse2Configuration"
+        )
+    if not hasattr(obj, "chips"):
+        raise TypeError(
+            f"from_samna: obj must be a samna.dynapse2.Dynapse2Configuration, got "
+            f"{type(obj).__name__}"
+        )
     chips = []
     for i, schip in enumerate(list(obj.chips)):
         groups = _chip_groups(schip)
@@ -395,7 +422,15 @@ def open_device(
         HardwareUnavailableError: ``reason`` ``"missing"`` or ``"bootstrapper"`` (samna
             unusable), ``"unsupported"`` (a samna generation that cannot drive a board),
             or the adapter's (``"no-board"``, ``"no-bitfile"``, ``"too-few-chips"``).
+        TypeError: ``cfg`` is not a Configuration or ``bitfile`` not a path (checked before
+            samna is imported).
     """
+    if cfg is not None and not isinstance(cfg, Configuration):
+        raise TypeError(
+            f"open_device: cfg must be a Configuration or None, got {type(cfg).__name__}"
+        )
+    if bitfile is not None:
+        bitfile = checks.path("open_device", "bitfile", bitfile)
     from dynapse2.hardware import samna_current  # noqa: PLC0415
 
     samna = _require_samna()

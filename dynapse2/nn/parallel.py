@@ -67,7 +67,7 @@ Long runs (:func:`evolve_chunked`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jax
@@ -85,8 +85,45 @@ NEURON_AXIS = "neuron"
 
 def batch_mesh(devices: Any = None, axis: str = BATCH_AXIS) -> Mesh:
     """A one-axis mesh over ``devices`` (default: every device, of every host)."""
-    devices = jax.devices() if devices is None else list(devices)
+    devices = _devices("batch_mesh", devices)
+    _axis_name("batch_mesh", "axis", axis)
     return Mesh(np.asarray(devices), (axis,))
+
+
+def _devices(where: str, devices: Any) -> list:
+    """``devices`` (``None``: every device) as a non-empty list of distinct ``jax.Device``."""
+    if devices is None:
+        return jax.devices()
+    if isinstance(devices, jax.Device):
+        raise TypeError(
+            f"{where}: devices = {devices!r} must be a sequence of jax devices (e.g. "
+            f"jax.devices()), not one device: pass [{devices!r}]"
+        )
+    if isinstance(devices, str | bytes) or not isinstance(devices, Iterable):
+        raise TypeError(
+            f"{where}: devices = {devices!r} must be a sequence of jax devices (e.g. "
+            f"jax.devices()), got {type(devices).__name__}"
+        )
+    out = list(devices)
+    for i, d in enumerate(out):
+        if not isinstance(d, jax.Device):
+            raise TypeError(
+                f"{where}: devices[{i}] = {d!r} must be a jax device (from jax.devices()), "
+                f"got {type(d).__name__}"
+            )
+    if not out:
+        raise ValueError(f"{where}: devices is empty; give at least one device")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: devices lists a device more than once: {out}")
+    return out
+
+
+def _axis_name(where: str, name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{where}: {name} = {value!r} must be a mesh axis name (str), "
+            f"got {type(value).__name__}"
+        )
 
 
 def shard_batch(x: Any, mesh: Mesh | None = None, axis: str | None = None) -> jax.Array:
@@ -100,8 +137,31 @@ def shard_batch(x: Any, mesh: Mesh | None = None, axis: str | None = None) -> ja
     Returns:
         ``x`` as a ``jax.Array`` with ``NamedSharding(mesh, PartitionSpec(axis))``.
     """
+    if mesh is not None and not isinstance(mesh, Mesh):
+        raise TypeError(
+            f"shard_batch: mesh = {mesh!r} must be a jax.sharding.Mesh (e.g. batch_mesh()) or "
+            f"None, got {type(mesh).__name__}"
+        )
+    if axis is not None:
+        _axis_name("shard_batch", "axis", axis)
+    kind = getattr(getattr(x, "dtype", None), "kind", None)
+    if kind is None and not isinstance(x, str | bytes):
+        try:
+            kind = np.asarray(x).dtype.kind
+        except (TypeError, ValueError):  # ragged
+            kind = None
+    if kind not in ("b", "i", "u", "f", "c"):
+        raise TypeError(
+            f"shard_batch: x must be an array (batch, ...) of numbers, got {type(x).__name__}"
+        )
+    if not np.ndim(x):
+        raise ValueError("shard_batch: x is a scalar; it needs a leading batch axis (batch, ...)")
     mesh = batch_mesh() if mesh is None else mesh
     axis = mesh.axis_names[0] if axis is None else axis
+    if axis not in mesh.axis_names:
+        raise ValueError(
+            f"shard_batch: axis = {axis!r} is not an axis of the mesh {tuple(mesh.axis_names)}"
+        )
     size = mesh.shape[axis]
     if np.shape(x)[0] % size:
         raise ValueError(
@@ -118,7 +178,9 @@ def neuron_mesh(
     splits the neurons; with ``batch > 1``, a ``(batch_axis, axis)`` mesh of shape
     ``(batch, devices / batch)`` that also splits the batch ``batch`` ways."""
     checks.integer("neuron_mesh", "batch", batch, lo=1)
-    devices = jax.devices() if devices is None else list(devices)
+    devices = _devices("neuron_mesh", devices)
+    _axis_name("neuron_mesh", "axis", axis)
+    _axis_name("neuron_mesh", "batch_axis", batch_axis)
     if batch == 1:
         return Mesh(np.asarray(devices), (axis,))
     if len(devices) % batch:

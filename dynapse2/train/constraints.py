@@ -55,8 +55,39 @@ def current_bounds(m: DynapSim, name: str) -> tuple[float, float]:
 
 def group_mean(values: jax.Array, groups: Sequence[int]) -> jax.Array:
     """Replace each entry of ``values`` ``(n,)`` by the mean over its group (``groups``: ``n``
-    ints); returns ``(n,)``."""
-    g = np.asarray(groups)
+    ints >= 0); returns ``(n,)``. ``values`` may be traced (only its static shape is read).
+
+    Raises:
+        TypeError: ``values`` is not an array of real numbers, or ``groups`` not integers.
+        ValueError: ``values`` is not one-dimensional, or ``groups`` not ``n`` ints >= 0.
+    """
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    if not hasattr(values, "shape") or kind not in ("b", "i", "u", "f"):
+        raise TypeError(
+            f"group_mean: values must be an array (n,) of real numbers, got {type(values).__name__}"
+        )
+    if len(values.shape) != 1:
+        raise ValueError(f"group_mean: values has shape {tuple(values.shape)}; expected (n,)")
+    try:
+        g = np.asarray(groups)
+    except (TypeError, ValueError):  # ragged
+        g = np.asarray(None)
+    if g.ndim == 1 and not g.size:  # [] reads as float
+        g = g.astype(int)
+    if g.dtype.kind not in ("i", "u"):
+        raise TypeError(
+            f"group_mean: groups must be a sequence of ints, got {type(groups).__name__}"
+            + (f" of dtype {g.dtype}" if g.dtype != object else "")
+        )
+    if g.shape != tuple(values.shape):
+        raise ValueError(
+            f"group_mean: groups has shape {g.shape}; expected ({values.shape[0]},), one group "
+            f"per value"
+        )
+    if g.size and g.min() < 0:
+        raise ValueError(f"group_mean: groups must be >= 0, got {g.min()}")
+    if not g.size:
+        return values
     k = int(g.max()) + 1
     sums = jax.ops.segment_sum(values, g, num_segments=k)
     counts = np.bincount(g, minlength=k).astype(np.float32)

@@ -12,12 +12,13 @@ for a training recipe, over seeds), not one run::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.nn import Module
 from dynapse2.train.evaluate import Predict, evaluate
 from dynapse2.train.losses import Loss
@@ -38,11 +39,21 @@ class Spread:
     percent: bool = True
 
     def __init__(self, values: Iterable[float], percent: bool = True):
-        v = tuple(float(x) for x in values)
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"Spread: values = {values!r} must be a sequence of numbers, "
+                f"got {type(values).__name__}"
+            )
+        v = tuple(values)
+        for i, x in enumerate(v):
+            if not checks.is_real(x):
+                raise TypeError(
+                    f"Spread: values[{i}] = {x!r} must be a number, got {type(x).__name__}"
+                )
         if not v:
             raise ValueError("Spread: values is empty; it needs at least one result")
-        object.__setattr__(self, "values", v)
-        object.__setattr__(self, "percent", bool(percent))
+        object.__setattr__(self, "values", tuple(float(x) for x in v))
+        object.__setattr__(self, "percent", checks.boolean("Spread", "percent", percent))
 
     @property
     def n(self) -> int:
@@ -102,13 +113,26 @@ def mismatch_spread(
         A :class:`Spread` of the ``draws`` accuracies in [0, 1].
 
     Raises:
-        ValueError: ``mismatch`` or ``draws`` out of range (before any simulation).
+        TypeError: ``mismatch``, ``draws`` or ``batch_size`` of the wrong kind (before any
+            simulation).
+        ValueError: ``mismatch``, ``draws`` or ``batch_size`` out of range (before any
+            simulation).
     """
-    if not (isinstance(mismatch, int | float) and 0.0 < mismatch < 1.0):
-        raise ValueError(f"mismatch_spread: mismatch = {mismatch!r} must be in (0, 1)")
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
-        raise ValueError(f"mismatch_spread: draws = {draws!r} must be an integer >= 1")
-    key = jax.random.PRNGKey(key) if isinstance(key, int) else key
+    where = "mismatch_spread"
+    mismatch = checks.number(where, "mismatch", mismatch, lo=0, hi=1, lo_open=True, hi_open=True)
+    draws = checks.integer(where, "draws", draws, lo=1)
+    batch_size = checks.integer(where, "batch_size", batch_size, lo=1)
+    if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
+        key = jax.random.PRNGKey(int(key))
+    else:
+        from dynapse2.train.fit import _check_key  # noqa: PLC0415  (as evaluate)
+
+        if key is None:
+            raise TypeError(
+                f"{where}: key = None must be an int seed or a jax.random key "
+                "(jax.random.PRNGKey(seed))"
+            )
+        _check_key(where, key)
     acc = [
         evaluate(
             net,
@@ -117,7 +141,7 @@ def mismatch_spread(
             loss,
             batch_size=batch_size,
             predict=predict,
-            mismatch=float(mismatch),
+            mismatch=mismatch,
             key=k,
             transform=transform,
         )[1]

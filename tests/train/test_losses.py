@@ -84,7 +84,7 @@ def test_spike_count_loss_pools_and_predicts():
     assert loss.needs_record is False and loss.predict.needs_record is False
     with pytest.raises(ValueError, match="pool = 0 must be an integer >= 1"):
         spike_count_loss(pool=0)
-    with pytest.raises(ValueError, match="scale = -1.0 must be > 0"):
+    with pytest.raises(ValueError, match="spike_count_loss: scale = -1.0 must be a finite number"):
         spike_count_loss(scale=-1.0)
 
 
@@ -102,5 +102,28 @@ def test_first_spike_loss_rewards_the_earliest_pool():
     loss = first_spike_loss(tau_steps=4.0)
     assert float(loss(out, {}, jnp.array([0]))) < float(loss(out, {}, jnp.array([1])))
     np.testing.assert_array_equal(loss.predict(out, {}), [0])
-    with pytest.raises(ValueError, match="tau_steps = 0.0 must be > 0"):
+    with pytest.raises(ValueError, match="first_spike_loss: tau_steps = 0.0 must be a finite"):
         first_spike_loss(tau_steps=0.0)
+
+
+def test_options_are_checked_but_traced_values_pass():
+    """The Python-level options are checked (before any work); a traced option (differentiated
+    or under jit) passes unchecked, and so do traced outputs and records."""
+    import jax
+
+    from dynapse2.train import first_spike_logits, spike_count_logits
+
+    out = _spikes([[5, 0], [0, 5]])
+    grad = jax.grad(lambda s: spike_count_logits(out, s).sum())(2.0)
+    assert float(grad) == pytest.approx(10.0)
+    rec = {"imem": jnp.full((2, 5, 2), 1e-9)}
+    y = jnp.array([0, 1])
+    g = jax.grad(lambda t: max_imem_cross_entropy(None, rec, y, temperature=t))(1.0)
+    assert np.isfinite(float(g))
+    jitted = jax.jit(lambda o, r, t: rate_mse(o, r, t) + max_imem_loss(pool=2)(o, r, y))
+    rec4 = {"imem": jnp.full((2, 5, 4), 1e-9)}
+    assert np.isfinite(float(jitted(_spikes([[1, 0, 0, 0], [0, 1, 0, 0]]), rec4, jnp.zeros(4))))
+    with pytest.raises(TypeError, match=r"first_spike_logits: tau_steps = '4' must be a number"):
+        first_spike_logits(out, tau_steps="4")
+    with pytest.raises(ValueError, match=r"max_imem_loss: temperature = 0.0 must be a finite"):
+        max_imem_loss(temperature=0.0)

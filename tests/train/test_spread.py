@@ -49,3 +49,12 @@ def test_bad_arguments_are_named(kwargs, message):
     net = Sequential(Linear((8, 2), key=jax.random.PRNGKey(1)), DynapSim(2))
     with pytest.raises(ValueError, match=message):
         mismatch_spread(net, np.zeros((1, 5, 8)), np.zeros(1, int), None, **kwargs)
+
+
+def test_batch_size_is_named_as_mismatch_spreads():
+    net = Sequential(Linear((8, 2), key=jax.random.PRNGKey(1)), DynapSim(2))
+    with pytest.raises(TypeError, match=r"mismatch_spread: batch_size = '2' must be an integer"):
+        mismatch_spread(net, np.zeros((1, 5, 8)), np.zeros(1, int), None, mismatch=0.2,
+                        batch_size="2")  # fmt: skip
+    with pytest.raises(TypeError, match=r"Spread: percent = 1 must be True or False, got int"):
+        Spread([0.5], percent=1)
