@@ -114,7 +114,8 @@ class DynapSim(Module):
             negative -> GABA); in units of ``Iscale``. Default: zeros, AMPA and GABA active.
             Or chip-shaped :class:`~dynapse2.nn.connectivity.SparseWeights` (at most 64
             inputs per neuron; cost grows with n x 64 instead of n^2).
-        dt: time step (s); every DPI time constant must be at least 10 dt.
+        dt: time step (s); every DPI time constant must be at least ``solver.min_tau_steps``
+            dt (10 dt for ``Euler()``, see :mod:`dynapse2.solvers`).
         solver: how a step is taken (:mod:`dynapse2.solvers`; static, part of the compiled
             program and of the saved network): ``Euler()`` (default: forward Euler, events and
             spikes at step ends; rates at ``dt = 1 ms`` are 15-35 % low against the converged
@@ -265,7 +266,7 @@ class DynapSim(Module):
         self.Io, self.Vth, self.Iscale = (float(constants[k]) for k in ("Io", "Vth", "Iscale"))
         for name, v in currents.items():
             setattr(self, name, _per_neuron(name, v, n))
-        _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut)
+        _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, solver)
 
         if w_rec is not None and not has_rec:
             raise ValueError("DynapSim: w_rec given but has_rec=False; pass has_rec=True")
@@ -380,12 +381,13 @@ class DynapSim(Module):
     def max_leak_current(self, name: str) -> float:
         """The largest value (A) of the leak current ``name`` (``"Itau_ampa"``, ...,
         ``"Itau_mem"``, ``"Itau_ahp"``) that keeps its time constant at least
-        ``MIN_TAU_STEPS * dt``: ``C U_T / (kappa MIN_TAU_STEPS dt)``."""
+        ``min_tau_steps * dt`` of the module's solver (10 dt for ``Euler()``):
+        ``C U_T / (kappa min_tau_steps dt)``."""
         caps = {i: c for c, i in TAU_OF.values()}
         if name not in caps:
             raise KeyError(f"DynapSim.max_leak_current: {name!r} is not one of {sorted(caps)}")
         return leak_current(
-            self.capacitances[caps[name]], K.MIN_TAU_STEPS * self.dt, self.kappa, self.Ut
+            self.capacitances[caps[name]], self.solver.min_tau_steps * self.dt, self.kappa, self.Ut
         )
 
     def with_backend(self, backend: str) -> DynapSim:
@@ -395,8 +397,12 @@ class DynapSim(Module):
 
     def with_solver(self, solver: AbstractSolver) -> DynapSim:
         """Return a copy that steps with ``solver`` (an instance, e.g. ``ExponentialEuler()``,
-        or its name)."""
-        return _replace(self, solver=check_solver(solver))
+        or its name). Its time-constant limit is checked on the nominal currents, as the
+        constructor does (``ExponentialEuler()`` accepts shorter time constants than
+        ``Euler()``)."""
+        solver = check_solver(solver, "DynapSim.with_solver")
+        _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, solver)
+        return _replace(self, solver=solver)
 
     # -- simulation ------------------------------------------------------------------------
     def evolve(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
@@ -458,15 +464,20 @@ def _per_neuron(name: str, v: Any, n: int) -> jax.Array:
     return jnp.asarray(a, jnp.float32)
 
 
-def _check_time_constants(values: dict[str, Any], dt: float, kappa: float, ut: float) -> None:
+def _check_time_constants(
+    values: dict[str, Any], dt: float, kappa: float, ut: float, solver: AbstractSolver
+) -> None:
+    """Every DPI time constant at least ``solver.min_tau_steps * dt``, else a ValueError
+    naming the time constant, the neuron, the limit and the solver."""
+    steps = solver.min_tau_steps
     for name, (c, i) in TAU_OF.items():
         tau = np.asarray(time_constant(values[c], np.asarray(values[i], np.float64), kappa, ut))
         k = int(np.argmin(tau))
-        if tau.flat[k] < K.MIN_TAU_STEPS * dt * (1 - 1e-6):
+        if tau.flat[k] < steps * dt * (1 - 1e-6):
             raise ValueError(
                 f"DynapSim: {name} = {float(tau.flat[k]):.3g} s (neuron {k}; from {i} and {c}) "
-                f"must be at least {K.MIN_TAU_STEPS:g} * dt = {K.MIN_TAU_STEPS * dt:.3g} s for "
-                f"forward Euler; lower dt or {i}"
+                f"must be at least {steps:g} * dt = {steps * dt:.3g} s for {solver!r}; "
+                f"lower dt or {i}"
             )
 
 

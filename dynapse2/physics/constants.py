@@ -64,4 +64,5 @@ IDC: float = IO
 """Nominal DC input current (A): I_0, i.e. no DC input."""
 
 MIN_TAU_STEPS: float = 10.0
-"""Every DPI time constant must be at least this many time steps, for forward Euler."""
+"""Every DPI time constant must be at least this many time steps for forward Euler
+(:attr:`dynapse2.solvers.Euler.min_tau_steps`; each solver states its own limit)."""

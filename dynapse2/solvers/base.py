@@ -51,6 +51,10 @@ class AbstractSolver(eqx.Module):
 
     name: ClassVar[str] = ""
     """The name under which the solver is saved (network metadata, configurations)."""
+    min_tau_steps: ClassVar[float] = 10.0
+    """The shortest DPI time constant the solver integrates accurately, in time steps: a
+    :class:`~dynapse2.nn.DynapSim` refuses a time constant below ``min_tau_steps * dt``, and
+    training clips the leak currents there."""
 
     def prepare(self, xp: Any, c: Circuit, dt: float, types: tuple[int, ...]) -> Any:
         """Loop invariants of circuit ``c`` for the time step ``dt`` (s) and the synapse types

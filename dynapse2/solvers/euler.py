@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from dynapse2.physics import constants as K
 from dynapse2.physics.fused import FusedState, Prepared, prepare, step_fused
 from dynapse2.physics.step import Circuit, Ops, State, step
 from dynapse2.solvers.base import AbstractSolver
@@ -26,6 +27,9 @@ class Euler(AbstractSolver):
     """
 
     name: ClassVar[str] = "euler"
+    min_tau_steps: ClassVar[float] = K.MIN_TAU_STEPS
+    """10: a decay of 1 - dt/tau per step is 5 % faster than exp(-dt/tau) at tau = 10 dt, and
+    unstable (negative) beyond tau = dt."""
 
     def prepare(self, xp: Any, c: Circuit, dt: float, types: tuple[int, ...]) -> Prepared:
         """The loop invariants of :func:`dynapse2.physics.fused.prepare`."""

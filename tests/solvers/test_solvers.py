@@ -47,3 +47,18 @@ def test_euler_reference_stepper_is_the_literal_step():
     b = step(NUMPY_OPS, c, s, x, m.dt, **step_options(m))
     for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
+
+
+def test_time_constant_limit_is_the_solvers_and_named_in_the_message():
+    assert Euler.min_tau_steps == 10 and ExponentialEuler.min_tau_steps == 8
+    itau = 3e-12 * 25e-3 / (0.705 * 9e-3)  # tau_mem = 9 ms = 9 dt
+    m = DynapSim(2, solver=ExponentialEuler(), Itau_mem=itau)
+    assert float(m.tau_mem[0]) == pytest.approx(9e-3, rel=1e-3)
+    with pytest.raises(ValueError, match=r"tau_mem = 0\.009 s .* at least 10 \* dt .* Euler\(\)"):
+        DynapSim(2, Itau_mem=itau)
+    with pytest.raises(ValueError, match=r"at least 10 \* dt = 0\.01 s for Euler\(\)"):
+        m.with_solver(Euler())
+    with pytest.raises(ValueError, match=r"at least 8 \* dt = 0\.008 s for ExponentialEuler\(\)"):
+        DynapSim(2, solver=ExponentialEuler(), Itau_mem=itau * 9 / 7)
+    e, x = DynapSim(2).max_leak_current("Itau_ampa"), m.max_leak_current("Itau_ampa")
+    assert x == pytest.approx(e * 10 / 8)
