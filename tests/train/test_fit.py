@@ -1,5 +1,6 @@
 """The training loop: learning, one compilation, hooks, early stopping, errors."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +10,10 @@ from seeds import sweep
 from train_helpers import small_net, small_task_of
 
 from dynapse2.train import evaluate, fit, max_imem_cross_entropy, spike_count_cross_entropy
+from dynapse2.train.fit import default_optimizer
 
 KW = dict(epochs=4, batch_size=16, optimizer=optax.adam(0.05), progress=False)
+KW2 = dict(epochs=2, batch_size=16, progress=False)  # fit's default optimizer
 
 
 @pytest.mark.parametrize("seed", sweep())
@@ -175,3 +178,27 @@ def test_mismatch_aware_training_trains_currents_tied(small_task):
     assert not np.allclose(m.Itau_mem, net0[1].Itau_mem, rtol=1e-3, atol=0)
     assert m.Itau_mem[0] == m.Itau_mem[1] and m.Itau_mem[2] == m.Itau_mem[3]
     assert np.isfinite(h.loss).all()
+
+
+def test_default_optimizer_is_adam_with_smaller_recurrent_steps(small_task):
+    """Exact: without w_rec, fit's default trains bit for bit as optax.adam(1e-2); w_rec's
+    updates are a tenth of Adam's; the optimizer states have the same structure."""
+    x, y = small_task
+    a, _ = fit(small_net(), x, y, max_imem_cross_entropy, optimizer=optax.adam(1e-2), **KW2)
+    d, _ = fit(small_net(), x, y, max_imem_cross_entropy, **KW2)
+    np.testing.assert_array_equal(np.asarray(a[0].weight), np.asarray(d[0].weight))
+
+    net = small_net(has_rec=True, w_rec=np.full((2, 2), 0.5))
+    p = eqx.filter(net, eqx.is_inexact_array)
+    g = jax.tree_util.tree_map(lambda v: jnp.full_like(v, 0.3), p)
+    adam, default = optax.adam(1e-2), default_optimizer()
+    sa, sd = adam.init(p), default.init(p)
+    assert jax.tree_util.tree_structure(sa) == jax.tree_util.tree_structure(sd)
+    ua, _ = adam.update(g, sa, p)
+    ud, _ = default.update(g, sd, p)
+    np.testing.assert_array_equal(ud[0].weight, ua[0].weight)
+    np.testing.assert_array_equal(ud[1].Itau_mem, ua[1].Itau_mem)
+    np.testing.assert_allclose(ud[1].w_rec, 0.1 * ua[1].w_rec, rtol=1e-6)
+    assert float(ua[1].w_rec[0, 0, 0]) == pytest.approx(-1e-2, rel=1e-4)  # Adam's first step
+    with pytest.raises(ValueError, match=r"default_optimizer: recurrent_scale = 0.0 must be"):
+        default_optimizer(recurrent_scale=0.0)
