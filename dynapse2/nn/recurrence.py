@@ -97,7 +97,7 @@ def _event_product_jvp(budget, primals, tangents):
     if not isinstance(dw, SymbolicZero):
         terms.append(s @ dw)
     if not terms:
-        return out, SymbolicZero(jax.core.get_aval(out).to_tangent_aval())
+        return out, SymbolicZero(jax.typeof(out).to_tangent_aval())
     return out, terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
@@ -291,7 +291,7 @@ def _cam_fanout_product_jvp(budget, primals, tangents):
     if not isinstance(dwt, SymbolicZero):
         terms.append(flat(cam_product(s, dwt, pre)))
     if not terms:
-        return out, SymbolicZero(jax.core.get_aval(out).to_tangent_aval())
+        return out, SymbolicZero(jax.typeof(out).to_tangent_aval())
     return out, terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
