@@ -72,10 +72,10 @@ def _end_to_end(
     }
     print(f"seed {seed}: {result}")
     assert result["qat"] == result["qat_transform"]  # exact: the same network
-    # 12 seeds (fast test): float, quantized and qat min = median = max = 100.0 % (100 test
-    # samples), every difference 0.0: the task is easy enough that quantization costs
-    # nothing measurable. The bounds leave 10, 5 and 2 samples; a sample flipped by other
-    # rounding on another machine cannot fail them.
+    # 12 seeds, fast and full recipe alike: float, quantized and qat min = median = max =
+    # 100.0 % (100 test samples), every difference 0.0: the task is easy enough that
+    # quantization costs nothing measurable. The bounds leave 10, 5 and 2 samples; a sample
+    # flipped by other rounding on another machine cannot fail them.
     assert result["float"] >= 90.0
     assert abs(result["quantized"] - result["float"]) <= 5.0
     assert abs(result["qat"] - result["float"]) <= 2.0

@@ -52,7 +52,8 @@ def test_forward_is_the_mapped_network(setup):
                 getattr(q.modules[i], name), getattr(mapping.network.modules[i], name)
             )
     out_q, out_m = np.asarray(q(x)[0]), np.asarray(mapping.network(x)[0])
-    assert out_q.sum() > 0
+    # deterministic (fixed network and input): not vacuous, measured 188 output spikes
+    assert out_q.sum() > 20
     np.testing.assert_array_equal(out_q, out_m)
 
 
