@@ -10,7 +10,7 @@ from dynapse2.train.baseline import rate_baseline_accuracy
 from dynapse2.train.checkpoint import Checkpoint, load, save
 from dynapse2.train.constraints import WEIGHT_BOUND, current_bounds, group_mean, project
 from dynapse2.train.evaluate import evaluate
-from dynapse2.train.fit import EpochEnd, fit
+from dynapse2.train.fit import EpochEnd, default_optimizer, fit
 from dynapse2.train.history import History
 from dynapse2.train.losses import (
     accuracy,
@@ -46,6 +46,7 @@ __all__ = [
     "first_spike_logits",
     "first_spike_loss",
     "firing_rate_regulariser",
+    "default_optimizer",
     "fit",
     "group_mean",
     "load",
