@@ -44,18 +44,9 @@ BAD: dict[str, list[Any]] = {
 }
 
 
-# Known gaps, in files this change could not edit (owned by other work in progress): each
-# is an expected failure, strict, so that the test says when one is fixed. Values by repr.
-_TYPE = ("'1'", "None", "[1.0]")
-_BOOL = ("'yes'", "None", "2")
-KNOWN_GAPS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
-    ("DynapSim", "n"): ("nn/dynapsim.py: n=True is taken as 1", ("True",)),
-    **{
-        ("DynapSim", b): ("nn/dynapsim.py: bool options are not checked", _BOOL)
-        for b in ("has_rec", "detach_feedback", "detach_reset")
-    },
-    ("DynapSim", "Itau_mem"): ("nn/dynapsim.py: currents are converted, not type-checked", _TYPE),
-}
+# Known gaps: (where, name) -> (reason, reprs of the bad values that are not refused yet),
+# each an expected failure, strict, so that the test says when one is fixed. None now.
+KNOWN_GAPS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
 
 
 def _case(where: str, fn: Callable[..., Any], base: dict[str, Any], **kinds: str) -> list:
@@ -85,7 +76,12 @@ CASES = [
         n="count", dt="positive", mismatch="nonnegative", surrogate_slope="optional_positive",
         backend="choice", synapse_model="choice", surrogate="choice", has_rec="bool",
         detach_feedback="bool", detach_reset="bool", C_mem="positive", Itau_mem="positive",
+        Igain_ampa="positive", Iscale="positive",
     ),
+    *_case("DynapSim.resample_mismatch", DynapSim(2).resample_mismatch, {"key": KEY},
+           fraction="optional_nonnegative"),
+    *_case("DynapSim.with_backend", DynapSim(2).with_backend, {"backend": "numpy"},
+           backend="choice"),
     *_case("Linear", Linear, {"shape": (2, 3)}, has_bias="bool"),
     *_case(
         "evolve_chunked", nn.evolve_chunked, {"module": DynapSim(2), "x": np.zeros((4, 2))},
@@ -255,8 +251,12 @@ CASES = [
 
 # The same options in the NumPy backend: refused the same way.
 NUMPY_CASES = [
-    *_case("DynapSim", DynapSim, {"n": 2, "backend": "numpy"},
-           dt="positive", mismatch="nonnegative", synapse_model="choice", surrogate="choice"),
+    *_case(
+        "DynapSim", DynapSim, {"n": 2, "backend": "numpy"},
+        n="count", dt="positive", mismatch="nonnegative", surrogate_slope="optional_positive",
+        synapse_model="choice", surrogate="choice", has_rec="bool", detach_feedback="bool",
+        detach_reset="bool", C_mem="positive", Itau_mem="positive",
+    ),
     *_case("map_network", hw.map_network, {"net": NET, "backend": "numpy"},
            reduce="choice", prune="bool"),
     *_case("network_from_config", hw.network_from_config, {"cfg": CFG, "backend": "numpy"},
@@ -480,18 +480,92 @@ def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch
             TypeError,
             r"open_device: bitfile = 3 must be a path",
         ),
-        # known gaps (strict xfails), in a file owned elsewhere now
-        pytest.param(
+        # quantization-aware training: kinds and shapes (static under jit), host core ids
+        (
             lambda: hw.fake_quantize_levels("w", np.ones((1, 16)), np.zeros(2, int)),
             TypeError,
-            r"fake_quantize_levels: w must be an array",
-            marks=pytest.mark.xfail(strict=True, reason="hardware/weights.py: w.dtype read"),
+            r"fake_quantize_levels: w must be an array of floating-point weights, got str",
         ),
-        pytest.param(
+        (
             lambda: hw.fake_quantize_levels(np.ones((2, 2)), np.ones((1, 16)), np.zeros(3, int)),
             ValueError,
-            r"fake_quantize_levels: core has shape \(3,\)",
-            marks=pytest.mark.xfail(strict=True, reason="hardware/weights.py: jnp broadcast"),
+            r"fake_quantize_levels: core has shape \(3,\); expected \(2,\)",
+        ),
+        (
+            lambda: hw.fake_quantize_levels(np.ones((2, 2)), np.ones((1, 16)), np.zeros(2)),
+            TypeError,
+            r"fake_quantize_levels: core must be an array of integer core ids, got ndarray",
+        ),
+        (
+            lambda: hw.fake_quantize_levels(np.ones((2, 2)), np.ones((1, 4)), np.zeros(2, int)),
+            ValueError,
+            r"fake_quantize_levels: levels has shape \(1, 4\); expected \(n_cores, 16\)",
+        ),
+        (
+            lambda: hw.fake_quantize_levels(np.ones((2, 2)), "lv", np.zeros(2, int)),
+            TypeError,
+            r"fake_quantize_levels: levels must be an array of real numbers, got str",
+        ),
+        (
+            lambda: hw.fake_quantize_levels(np.ones((2, 2)), np.ones((1, 16)), [0, 1]),
+            ValueError,
+            r"fake_quantize_levels: core\[1\] = 1 is not a row of levels \(0..0\)",
+        ),
+        (
+            lambda: hw.fake_quantize_levels(np.ones(2), np.ones((1, 16)), np.zeros(2, int)),
+            ValueError,
+            r"fake_quantize_levels: w has shape \(2,\); expected \(n_pre, n_post\)",
+        ),
+        (
+            lambda: hw.fake_quantize(np.ones((2, 2)), np.ones((1, 3)), np.zeros(2, int), 1e-8),
+            ValueError,
+            r"fake_quantize: base has shape \(1, 3\); expected \(n_cores, 4\)",
+        ),
+        # DynapSim: arguments that are not scalar options
+        (
+            lambda: DynapSim(2, solver="rk4"),
+            ValueError,
+            r"DynapSim: solver = 'rk4'; allowed values are",
+        ),
+        (
+            lambda: DynapSim(2, key="k"),
+            TypeError,
+            r"DynapSim: key = 'k' must be a jax.random key",
+        ),
+        (
+            lambda: DynapSim(2, groups=[0.5, 1.5]),
+            TypeError,
+            r"DynapSim: groups = \[0.5, 1.5\] must be 2 non-negative integers",
+        ),
+        (
+            lambda: DynapSim(2, groups="ab"),
+            TypeError,
+            r"DynapSim: groups = 'ab' must be 2 non-negative integers",
+        ),
+        (
+            lambda: DynapSim(2, has_rec=True, w_rec="w"),
+            TypeError,
+            r"DynapSim: w_rec = 'w' must be an array of real numbers",
+        ),
+        (
+            lambda: DynapSim(2, Itau_mem=np.array(["1", "2"])),
+            TypeError,
+            r"DynapSim: Itau_mem = array\(\['1', '2'\].* must be a number or an array \(2,\)",
+        ),
+        (
+            lambda: DynapSim(2, Itau_mem=[1e-12, None]),
+            TypeError,
+            r"DynapSim: Itau_mem = \[1e-12, None\] must be a number or an array \(2,\)",
+        ),
+        (
+            lambda: DynapSim(2).resample_mismatch("k", 0.1),
+            TypeError,
+            r"DynapSim.resample_mismatch: key = 'k' must be a jax.random key",
+        ),
+        (
+            lambda: DynapSim(2).with_solver(3),
+            ValueError,
+            r"DynapSim.with_solver: solver = 3; allowed values are",
         ),
         # plot
         (

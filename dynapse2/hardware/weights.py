@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -502,9 +503,61 @@ def fake_quantize(w: jax.Array, base: jax.Array, core: jax.Array, iscale: float)
     """
     if not isinstance(iscale, jax.core.Tracer):  # traced under jit: checked by the caller
         checks.number("fake_quantize", "iscale (a current in A)", iscale, lo=0, lo_open=True)
-    base = jnp.asarray(base)
+    w, base, core = _check_fake_inputs("fake_quantize", w, base, core, "base", 4)
     levels = (base @ jnp.asarray(BITS.T, dtype=base.dtype)) / iscale
-    return fake_quantize_levels(w, levels, core)
+    return _fake_quantize_levels(w, levels, core)
+
+
+def _check_fake_inputs(
+    where: str, w: Any, table: Any, core: Any, table_name: str, width: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The static checks of :func:`fake_quantize` and :func:`fake_quantize_levels`: the kinds
+    and shapes of ``w``, the table (``base`` ``(n_cores, 4)`` or ``levels`` ``(n_cores,
+    16)``) and ``core``, which are static under ``jit``; the values of ``core`` only where
+    they are host data (a list or a NumPy array, never traced). Returns them as JAX arrays."""
+
+    def array(name: str, v: Any, kinds: str, what: str) -> jax.Array:
+        if isinstance(v, list | tuple):
+            try:
+                v = np.asarray(v)
+            except ValueError:
+                v = None
+        kind = getattr(getattr(v, "dtype", None), "kind", None)
+        if kind is None or kind not in kinds or not hasattr(v, "shape"):
+            got = type(v).__name__ if kind is None else f"{type(v).__name__} of dtype {v.dtype}"
+            raise TypeError(f"{where}: {name} must be an array of {what}, got {got}")
+        return v if isinstance(v, jax.Array) else jnp.asarray(v)
+
+    n_types = len(chip.SYNAPSE_TYPES)
+    w = array("w", w, "f", "floating-point weights")
+    if not (w.ndim == 2 or (w.ndim == 3 and w.shape[2] == n_types)):
+        raise ValueError(
+            f"{where}: w has shape {w.shape}; expected (n_pre, n_post) signed or "
+            f"(n_pre, n_post, {n_types}) per synapse type"
+        )
+    host_core = core if isinstance(core, np.ndarray | list | tuple) else None
+    table = array(table_name, table, "iuf", "real numbers")
+    if table.ndim != 2 or table.shape[1] != width or table.shape[0] == 0:
+        raise ValueError(
+            f"{where}: {table_name} has shape {table.shape}; expected (n_cores, {width}) "
+            "with n_cores >= 1"
+        )
+    core = array("core", core, "iu", "integer core ids")
+    if core.shape != (w.shape[1],):
+        raise ValueError(
+            f"{where}: core has shape {core.shape}; expected ({w.shape[1]},), one core id "
+            f"per postsynaptic neuron of w {w.shape}"
+        )
+    if host_core is not None:
+        c = np.asarray(host_core)
+        bad = (c < 0) | (c >= table.shape[0])
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"{where}: core[{i}] = {int(c[i])} is not a row of {table_name} "
+                f"(0..{table.shape[0] - 1})"
+            )
+    return w, table, core
 
 
 def fake_quantize_levels(w: jax.Array, levels: jax.Array, core: jax.Array) -> jax.Array:
@@ -523,8 +576,20 @@ def fake_quantize_levels(w: jax.Array, levels: jax.Array, core: jax.Array) -> ja
 
     Returns:
         Array of ``w``'s shape and dtype.
+
+    Raises:
+        TypeError: ``w`` is not an array of floats, ``levels`` not an array of real numbers,
+            ``core`` not an array of integers.
+        ValueError: a shape differs from the above, or (for a ``core`` given as host data, a
+            list or a NumPy array) a core id is not a row of ``levels``. Only kinds and
+            shapes are checked for JAX arrays, so that this runs under ``jit``.
     """
-    lv = jnp.asarray(levels, dtype=w.dtype)[jnp.asarray(core)]  # (n_post, 16)
+    w, levels, core = _check_fake_inputs("fake_quantize_levels", w, levels, core, "levels", _NM)
+    return _fake_quantize_levels(w, levels, core)
+
+
+def _fake_quantize_levels(w: jax.Array, levels: jax.Array, core: jax.Array) -> jax.Array:
+    lv = jnp.asarray(levels, dtype=w.dtype)[core]  # (n_post, 16)
     if w.ndim == 3:
         lv = lv[:, None, :]
     a = jnp.abs(w)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.hardware.chip import N_NEURONS_PER_CORE  # chip facts only, no hardware code
 from dynapse2.nn import backends
 from dynapse2.nn.connectivity import SparseWeights
@@ -212,25 +213,23 @@ class DynapSim(Module):
         solver: AbstractSolver | None = None,
         **values: Any,
     ):
-        if not (isinstance(n, int | np.integer) and n >= 1):
-            raise ValueError(f"DynapSim: n = {n!r} must be a positive integer")
-        self.n = n = int(n)
-        _check_choice("backend", backend, backends.BACKENDS)
-        _check_choice("synapse_model", synapse_model, SYNAPSE_MODELS)
-        _check_choice("surrogate", surrogate, SURROGATES)
+        where = "DynapSim"
+        self.n = n = checks.integer(where, "n", n, lo=1)
+        has_rec = checks.boolean(where, "has_rec", has_rec)
+        detach_feedback = checks.boolean(where, "detach_feedback", detach_feedback)
+        detach_reset = checks.boolean(where, "detach_reset", detach_reset)
+        checks.choice(where, "backend", backend, backends.BACKENDS)
+        checks.choice(where, "synapse_model", synapse_model, SYNAPSE_MODELS)
+        checks.choice(where, "surrogate", surrogate, SURROGATES)
         solver = Euler() if solver is None else check_solver(solver)
+        dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
+        mismatch = checks.number(where, "mismatch", mismatch, lo=0, hi=1, hi_open=True)
         if surrogate_slope is None:
             surrogate_slope = SURROGATE_SLOPES[surrogate]
-        for name, v in (("dt", dt), ("mismatch", mismatch), ("surrogate_slope", surrogate_slope)):
-            _check_number(name, v)
-        if not (np.isfinite(surrogate_slope) and surrogate_slope > 0):
-            raise ValueError(
-                f"DynapSim: surrogate_slope = {surrogate_slope!r} must be positive and finite"
-            )
-        if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"DynapSim: dt = {dt!r} s must be a positive, finite time step")
-        if not (np.isfinite(mismatch) and 0 <= mismatch < 1):
-            raise ValueError(f"DynapSim: mismatch = {mismatch!r} must be in [0, 1)")
+        surrogate_slope = checks.number(
+            where, "surrogate_slope", surrogate_slope, lo=0, lo_open=True
+        )
+        _check_key(where, "key", key, optional=True)
         constants = {
             "Ut": K.UT,
             "kappa_n": K.KAPPA_N,
@@ -254,11 +253,8 @@ class DynapSim(Module):
                     f"capacitances {list(caps)}, constants {list(constants)}"
                 )
         for name, v in {**caps, **constants}.items():
-            _check_number(name, v)
-            v = float(v) if np.ndim(v) == 0 else v
-            if not (isinstance(v, float) and np.isfinite(v) and v > 0):
-                raise ValueError(f"DynapSim: {name} = {v!r} must be a positive, finite scalar")
-        self.dt = float(dt)
+            checks.number(where, name, v, lo=0, lo_open=True)
+        self.dt = dt
         self.capacitances = {k: float(v) for k, v in caps.items()}
         self.Ut, self.kappa_n, self.kappa_p = (
             float(constants[k]) for k in ("Ut", "kappa_n", "kappa_p")
@@ -276,17 +272,17 @@ class DynapSim(Module):
             self.w_rec, self.rec_types = None, ()
 
         self.groups = _groups(groups, n)
-        self.mismatch = float(mismatch)
+        self.mismatch = mismatch
         self.mismatch_factors = (
             draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
             if self.mismatch > 0
             else None
         )
         self.synapse_model = synapse_model
-        self.detach_feedback = bool(detach_feedback)
-        self.detach_reset = bool(detach_reset)
+        self.detach_feedback = detach_feedback
+        self.detach_reset = detach_reset
         self.surrogate = surrogate
-        self.surrogate_slope = float(surrogate_slope)
+        self.surrogate_slope = surrogate_slope
         self.solver = solver
         self.backend = backend
         for k, v in self.initial_state().items():
@@ -366,9 +362,13 @@ class DynapSim(Module):
                 description of the construction, is left as it was, so that the result has
                 the same tree structure and a jitted function does not recompile).
         """
-        fraction = self.mismatch if fraction is None else float(fraction)
-        if not (np.isfinite(fraction) and 0 <= fraction < 1):
-            raise ValueError(f"DynapSim: mismatch fraction = {fraction!r} must be in [0, 1)")
+        where = "DynapSim.resample_mismatch"
+        _check_key(where, "key", key)
+        fraction = (
+            self.mismatch
+            if fraction is None
+            else checks.number(where, "fraction", fraction, lo=0, hi=1, hi_open=True)
+        )
         if fraction == 0:
             return self
         return eqx.tree_at(
@@ -392,7 +392,7 @@ class DynapSim(Module):
 
     def with_backend(self, backend: str) -> DynapSim:
         """Return a copy that simulates with ``backend`` (``"jax"`` or ``"numpy"``)."""
-        _check_choice("backend", backend, backends.BACKENDS)
+        checks.choice("DynapSim.with_backend", "backend", backend, backends.BACKENDS)
         return _replace(self, backend=backend)
 
     def with_solver(self, solver: AbstractSolver) -> DynapSim:
@@ -435,26 +435,74 @@ def _replace(m: DynapSim, **static: Any) -> DynapSim:
 def _groups(groups: Any, n: int) -> tuple[int, ...]:
     if groups is None:
         return tuple(i // N_NEURONS_PER_CORE for i in range(n))
-    g = np.asarray(groups)
-    if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer) or (g < 0).any():
+    g = _as_array(groups)
+    if g is None or not np.issubdtype(g.dtype, np.integer):
+        raise TypeError(
+            f"DynapSim: groups = {_brief(groups)} must be {n} non-negative integers (one per "
+            f"neuron), got {_kind(groups, g)}"
+        )
+    if g.shape != (n,) or (g < 0).any():
         raise ValueError(
-            f"DynapSim: groups must be {n} non-negative integers (one per neuron); got "
-            f"shape {g.shape}, dtype {g.dtype}"
+            f"DynapSim: groups = {_brief(groups)} must be {n} non-negative integers (one per "
+            f"neuron); got shape {g.shape}, dtype {g.dtype}"
         )
     return tuple(int(v) for v in g)
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"DynapSim: {name} = {value!r}; allowed values are {list(allowed)}")
+def _as_array(v: Any) -> np.ndarray | None:
+    """``v`` as a NumPy array, or None where it is not array-like (a ragged list, an object
+    that NumPy cannot read as numbers)."""
+    try:
+        a = np.asarray(v)
+    except (TypeError, ValueError):
+        return None
+    return None if a.dtype.kind == "O" else a
+
+
+def _brief(v: Any) -> str:
+    """``repr(v)``, or its type and shape where the repr is long (a large array)."""
+    r = repr(v)
+    if len(r) <= 80:
+        return r
+    return f"<{type(v).__name__} of shape {np.shape(v)}>" if hasattr(v, "shape") else r[:77] + "..."
+
+
+def _kind(v: Any, a: np.ndarray | None) -> str:
+    return type(v).__name__ if a is None else f"{type(v).__name__} of dtype {a.dtype}"
+
+
+def _check_key(where: str, name: str, key: Any, optional: bool = False) -> None:
+    """A ``jax.random`` key (``jax.random.PRNGKey(seed)`` or ``jax.random.key(seed)``), or None
+    where ``optional``; else a TypeError naming ``name``."""
+    if key is None and optional:
+        return
+    dtype = getattr(key, "dtype", None)
+    ok = dtype is not None and (
+        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        or (getattr(dtype, "kind", None) == "u" and len(getattr(key, "shape", ())) >= 1)
+    )
+    if not ok:
+        raise TypeError(
+            f"{where}: {name} = {_brief(key)} must be a jax.random key "
+            f"(jax.random.PRNGKey(seed)), got {type(key).__name__}"
+        )
 
 
 def _per_neuron(name: str, v: Any, n: int) -> jax.Array:
-    a = np.asarray(v, dtype=np.float64)
-    if a.ndim == 0:
-        a = np.full((n,), float(a))
+    """A current, a positive finite scalar or ``(n,)`` array of them, as ``(n,)`` float32."""
+    if not (isinstance(v, list | tuple) or len(getattr(v, "shape", ())) > 0):
+        return jnp.full((n,), checks.number("DynapSim", name, v, lo=0, lo_open=True), jnp.float32)
+    a = _as_array(v)
+    if a is None or a.dtype.kind not in "iuf":
+        raise TypeError(
+            f"DynapSim: {name} = {_brief(v)} must be a number or an array ({n},) of numbers "
+            f"(A), got {_kind(v, a)}"
+        )
     if a.shape != (n,):
-        raise ValueError(f"DynapSim: {name} has shape {a.shape}; expected a scalar or ({n},)")
+        raise ValueError(
+            f"DynapSim: {name} = {_brief(v)} has shape {a.shape}; expected a scalar or ({n},)"
+        )
+    a = a.astype(np.float64)
     bad = ~(np.isfinite(a) & (a > 0))
     if bad.any():
         i = int(np.argmax(bad))
@@ -494,7 +542,13 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
         if not np.isfinite(wt).all() or (wt < 0).any():
             raise ValueError("DynapSim: sparse w_rec weights must be finite and >= 0")
         return w, w.types()
-    a = np.asarray(w, dtype=np.float64)
+    a = _as_array(w)
+    if a is None or a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"DynapSim: w_rec = {_brief(w)} must be an array of real numbers ((n, n, 4) or "
+            f"(n, n)) or SparseWeights, got {_kind(w, a)}"
+        )
+    a = a.astype(np.float64)
     if a.shape == (n, n):
         if not np.isfinite(a).all():
             raise ValueError("DynapSim: w_rec contains NaN or inf")
@@ -526,15 +580,6 @@ def draw_mismatch(key: jax.Array, n: int, frac: float) -> dict[str, jax.Array]:
         name: jnp.maximum(1.0 + frac * jax.random.normal(k, (n,)), MISMATCH_FLOOR)
         for name, k in zip(MISMATCHED, keys, strict=True)
     }
-
-
-def _check_number(name: str, v: Any) -> None:
-    """A real number (not a string, bool or array): else a TypeError naming ``name``."""
-    kind = getattr(getattr(v, "dtype", None), "kind", None)
-    if isinstance(v, bool) or not (
-        isinstance(v, int | float) or (kind in ("i", "u", "f") and np.ndim(v) == 0)
-    ):
-        raise TypeError(f"DynapSim: {name} = {v!r} must be a number, got {type(v).__name__}")
 
 
 def _input_layout(x: Any, n: int) -> tuple[bool, bool]:

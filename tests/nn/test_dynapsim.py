@@ -302,13 +302,17 @@ def test_time_constant_under_ten_dt_is_refused():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"Itau_mem": -1e-12}, r"Itau_mem\[0\] = -1e-12 A must be a positive, finite current"),
-        ({"Igain_ampa": np.nan}, r"Igain_ampa\[0\] = nan A must be a positive"),
-        ({"Ispkthr": np.ones(3)}, r"Ispkthr has shape \(3,\); expected a scalar or \(4,\)"),
-        ({"C_mem": 0.0}, r"C_mem = 0\.0 must be a positive, finite scalar"),
-        ({"dt": -1.0}, r"dt = -1\.0 s must be a positive"),
+        ({"Itau_mem": -1e-12}, r"Itau_mem = -1e-12 must be a finite number > 0"),
+        (
+            {"Itau_mem": [1e-12, -1e-12, 1e-12, 1e-12]},
+            r"Itau_mem\[1\] = -1e-12 A must be a positive",
+        ),
+        ({"Igain_ampa": np.nan}, r"Igain_ampa = nan must be a finite number > 0"),
+        ({"Ispkthr": np.ones(3)}, r"Ispkthr = .* has shape \(3,\); expected a scalar or \(4,\)"),
+        ({"C_mem": 0.0}, r"C_mem = 0\.0 must be a finite number > 0"),
+        ({"dt": -1.0}, r"dt = -1\.0 must be a finite number > 0"),
         ({"mismatch": 1.5}, r"mismatch = 1\.5 must be in \[0, 1\)"),
-        ({"backend": "torch"}, r"backend = 'torch'; allowed values are \['jax', 'numpy'\]"),
+        ({"backend": "torch"}, r"backend = 'torch' must be one of \['jax', 'numpy'\]"),
         ({"w_rec": np.zeros((4, 3)), "has_rec": True}, r"w_rec has shape \(4, 3\); expected"),
         ({"w_rec": -np.ones((4, 4, 4)), "has_rec": True}, r"w_rec\[0, 0, 0\] = -1\.0 is negative"),
         ({"w_rec": np.zeros((4, 4))}, r"w_rec given but has_rec=False"),
@@ -317,6 +321,47 @@ def test_time_constant_under_ten_dt_is_refused():
 def test_bad_construction_is_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DynapSim(4, **kwargs)
+
+
+@pytest.mark.parametrize("backend", ["jax", "numpy"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n": True}, r"n = True must be an integer, got bool"),
+        ({"n": 2.0}, r"n = 2.0 must be an integer, got float"),
+        ({"has_rec": "yes"}, r"has_rec = 'yes' must be True or False, got str"),
+        ({"has_rec": 1}, r"has_rec = 1 must be True or False, got int"),
+        ({"detach_feedback": None}, r"detach_feedback = None must be True or False"),
+        ({"detach_reset": 2}, r"detach_reset = 2 must be True or False"),
+        ({"Itau_mem": "1e-12"}, r"Itau_mem = '1e-12' must be a number, got str"),
+        ({"Itau_mem": None}, r"Itau_mem = None must be a number, got NoneType"),
+        ({"Itau_mem": True}, r"Itau_mem = True must be a number, got bool"),
+        ({"Itau_mem": np.ones(4, bool)}, r"Itau_mem = array\(\[ True.* got ndarray of dtype bool"),
+        ({"key": 0}, r"key = 0 must be a jax.random key"),
+        ({"w_rec": "w", "has_rec": True}, r"w_rec = 'w' must be an array of real numbers"),
+    ],
+)
+def test_a_wrong_kind_of_argument_is_a_type_error_in_both_backends(backend, kwargs, message):
+    with pytest.raises(TypeError, match=r"^DynapSim: " + message):
+        DynapSim(**{"n": 4, "backend": backend, **kwargs})
+
+
+def test_valid_kinds_of_arguments_are_accepted():
+    m = DynapSim(
+        np.int64(3),
+        has_rec=np.bool_(True),
+        detach_feedback=np.bool_(False),
+        dt=np.float32(1e-3),
+        Itau_mem=[4e-12, 5e-12, 6e-12],
+        Idc=jnp.full(3, 1e-12),
+        Iscale=np.float64(1e-8),
+        groups=np.array([0, 0, 1], np.int32),
+        key=jax.random.key(1),
+        mismatch=0.1,
+    )
+    assert (m.n, m.detach_feedback, type(m.dt)) == (3, False, float)
+    np.testing.assert_allclose(np.asarray(m.Itau_mem), [4e-12, 5e-12, 6e-12], rtol=1e-6)
+    assert m.resample_mismatch(jax.random.key(2), np.float32(0.2)).mismatch_factors is not None
 
 
 def test_unknown_argument_is_a_type_error():
@@ -341,10 +386,14 @@ def test_parameter_groups_default_to_cores_and_are_validated():
     assert DynapSim(600).groups[255:258] == (0, 1, 1)
     assert DynapSim(600).groups[-1] == 2
     assert DynapSim(3, groups=[0, 2, 2]).groups == (0, 2, 2)
-    with pytest.raises(ValueError, match=r"groups must be 3 non-negative integers .* shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"groups = \[0, 1\] must be 3 non-negative integers .* shape \(2,\)"
+    ):
         DynapSim(3, groups=[0, 1])
-    with pytest.raises(ValueError, match=r"groups must be 3 non-negative integers"):
+    with pytest.raises(ValueError, match=r"groups = \[0, -1, 1\] must be 3 non-negative"):
         DynapSim(3, groups=[0, -1, 1])
+    with pytest.raises(TypeError, match=r"groups = \[0.0, 1.0, 1.0\] must be 3 non-negative"):
+        DynapSim(3, groups=[0.0, 1.0, 1.0])
 
 
 @pytest.mark.parametrize("seed", sweep())
@@ -356,7 +405,7 @@ def test_resample_mismatch_with_a_fraction_gives_a_nominal_module_mismatch(seed)
     # (rel=0.1: 6.3 sigma); 12 seeds: min 0.0969, median 0.0999, max 0.1025
     assert np.std(np.asarray(m2.mismatch_factors["Itau_ampa"])) == pytest.approx(0.1, rel=0.1)
     assert jax.tree_util.tree_structure(m2) != jax.tree_util.tree_structure(m)  # None -> dict
-    with pytest.raises(ValueError, match=r"mismatch fraction = 1\.0 must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"resample_mismatch: fraction = 1\.0 must be in \[0, 1\)"):
         m.resample_mismatch(jax.random.PRNGKey(0), 1.0)
 
 
