@@ -294,11 +294,10 @@ def _quantize_currents(
             stacklevel=3,
         )
         table = quantize_parameters(values, gcore, reduce=reduce)
-    # Time constants: the nearest setting may make a DPI slightly faster than the simulator's
-    # forward-Euler bound (tau >= MIN_TAU_STEPS dt); then take the largest setting below it.
-    limit = {
-        i: m.capacitances[c] * m.Ut / (m.kappa * K.MIN_TAU_STEPS * m.dt) for c, i in TAU_OF.values()
-    }
+    # Time constants: the nearest setting may make a DPI slightly faster than the module's
+    # solver accepts (tau >= solver.min_tau_steps dt, DynapSim.max_leak_current); then take
+    # the largest setting below it.
+    limit = {i: m.max_leak_current(i) for _, i in TAU_OF.values()}
     settings = []
     for s in table.settings:
         c, f = (s.coarse, s.fine) if s.fine > 0 or s.requested == 0 else (0, 1)

@@ -5,7 +5,9 @@
   ``[I_min, I_max]``, the smallest nonzero and largest current the bias generator can produce
   (:func:`dynapse2.hardware.bias.current_range`). Leak currents ``Itau_*`` are also bounded
   above so that every DPI time constant ``tau = C U_T / (kappa I_tau)`` stays at least
-  ``MIN_TAU_STEPS * dt`` (forward Euler's stability margin): ``I_tau <= C U_T / (kappa 10 dt)``.
+  ``solver.min_tau_steps * dt``, the shortest the module's solver accepts (10 dt for
+  ``Euler()``, 8 dt for ``ExponentialEuler()``; see :mod:`dynapse2.solvers`):
+  ``I_tau <= C U_T / (kappa min_tau_steps dt)`` (:meth:`DynapSim.max_leak_current`).
 - Weights (``Linear`` weights and biases, and ``w_rec``, in units of the unit weight current
   ``Iscale``): clipped to ``|w| <= weight_bound``; ``w_rec`` (per synapse type, its sign
   given by the type) also to ``>= 0``.
@@ -43,7 +45,8 @@ _LEAKS = {i for _, i in TAU_OF.values()}  # "Itau_ampa", ..., "Itau_mem", "Itau_
 
 def current_bounds(m: DynapSim, name: str) -> tuple[float, float]:
     """``(lo, hi)`` (A) a trained current ``name`` of ``m`` is kept within: the bias
-    generator's range, and for leak currents the upper bound that keeps tau >= 10 dt."""
+    generator's range, and for leak currents the upper bound that keeps tau >=
+    ``m.solver.min_tau_steps * dt`` (10 dt for ``Euler()``)."""
     if not isinstance(m, DynapSim):
         raise TypeError(f"current_bounds: m must be a DynapSim, got {type(m).__name__}")
     checks.choice("current_bounds", "name", name, CURRENTS)

@@ -200,6 +200,33 @@ def test_time_constants_stay_within_the_euler_bound():
     assert float(np.min(d.tau_ampa)) >= 10 * d.dt * (1 - 1e-6)
 
 
+def test_time_constants_are_bounded_by_the_modules_solver():
+    # ExponentialEuler accepts tau >= 8 dt: a tau_ampa of 8.5 dt (below Euler's 10 dt) is
+    # mapped to its nearest BG setting, not floored to Euler's limit, and the network read
+    # back from the configuration (with its solver) accepts it; at exactly 8 dt the mapper
+    # takes the setting just below the solver's limit.
+    from dynapse2.solvers import ExponentialEuler
+
+    probe = DynapSim(3, solver=ExponentialEuler())
+    assert probe.solver.min_tau_steps == 8
+    for steps in (8.5, 8.0):
+        itau = probe.max_leak_current("Itau_ampa") * 8 / steps
+        net = Sequential(
+            Linear((2, 3), weight=np.ones((2, 3))),
+            DynapSim(3, solver=ExponentialEuler(), Itau_ampa=itau),
+        )
+        m = map_network(net)
+        d = m.network[1]
+        tau = np.asarray(d.tau_ampa) / d.dt
+        assert float(np.min(tau)) >= 8 * (1 - 1e-6)
+        assert float(np.max(tau)) < 9.5  # Euler's limit would give >= 10
+        if steps == 8.5:  # the nearest setting, within 3 % of the requested current
+            assert abs(float(d.Itau_ampa[0]) - itau) / itau < 0.03
+        back = network_from_config(m.config).modules[1]
+        assert back.solver == ExponentialEuler()
+        np.testing.assert_array_equal(np.asarray(back.Itau_ampa), np.asarray(d.Itau_ampa))
+
+
 def test_the_simulation_options_survive_the_configuration():
     """detach_feedback, detach_reset, surrogate and its slope are not the chip's, but the
     network read back from a configuration trains as the mapped one did."""
