@@ -120,13 +120,26 @@ def test_configuration_file_errors(tmp_path, content, match):
 def test_checkpoint_file_errors(tmp_path, valid_files):
     path = tmp_path / "bad.npz"
     for content, match in (
-        (b"", "truncated or corrupted"),
+        (b"", "empty file"),
+        (b"PK", "truncated or corrupted"),
         (valid_files[1][: len(valid_files[1]) // 2], "truncated or corrupted"),
-        (np.random.default_rng(0).bytes(4096), "truncated or corrupted|not a readable"),
+        (np.random.default_rng(0).bytes(4096), "not a dynapse2 checkpoint"),
     ):
         path.write_bytes(content)
         with pytest.raises(FileFormatError, match=match):
             checkpoint.load(path, like=NET)
+
+
+def test_a_file_of_pickled_objects_is_refused_without_advice_to_unpickle(tmp_path):
+    # numpy refuses object arrays with a message that suggests allow_pickle=True: the one
+    # unsafe thing to do with a file of unknown origin. The loader must not pass it on.
+    npy, npz = tmp_path / "obj.npy", tmp_path / "obj.npz"
+    np.save(npy, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(npz, meta=np.array([{"a": 1}], dtype=object), net=np.zeros(3))
+    for path, match in ((npy, "not a dynapse2 checkpoint"), (npz, "Python objects")):
+        with pytest.raises(FileFormatError, match=match) as info:
+            checkpoint.load(path, like=NET)
+        assert "allow_pickle" not in str(info.value) and str(path) in str(info.value)
 
 
 _K = jax.random.PRNGKey(0)

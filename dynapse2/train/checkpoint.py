@@ -162,7 +162,10 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
             path, f"truncated or corrupted, not a complete checkpoint archive ({e})", _HINT
         ) from None
     except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as e:
-        raise FileFormatError(path, f"not a readable checkpoint ({e})", _HINT) from None
+        why = str(e)
+        if "pickle" in why:  # numpy's advice to allow pickles is the one unsafe thing to do
+            why = "an entry holds Python objects, which no checkpoint does; never unpickle it"
+        raise FileFormatError(path, f"not a readable checkpoint ({why})", _HINT) from None
     return Checkpoint(
         net=net,
         opt_state_leaves=opt,
@@ -185,6 +188,13 @@ class _Bad(Exception):
 
 def _read(path: Path, like: Module) -> tuple[dict, Module, Module | None, list[np.ndarray]]:
     """The archive's metadata, network, best network and optimizer leaves."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise _Bad("empty file (was the save interrupted? save it again)")
+    if head != b"PK\x03\x04"[: len(head)] or len(head) < 4:  # a zip archive of .npy entries
+        what = "truncated or corrupted" if len(head) < 4 else "not a dynapse2 checkpoint"
+        raise _Bad(f"{what} (not a zip archive: it starts with {head!r})")
     with np.load(path, allow_pickle=False) as z:
         if "meta" not in z.files or "net" not in z.files:
             raise _Bad("not a dynapse2 checkpoint (no 'meta' and 'net' entries)")
