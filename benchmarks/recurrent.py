@@ -55,7 +55,8 @@ def data(seed: int, full: bool):
     keys = jax.random.split(jax.random.PRNGKey(seed), 4)
     task = {} if full else SHORT
     x, y = ordered_bursts(800 if full else 200, key=keys[0], **task)
-    return train_test_split(x, y, 0.25, key=keys[1]), keys
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, 0.25, key=keys[1])
+    return (x_tr, y_tr, x_te, y_te), keys
 
 
 def network(model: str, key: jax.Array) -> Sequential:

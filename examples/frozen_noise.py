@@ -50,7 +50,8 @@ def make_data(
         drop=0.1,
         add=2.0,
     )
-    return train_test_split(x, y, test_fraction=0.2, key=key + 1)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, key=key + 1)
+    return x_train, y_train, x_test, y_test
 
 
 def build_network(key: int = 1) -> Sequential:

@@ -90,7 +90,8 @@ def _frozen_noise_data(key: int = 0) -> Data:
     x, y = frozen_noise(
         4, 60, 0.5, 1e-3, rate=20.0, n_samples=400, key=key, jitter=2e-3, drop=0.1, add=2.0
     )
-    return train_test_split(x, y, test_fraction=0.6, key=key + 1)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.6, key=key + 1)
+    return x_train, y_train, x_test, y_test
 
 
 def _frozen_noise_network() -> Sequential:

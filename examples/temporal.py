@@ -31,7 +31,7 @@ POOL, DT = 4, 1e-3
 
 start = time.time()
 x, y = ordered_bursts(800, key=0, dt=DT)
-x_train, y_train, x_test, y_test = train_test_split(x, y, test_fraction=0.25, key=1)
+x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, key=1)
 
 net = Sequential(
     Linear((x.shape[-1], 2 * POOL), key=jax.random.PRNGKey(1)), DynapSim(2 * POOL, dt=DT)

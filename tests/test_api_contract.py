@@ -223,8 +223,8 @@ CASES = [
     ),
     *_case(
         "train_test_split", datasets.train_test_split,
-        {"x": np.zeros((4, 2)), "y": np.zeros(4), "test_fraction": 0.5, "key": 0},
-        test_fraction="fraction",
+        {"x": np.zeros((4, 2)), "y": np.zeros(4), "test_size": 0.5, "key": 0},
+        test_size="fraction",
     ),
     *_case("yin_yang", datasets.yin_yang, {"n_samples": 4, "key": 0},
            n_samples="count", r_small="positive", r_big="positive"),

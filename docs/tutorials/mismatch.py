@@ -142,7 +142,7 @@ N_CLASSES, N_IN = 4, 60
 x, y = frozen_noise(
     N_CLASSES, N_IN, 0.5, DT, rate=20.0, n_samples=200, key=0, jitter=2e-3, drop=0.1, add=2.0
 )
-x_train, y_train, x_test, y_test = train_test_split(x, y, test_fraction=0.2, key=1)
+x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, key=1)
 loss = max_imem_loss(pool=1)
 optimizer = optax.adam(0.02)
 trained = {}

@@ -112,7 +112,7 @@ N_CLASSES, N_IN, DURATION, DT = 4, 60, 0.5, 1e-3  # 60 channels, 0.5 s at 1 ms
 x, y = frozen_noise(
     N_CLASSES, N_IN, DURATION, DT, rate=20.0, n_samples=200, key=0, jitter=2e-3, drop=0.1, add=2.0
 )
-x_train, y_train, x_test, y_test = train_test_split(x, y, test_fraction=0.2, key=1)
+x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, key=1)
 T = x.shape[1]
 print("train", x_train.shape, "test", x_test.shape, "labels", np.bincount(y_train))
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)

@@ -94,7 +94,7 @@ def test_ordered_bursts_order_carries_the_class():
 def test_train_test_split_partitions_the_samples():
     x = np.arange(20)[:, None, None] * np.ones((20, 2, 3))
     y = np.arange(20)
-    xtr, ytr, xte, yte = train_test_split(x, y, 0.25, key=0)
+    xtr, xte, ytr, yte = train_test_split(x, y, 0.25, key=0)
     assert len(yte) == 5 and len(ytr) == 15
     assert sorted(np.concatenate([ytr, yte]).tolist()) == list(range(20))
     assert (xtr[:, 0, 0] == ytr).all()
@@ -125,7 +125,13 @@ def test_ordered_bursts_and_split_errors():
         ordered_bursts(10, key=0, n_channels=1)
     with pytest.raises(ValueError, match="key = -1 must be a jax.random key or an int >= 0"):
         ordered_bursts(10, key=-1)
-    with pytest.raises(ValueError, match=r"test_fraction = 1.0 must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"test_size = 1.0 must be in \(0, 1\)"):
         train_test_split(np.zeros((4, 1, 1)), np.zeros(4), 1.0, key=0)
+    with pytest.raises(ValueError, match=r"test_size = 4 test samples must be in 1 \.\. 3"):
+        train_test_split(np.zeros((4, 1, 1)), np.zeros(4), 4, key=0)
+    with pytest.raises(TypeError, match="test_fraction is now called test_size"):
+        train_test_split(np.zeros((4, 1, 1)), np.zeros(4), test_fraction=0.5, key=0)
+    with pytest.raises(TypeError, match="key is required"):
+        train_test_split(np.zeros((4, 1, 1)), np.zeros(4), 0.5)
     with pytest.raises(ValueError, match="same first"):
         train_test_split(np.zeros((4, 1, 1)), np.zeros(3), 0.5, key=0)

@@ -24,7 +24,8 @@ def _task():
     x, y = frozen_noise(
         4, 60, 0.5, 1e-3, rate=20.0, n_samples=200, key=0, jitter=2e-3, drop=0.1, add=2.0
     )
-    data = train_test_split(x, y, test_fraction=0.2, key=1)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, key=1)
+    data = x_tr, y_tr, x_te, y_te
     net = Sequential(Linear((60, 4), key=jax.random.PRNGKey(1)), DynapSim(4))
     net, _ = fit(net, data[0], data[1], LOSS, optimizer=optax.adam(0.02), epochs=20, progress=False)
     return data, net

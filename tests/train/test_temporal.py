@@ -18,7 +18,7 @@ def _run(seed, n_samples, epochs, pool, lr=0.02, rec=False, history=False, **tas
     zero, AMPA and GABA); ``lr=None``: ``fit``'s default optimizer."""
     keys = jax.random.split(jax.random.PRNGKey(seed), 4)
     x, y = ordered_bursts(n_samples, key=keys[0], **task)
-    xtr, ytr, xte, yte = train_test_split(x, y, 0.25, key=keys[1])
+    xtr, xte, ytr, yte = train_test_split(x, y, 0.25, key=keys[1])
     rate_acc = rate_baseline_accuracy(xtr, ytr, xte, yte)
     n = 2 * pool
     net = Sequential(Linear((20, n), key=keys[2]), DynapSim(n, has_rec=rec))
