@@ -95,16 +95,17 @@ def part_sweep(seeds: list[int], data) -> None:
 def part_mismatch(seeds: list[int], data, mismatch: float = 0.2) -> None:
     _, _, x_test, y_test = data
     settings = dict(recipe.ROBUST)
-    hidden, pool = settings.pop("hidden"), settings.pop("pool")
+    hidden, pool, currents = settings.pop("hidden"), settings.pop("pool"), settings.pop("currents")
     loss = recipe.loss_for(pool)
     print(f"\n## mismatch: trained and scored under {mismatch:.0%} mismatch, 10 chips per seed")
-    print(f"recipe: {hidden} hidden, pools of {pool}, {recipe.EPOCHS} epochs, {settings}")
+    print(f"recipe: {hidden} hidden, pools of {pool}, {recipe.EPOCHS} epochs, starting currents")
+    print(f"{currents}, {settings}")
     print(f"{'seed':>4} {'nominal %':>9}  {'over 10 chips':<42} {'time s':>7}")
     means = []
     for s in seeds:
         start = time.perf_counter()
         net, _ = recipe.train(
-            recipe.build_network(2, hidden, key=s, pool=pool),
+            recipe.build_network(2, hidden, key=s, pool=pool, currents=currents),
             data,
             mismatch=mismatch,
             key=s,
