@@ -256,6 +256,9 @@ class StackBoard:
         rows = []
         stop = time.monotonic() + duration_s
         while True:
+            # decided before reading, so the last read starts after the window has closed:
+            # what reached the host while the previous read was being handled is kept
+            done = time.monotonic() >= stop
             for ev in self.device.read_events():
                 d = ev.event
                 if d.tag == CLOCK_TAG and (d.x_hop, d.y_hop) == CLOCK_BACK_HOPS:
@@ -265,7 +268,7 @@ class StackBoard:
                 chip = self._positions.get((int(x), int(y)), -1)
                 mask = sum(int(bool(b)) << i for i, b in enumerate(d.core))
                 rows.append((chip, d.tag, mask, d.x_hop, d.y_hop, self._clock))
-            if time.monotonic() >= stop:
+            if done:
                 break
             time.sleep(self.poll_s)
         return np.array(rows, dtype=EVENT_DTYPE)
