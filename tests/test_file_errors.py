@@ -232,29 +232,31 @@ def test_every_field_of_a_checkpoints_metadata_is_checked(tmp_path, data):
     path = tmp_path / "ck.npz"
     checkpoint.save(path, NET, None, History(loss=[1.0, 0.5]), epoch=3, key=_K)
 
-    def edit(meta):
-        paths = [p for p, _ in _paths(meta) if p]
-        where = data.draw(st.sampled_from(paths))
-        parent = meta
-        for k in where[:-1]:
-            parent = parent[k]
-        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[where[-1]] = data.draw(_META_VALUES)
-        elif action == "delete":
-            del parent[where[-1]]
-        elif isinstance(parent, dict):
-            parent["unexpected"] = data.draw(_META_VALUES)
-        else:
-            parent.append(data.draw(_META_VALUES))
-
-    _rewrite_meta(path, edit)
+    _rewrite_meta(path, lambda meta: _edit_one_field(meta, data, _META_VALUES))
     try:
         ck = checkpoint.load(path, like=NET)
     except FileFormatError as e:
         assert str(e).startswith(str(path))
         return
     assert isinstance(ck.epoch, int) and ck.epoch >= 0
+
+
+def _edit_one_field(doc, data, values) -> None:
+    """Replace, delete or add (drawn from ``values``) one field anywhere in the JSON
+    document ``doc``, in place."""
+    where = data.draw(st.sampled_from([p for p, _ in _paths(doc) if p]))
+    parent = doc
+    for k in where[:-1]:
+        parent = parent[k]
+    action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+    if action == "replace":
+        parent[where[-1]] = data.draw(values)
+    elif action == "delete":
+        del parent[where[-1]]
+    elif isinstance(parent, dict):
+        parent["unexpected"] = data.draw(values)
+    else:
+        parent.append(data.draw(values))
 
 
 def _paths(node, prefix=()):
@@ -282,20 +284,7 @@ def test_every_field_of_a_configuration_file_is_checked(valid_files, tmp_path, d
     import json
 
     doc = json.loads(valid_files[0])
-    paths = [p for p, _ in _paths(doc) if p]
-    path = data.draw(st.sampled_from(paths))
-    parent = doc
-    for k in path[:-1]:
-        parent = parent[k]
-    action = data.draw(st.sampled_from(["replace", "delete", "add"]))
-    if action == "replace":
-        parent[path[-1]] = data.draw(_VALUES)
-    elif action == "delete":
-        del parent[path[-1]]
-    elif isinstance(parent, dict):
-        parent["unexpected"] = data.draw(_VALUES)
-    else:
-        parent.append(data.draw(_VALUES))
+    _edit_one_field(doc, data, _VALUES)
     f = tmp_path / "cfg.json"
     f.write_text(json.dumps(doc))  # NaN/inf written as Python's json writes them
     try:
