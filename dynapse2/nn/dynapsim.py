@@ -11,9 +11,13 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.hardware.chip import N_NEURONS_PER_CORE  # chip facts only, no hardware code
-from dynapse2.nn import backends
+from dynapse2.nn.backends import BACKENDS, run_jax, run_numpy
 from dynapse2.nn.connectivity import SparseWeights
+from dynapse2.nn.inputs import input_layout
 from dynapse2.nn.module import Module, parameter, simulation, state
+from dynapse2.nn.parallel import split_axes
+from dynapse2.nn.params import STATE_NDIM, SimParams, effective_values
+from dynapse2.nn.plan import Plan, PlanOptions, Structure, make_plan
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
@@ -132,6 +136,9 @@ class DynapSim(Module):
         mismatch: relative standard deviation of device mismatch (0 = none).
         key: ``jax.random`` key of the mismatch draw.
         backend: ``"jax"`` (jit + lax.scan, float32) or ``"numpy"`` (float64 reference).
+        plan_options: the strategies of a run (:class:`~dynapse2.nn.plan.PlanOptions`:
+            recurrence, whether the weights are constant or traced, scan); default: decided
+            from the structure and each call. :meth:`plan` shows what runs and why.
         **values: any current (``Itau_ampa``, ...; scalar or ``(n,)``), capacitance
             (``C_mem``, ...; F), ``Iscale`` (A), ``Ut`` (V), ``kappa_n``, ``kappa_p``, ``Io`` (A)
             or ``Vth`` (V).
@@ -193,6 +200,7 @@ class DynapSim(Module):
     surrogate_slope: float = simulation()
     solver: AbstractSolver = simulation()
     backend: str = simulation()
+    plan_options: PlanOptions = simulation()
 
     def __init__(
         self,
@@ -211,6 +219,7 @@ class DynapSim(Module):
         surrogate: str = "log",
         surrogate_slope: float | None = None,
         solver: AbstractSolver | None = None,
+        plan_options: PlanOptions | None = None,
         **values: Any,
     ):
         where = "DynapSim"
@@ -218,7 +227,7 @@ class DynapSim(Module):
         has_rec = checks.boolean(where, "has_rec", has_rec)
         detach_feedback = checks.boolean(where, "detach_feedback", detach_feedback)
         detach_reset = checks.boolean(where, "detach_reset", detach_reset)
-        checks.choice(where, "backend", backend, backends.BACKENDS)
+        checks.choice(where, "backend", backend, BACKENDS)
         checks.choice(where, "synapse_model", synapse_model, SYNAPSE_MODELS)
         checks.choice(where, "surrogate", surrogate, SURROGATES)
         solver = Euler() if solver is None else check_solver(solver)
@@ -285,6 +294,7 @@ class DynapSim(Module):
         self.surrogate_slope = surrogate_slope
         self.solver = solver
         self.backend = backend
+        self.plan_options = _plan_options(where, plan_options)
         for k, v in self.initial_state().items():
             setattr(self, k, v)
 
@@ -330,13 +340,7 @@ class DynapSim(Module):
     def effective_values(self) -> dict[str, jax.Array]:
         """Every current (A), capacitance (F) and ``Iscale`` (A) per neuron, ``(n,)`` each, with
         this module's device mismatch applied."""
-        nominal = {
-            k: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (self.n,))
-            for k, v in self._nominal().items()
-        }
-        if self.mismatch_factors is None:
-            return nominal
-        return {k: v * self.mismatch_factors[k] for k, v in nominal.items()}
+        return effective_values(self._nominal(), self.mismatch_factors, self.n)
 
     # -- state and copies ------------------------------------------------------------------
     def initial_state(self) -> dict[str, jax.Array]:
@@ -392,8 +396,20 @@ class DynapSim(Module):
 
     def with_backend(self, backend: str) -> DynapSim:
         """Return a copy that simulates with ``backend`` (``"jax"`` or ``"numpy"``)."""
-        checks.choice("DynapSim.with_backend", "backend", backend, backends.BACKENDS)
+        checks.choice("DynapSim.with_backend", "backend", backend, BACKENDS)
         return _replace(self, backend=backend)
+
+    def with_plan_options(self, **options: Any) -> DynapSim:
+        """Return a copy whose :class:`~dynapse2.nn.plan.PlanOptions` has ``options``
+        (``recurrence=``, ``weights=``, ``scan=``) replaced."""
+        fields = {**vars(self.plan_options), **options}
+        unknown = sorted(set(options) - set(vars(self.plan_options)))
+        if unknown:
+            raise TypeError(
+                f"DynapSim.with_plan_options: unknown option(s) {unknown}; options are "
+                f"{sorted(vars(self.plan_options))}"
+            )
+        return _replace(self, plan_options=PlanOptions(**fields))
 
     def with_solver(self, solver: AbstractSolver) -> DynapSim:
         """Return a copy that steps with ``solver`` (an instance, e.g. ``ExponentialEuler()``,
@@ -412,9 +428,66 @@ class DynapSim(Module):
         ``imem``, ``vmem``, ``iampa``, ``inmda``, ``igaba``, ``ishunt``, ``iahp`` and ``spikes``,
         each ``(batch, T, n)`` (A, V, or 0/1).
         """
-        typed, batched = _input_layout(x, self.n)
-        run = backends.run_numpy if self.backend == "numpy" else backends.run_jax
-        return run(self, x, typed=typed, batched=batched, record=record)
+        typed, batched = input_layout(x, self.n)
+        params = self.sim_params()
+        if self.backend == "numpy":
+            return run_numpy(params, x, typed=typed, batched=batched, record=record)
+        return run_jax(params, x, self._plan(x, typed, batched, record, self._traced()))
+
+    def time_axis(self, x: Any) -> int:
+        """The time axis of input ``x``: 1 for batched input, else 0."""
+        return 1 if input_layout(x, self.n)[1] else 0
+
+    def plan(self, x: Any, record: bool = False) -> Plan:
+        """The run plan of ``self(x, record)``: which strategies simulate it and why
+        (``print(net.plan(x.shape))``; see :mod:`dynapse2.nn.plan`).
+
+        Args:
+            x: the input's shape (a tuple), or the input itself (a sharded ``jax.Array``
+                plans the sharded run).
+            record: whether the call records the state.
+        """
+        checks.boolean("DynapSim.plan", "record", record)
+        if isinstance(x, tuple | list) and all(isinstance(d, int) for d in x):
+            x = jax.ShapeDtypeStruct(tuple(x), jnp.float32)
+        typed, batched = input_layout(x, self.n)
+        return self._plan(x, typed, batched, record, None)
+
+    def _plan(self, x: Any, typed: bool, batched: bool, record: bool, traced: Any) -> Plan:
+        w = self.w_rec
+        kind = "none" if w is None else "sparse" if isinstance(w, SparseWeights) else "dense"
+        structure = Structure(self.n, kind, self.rec_types, self.backend, self.plan_options)
+        split = split_axes(x, np.ndim(x) - (2 if typed else 1), batched)
+        return make_plan(structure, tuple(np.shape(x)), typed, batched, record, split, traced)
+
+    def _traced(self) -> bool:
+        """Whether the recurrent weights are traced (inside jit, grad or vmap) at this call."""
+        w = self.w_rec
+        w = w.weight if isinstance(w, SparseWeights) else w
+        return isinstance(w, jax.core.Tracer)
+
+    def sim_params(self) -> SimParams:
+        """What a run of this module needs (:class:`~dynapse2.nn.params.SimParams`): its
+        values, state and weights, as one pytree (gradients pass through to the module)."""
+        return SimParams(
+            nominal=self._nominal(),
+            mismatch_factors=self.mismatch_factors,
+            w_rec=self.w_rec,
+            state={k: getattr(self, k) for k in STATE_NDIM},
+            n=self.n,
+            dt=self.dt,
+            kappa=self.kappa,
+            Ut=self.Ut,
+            Io=self.Io,
+            Vth=self.Vth,
+            rec_types=self.rec_types,
+            solver=self.solver,
+            synapse_model=self.synapse_model,
+            detach_feedback=self.detach_feedback,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate,
+            surrogate_slope=self.surrogate_slope,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -430,6 +503,17 @@ def _replace(m: DynapSim, **static: Any) -> DynapSim:
     for f in m.__dataclass_fields__:
         object.__setattr__(new, f, static.get(f, getattr(m, f)))
     return new
+
+
+def _plan_options(where: str, options: Any) -> PlanOptions:
+    if options is None:
+        return PlanOptions()
+    if not isinstance(options, PlanOptions):
+        raise TypeError(
+            f"{where}: plan_options = {_brief(options)} must be a PlanOptions (e.g. "
+            f"PlanOptions(recurrence='rows')) or None, got {type(options).__name__}"
+        )
+    return options
 
 
 def _groups(groups: Any, n: int) -> tuple[int, ...]:
@@ -580,32 +664,3 @@ def draw_mismatch(key: jax.Array, n: int, frac: float) -> dict[str, jax.Array]:
         name: jnp.maximum(1.0 + frac * jax.random.normal(k, (n,)), MISMATCH_FLOOR)
         for name, k in zip(MISMATCHED, keys, strict=True)
     }
-
-
-def _input_layout(x: Any, n: int) -> tuple[bool, bool]:
-    kind = getattr(getattr(x, "dtype", None), "kind", None) or np.asarray(x).dtype.kind
-    if kind not in "biuf":
-        raise TypeError(
-            f"DynapSim: input x has dtype kind {kind!r} ({type(x).__name__}); expected real "
-            "numbers or booleans"
-        )
-    shape = tuple(np.shape(x))
-    expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
-    if len(shape) == 4 and shape[-2:] == (n, 4):
-        layout = True, True
-    elif len(shape) == 3 and shape[-2:] == (n, 4):
-        layout = True, False
-    elif len(shape) == 3 and shape[-1] == n:
-        layout = False, True
-    elif len(shape) == 2 and shape[-1] == n:
-        layout = False, False
-    else:
-        raise ValueError(f"DynapSim: input x has shape {shape}; {expected}")
-    steps = shape[1] if layout[1] else shape[0]
-    if steps == 0 or (layout[1] and shape[0] == 0):
-        what = "no time steps" if steps == 0 else "an empty batch"
-        raise ValueError(
-            f"DynapSim: input x has shape {shape}: {what}; give at least one time step and "
-            "one sample"
-        )
-    return layout

@@ -20,8 +20,10 @@ import dataclasses
 from typing import Any
 
 import equinox as eqx
+import numpy as np
 
 from dynapse2 import checks
+from dynapse2.nn.plan import LayerPlan
 
 ROLES = ("parameter", "state", "simulation")
 
@@ -61,6 +63,16 @@ class Module(eqx.Module):
     def initial_state(self) -> dict[str, Any]:
         """The state a freshly built module starts from."""
         return {}
+
+    def time_axis(self, x: Any) -> int:
+        """The time axis of input ``x``: 1 for batched ``(batch, T, ...)`` input, else 0."""
+        return 1 if np.ndim(x) >= 3 else 0
+
+    def plan(self, x: Any, record: bool = False) -> Any:
+        """What runs a call on an input of shape ``x`` (see :mod:`dynapse2.nn.plan`); a module
+        without strategies to choose says so."""
+        shape = tuple(np.shape(x)) if not isinstance(x, tuple | list) else tuple(x)
+        return LayerPlan(type(self).__name__, shape, (*shape[:-1], self.shape[1]))
 
     # -- generic machinery ------------------------------------------------------------------
     def __call__(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:

@@ -75,6 +75,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynapse2 import checks
+from dynapse2.nn.inputs import input_layout
 
 BATCH_AXIS = "batch"
 """Default name of the mesh axis the batch is split along."""
@@ -217,10 +218,8 @@ def shard_neurons(
         ValueError: ``n`` (or the batch) is not a multiple of the mesh axis size, a mesh axis
             is unknown, or ``x`` has none of the shapes above.
     """
-    from dynapse2.nn.dynapsim import _input_layout  # noqa: PLC0415  (dynapsim imports nn)
-
     checks.integer("shard_neurons", "n", n, lo=1)
-    typed, batched = _input_layout(x, n)
+    typed, batched = input_layout(x, n)
     mesh = neuron_mesh() if mesh is None else mesh
     names = tuple(mesh.axis_names)
     if axis is None:
@@ -285,28 +284,17 @@ def neuron_sharding(x: Any, n: int) -> tuple[Mesh, str, str | None] | None:
     """``(mesh, neuron axis, batch axis or None)`` when ``x``, an input of a ``DynapSim`` of
     ``n`` neurons, is a concrete ``jax.Array`` whose neuron axis is split over more than one
     device by a ``NamedSharding`` (as :func:`shard_neurons` makes it); else ``None``."""
-    from dynapse2.nn.dynapsim import _input_layout  # noqa: PLC0415
-
     checks.integer("neuron_sharding", "n", n, lo=1)
-    typed, batched = _input_layout(x, n)
+    typed, batched = input_layout(x, n)
     split = split_axes(x, np.ndim(x) - (2 if typed else 1), batched)
     if split is None or split[2] is None:
         return None
     return split[0], split[2], split[1]
 
 
-def time_axis(module: Any, x: Any) -> int:
-    """The time axis of input ``x`` of ``module``: 1 for batched input, else 0."""
-    from dynapse2.nn.dynapsim import DynapSim, _input_layout
-
-    if isinstance(module, DynapSim):
-        return 1 if _input_layout(x, module.n)[1] else 0
-    return 1 if np.ndim(x) >= 3 else 0
-
-
 def _chunks(x: Any, chunk: int | None, module: Any) -> Iterator[tuple[Any, int]]:
     if isinstance(x, np.ndarray | jax.Array):
-        ax = time_axis(module, x)
+        ax = module.time_axis(x)
         steps = x.shape[ax]
         chunk = steps if chunk is None else chunk
         for t in range(0, steps, chunk):
@@ -317,7 +305,7 @@ def _chunks(x: Any, chunk: int | None, module: Any) -> Iterator[tuple[Any, int]]
         if chunk is not None:
             raise ValueError("evolve_chunked: chunk applies to an array input, not to an iterable")
         for c in x:
-            yield c, time_axis(module, c)
+            yield c, module.time_axis(c)
 
 
 def evolve_chunked(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from dynapse2.nn.module import Module
+from dynapse2.nn.plan import SequentialPlan
 
 
 class Sequential(Module):
@@ -90,6 +93,17 @@ class Sequential(Module):
                 records[name] = rec
                 records[f"{name}_output"] = x
         return x, states, records
+
+    def plan(self, x: Any, record: bool = False) -> SequentialPlan:
+        """The plan of each layer for an input of shape ``x`` (a tuple; each layer's input
+        shape is the previous one's output): ``print(net.plan(x.shape))``."""
+        layers = []
+        shape = tuple(np.shape(x)) if not isinstance(x, tuple | list) else tuple(x)
+        for name, m in zip(self.names, self.modules, strict=True):
+            p = m.plan(shape, record=record)
+            layers.append((name, p))
+            shape = p.output_shape
+        return SequentialPlan(tuple(layers))
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  {n}: {m!r}" for n, m in zip(self.names, self.modules, strict=True))

@@ -50,8 +50,10 @@ def on_four_devices(*parts):
 NEURON_SETUP = """
 import jax, jax.numpy as jnp, numpy as np, equinox as eqx
 from dynapse2 import DynapSim
-from dynapse2.nn import neuron_mesh, neuron_sharding, recurrence, shard_neurons
+from dynapse2.nn import neuron_mesh, neuron_sharding, shard_neurons
 from dynapse2.nn.connectivity import SparseWeights
+from dynapse2.nn.products import event_budget
+from dynapse2.nn.sharding import NeuronSharded
 assert len(jax.devices()) == 4
 rng = np.random.default_rng(0)
 n = 320
@@ -63,6 +65,7 @@ def same(m, x, mesh, spec, carry=True):
     # spikes, every record and the new state of the sharded run are those of one device
     ref, ref_state, ref_rec = m(x, record=True)
     xs = shard_neurons(x, m.n, mesh)
+    assert isinstance(m.plan(xs).sharding, NeuronSharded)  # the plan reads the placement
     out, state, rec = m(xs, record=True)
     assert out.sharding.spec == spec and len(out.sharding.device_set) == 4, out.sharding
     # not vacuous: measured 0.023 to 0.082 over the calls below
@@ -103,7 +106,7 @@ def test_sharded_neurons_give_the_spikes_of_one_device():
         xt[..., 0] = (rng.random((100, n)) < 0.3) * 6
         xt[..., 1] = (rng.random((100, n)) < 0.02) * 2
         s = np.asarray(same(m, xt, mesh, P(None, "neuron"), carry=False)[1])
-        assert s.sum(-1).max() > recurrence.event_budget(n)
+        assert s.sum(-1).max() > event_budget(n)
         print("OK")
         """,
     )
@@ -151,9 +154,9 @@ def test_sharded_neurons_with_sparse_weights_across_devices():
         x = (rng.random((2, 120, n)) < 0.03).astype(np.float32) * 3
         same(m, x, neuron_mesh(), P(None, None, "neuron"))
         # the gather of the CAM entries (used for large networks): each device's rows gather
-        # from the spikes of all devices (a new input length, so that the scan is traced again)
-        recurrence.DENSE_LIMIT_BYTES = 0
-        same(m, x[:, :100], neuron_mesh(), P(None, None, "neuron"))
+        # from the spikes of all devices
+        mg = m.with_plan_options(recurrence="cam_gather")
+        same(mg, x, neuron_mesh(), P(None, None, "neuron"))
         print("OK")
         """,
     )
@@ -226,18 +229,18 @@ def test_sharded_batch_gives_the_spikes_of_one_device():
         out2 = m.set_attributes(state)(xs)[0]
         ref2 = m.set_attributes(ref_state)(x)[0]
         np.testing.assert_array_equal(np.asarray(out2), np.asarray(ref2))
-        # chip-shaped weights too large to densify: every device drives its events through
-        # the CAM fan-out table as one device does (not the gather: other float32 sums)
-        from dynapse2.nn import recurrence
+        # chip-shaped weights: every device drives its events through the CAM fan-out table
+        # as one device does (not the gather: other float32 sums)
         from dynapse2.nn.connectivity import SparseWeights
-        limit, recurrence.DENSE_LIMIT_BYTES = recurrence.DENSE_LIMIT_BYTES, 0
+        from dynapse2.nn.sharding import BatchSharded
         ms = DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(w))
+        assert ms.plan(xs).recurrence.name == "cam_fanout"
+        assert isinstance(ms.plan(xs).sharding, BatchSharded)
         ref_s, _, ref_r = ms(x, record=True)
         assert np.asarray(ref_s).mean() > 0.005  # not vacuous: measured 0.025
         out_s, _, out_r = ms(xs, record=True)
         np.testing.assert_array_equal(np.asarray(out_s), np.asarray(ref_s))
         np.testing.assert_array_equal(np.asarray(out_r["iampa"]), np.asarray(ref_r["iampa"]))
-        recurrence.DENSE_LIMIT_BYTES = limit
         # inside jit (as training is): partitioned by the compiler from the input sharding
         params, static = eqx.partition(m, eqx.is_inexact_array)
         f = jax.jit(lambda p, x: eqx.combine(p, static)(x)[0])

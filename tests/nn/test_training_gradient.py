@@ -1,6 +1,7 @@
-"""The custom reverse mode of the simulation loop (``backends._scan_with_grad``) gives the
-gradients of JAX's own reverse mode through ``lax.scan`` (float32 tolerance: only the order
-of the sums differs), for every kind of recurrence and for recorded outputs."""
+"""The custom reverse mode of the simulation loop (the ``custom_grad`` scan strategy,
+:class:`dynapse2.nn.scan.CustomGradScan`) gives the gradients of JAX's own reverse mode
+through ``lax.scan`` (the ``plain`` scan; float32 tolerance: only the order of the sums
+differs), for every recurrence strategy and for recorded outputs."""
 
 import equinox as eqx
 import jax
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 
 from dynapse2 import DynapSim
-from dynapse2.nn import backends, recurrence
 from dynapse2.nn.connectivity import SparseWeights
+from dynapse2.nn.plan import EVENT_MIN_NEURONS, PlanOptions
 
 
 def chip_like(n, fan, seed, scale=2.0):
@@ -21,19 +22,14 @@ def chip_like(n, fan, seed, scale=2.0):
     return w
 
 
-def grads(m, x, custom, record, fan=False):
+def grads(m, x, scan, record):
     """Gradients of a loss of spikes (and, recorded, of I_mem) and of the final state, with
-    respect to every floating-point leaf of ``m`` and to the input; ``fan``: drive events
-    through the fan-out table (built inside the trace, as in training)."""
-    ext = backends._external_types(x, False)
-    types = backends._computed_types(m, ext)
-    params, static = eqx.partition(m, eqx.is_inexact_array)
+    respect to every floating-point leaf of ``m`` and to the input, through the ``scan``
+    strategy (the weights are traced, as in training)."""
+    params, static = eqx.partition(m.with_plan_options(scan=scan), eqx.is_inexact_array)
 
     def loss(p, x):
-        mod = eqx.combine(p, static)
-        table = recurrence.fanout_columns(mod) if fan else None
-        assert table is not None or not fan
-        spikes, state, rec = backends._scan(mod, x, False, record, True, ext, types, custom, table)
+        spikes, state, rec = eqx.combine(p, static)(x, record=record)
         out = jnp.mean((spikes.sum(axis=1) - 3.0) ** 2) + jnp.sum(state["imem"]) * 1e8
         if record:
             out = out + jnp.mean(rec["vmem"]) + jnp.sum(rec["iampa"][:, ::7]) * 1e8
@@ -50,37 +46,45 @@ def sparse_net(n):
     return DynapSim(n, has_rec=True, w_rec=SparseWeights.from_dense(chip_like(n, 16, 0)))
 
 
+# case -> (network, the recurrence strategy the plan must pick)
 CASES = {
-    "no recurrence": lambda: DynapSim(40, mismatch=0.1),
-    "dense": lambda: dense_net(40),
-    "dense, event-driven": lambda: dense_net(recurrence.EVENT_MIN_NEURONS),
-    "sparse, densified": lambda: sparse_net(40),
-    "sparse, gathered": lambda: sparse_net(41),  # another n: another jit trace
-    # chip-shaped weights too large to densify, events through their CAM fan-out table (in
-    # training every CAM entry is in the table: no free slots here, which would all point
-    # to neuron 0 and make its fan-out too wide for a table)
-    "sparse, CAM fan-out": lambda: DynapSim(
-        recurrence.EVENT_MIN_NEURONS,
-        has_rec=True,
-        w_rec=SparseWeights.from_dense(chip_like(recurrence.EVENT_MIN_NEURONS, 16, 0), fan_in=16),
+    "no recurrence": (lambda: DynapSim(40, mismatch=0.1), None),
+    "dense": (lambda: dense_net(40), "matmul"),
+    "dense, event-driven": (lambda: dense_net(EVENT_MIN_NEURONS), "rows"),
+    "sparse, densified": (lambda: sparse_net(40), "matmul"),
+    "sparse, gathered": (
+        lambda: sparse_net(41).with_plan_options(recurrence="cam_gather"),
+        "cam_gather",
+    ),
+    # chip-shaped weights, events through their CAM fan-out table (in training every CAM
+    # entry is in the table: no free slots here, which would all point to neuron 0 and make
+    # its fan-out too wide for a table)
+    "sparse, CAM fan-out": (
+        lambda: DynapSim(
+            EVENT_MIN_NEURONS,
+            has_rec=True,
+            w_rec=SparseWeights.from_dense(chip_like(EVENT_MIN_NEURONS, 16, 0), fan_in=16),
+            plan_options=PlanOptions(recurrence="cam_fanout", weights="traced"),
+        ),
+        "cam_fanout",
     ),
 }
 
 
 @pytest.mark.parametrize("record", [False, True])
 @pytest.mark.parametrize("case", list(CASES))
-def test_custom_reverse_mode_equals_jax_reverse_mode(case, record, monkeypatch):
-    if case in ("sparse, gathered", "sparse, CAM fan-out"):
-        monkeypatch.setattr(recurrence, "DENSE_LIMIT_BYTES", 0)
-    m = CASES[case]()
+def test_custom_reverse_mode_equals_jax_reverse_mode(case, record):
+    make, strategy = CASES[case]
+    m = make()
+    plan = m.plan((2, 120, m.n))
+    assert (plan.recurrence and plan.recurrence.name) == strategy
     rng = np.random.default_rng(2)
     x = (rng.random((2, 120, m.n)) < 0.05).astype(np.float32) * 3.0
     x[..., ::5] *= -1  # some GABA input
     # a state that is not the resting one, so that its gradient is not trivial
     m = eqx.tree_at(lambda m: m.spikes, m, jnp.asarray(rng.random(m.n) < 0.3, jnp.float32))
-    fan = case == "sparse, CAM fan-out"  # both through the table: the same float32 sums
-    got = grads(m, x, True, record, fan)
-    want = grads(m, x, False, record, fan)
+    got = grads(m, x, "custom_grad", record)
+    want = grads(m, x, "plain", record)
     leaves_g, leaves_w = jax.tree.leaves(got), jax.tree.leaves(want)
     assert len(leaves_g) == len(leaves_w)
     assert sum(float(jnp.abs(a).sum()) > 0 for a in leaves_w) > 10  # gradients reach params
@@ -92,16 +96,14 @@ def test_custom_reverse_mode_equals_jax_reverse_mode(case, record, monkeypatch):
 
 
 def test_spikes_are_those_of_the_plain_scan():
-    m = dense_net(recurrence.EVENT_MIN_NEURONS)
+    m = dense_net(EVENT_MIN_NEURONS)
     x = (np.random.default_rng(3).random((2, 200, m.n)) < 0.05).astype(np.float32) * 3.0
-    ext = backends._external_types(x, False)
-    types = backends._computed_types(m, ext)
     params, static = eqx.partition(m, eqx.is_inexact_array)
 
-    def spikes(p, custom):
-        return backends._scan(eqx.combine(p, static), x, False, False, True, ext, types, custom)
+    def spikes(p, scan):
+        return eqx.combine(p, static).with_plan_options(scan=scan)(x)
 
     # the forward of the custom-gradient function (under differentiation) and the plain scan
-    fwd = jax.vjp(lambda p: spikes(p, True)[0], params)[0]
-    np.testing.assert_array_equal(fwd, spikes(params, False)[0])
-    np.testing.assert_array_equal(spikes(params, True)[0], spikes(params, False)[0])
+    fwd = jax.vjp(lambda p: spikes(p, "custom_grad")[0], params)[0]
+    np.testing.assert_array_equal(fwd, spikes(params, "plain")[0])
+    np.testing.assert_array_equal(spikes(params, "custom_grad")[0], spikes(params, "plain")[0])
