@@ -1,6 +1,11 @@
 """Simulation speed of DynapSim: one chip, 16 chips, and Rockpool 3.1.0 when available.
 
 Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool] [--long S]``
+or ``python benchmarks/simulate.py --against OLD_TREE [--rounds R]`` to time the rows of this
+checkout against another source tree (e.g. ``git worktree add /tmp/old <commit>``) in the
+same run: each round runs every row once per tree, in alternating order, each in a fresh
+process; the table gives per tree the min over rounds of each process's min-of-repeats wall
+time, the spread (max - min) over rounds, and new / old of the mins.
 
 Workload: n neurons (1024 = one chip), recurrent, each neuron with 64 random signed inputs
 (N(0, 2) weights: positive -> AMPA, negative -> GABA), Poisson input of 20 Hz x 3 units per
@@ -167,9 +172,11 @@ def long_run(n: int, seconds: int, chunk_steps: int = 1000) -> dict:
     }
 
 
-def in_subprocess(*args, devices: int = 1) -> dict:
+def in_subprocess(*args, devices: int = 1, tree: Path | None = None) -> dict:
+    """Run a case in a fresh process that imports ``dynapse2`` from ``tree`` (default: this
+    checkout)."""
     cmd = [sys.executable, __file__, "--case", json.dumps([*args, devices])]
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    env = {**os.environ, "PYTHONPATH": str(tree or HERE.parent)}
     if devices > 1:
         flag = f"--xla_force_host_platform_device_count={devices}"
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flag}".strip()
@@ -242,7 +249,12 @@ def main() -> None:
         default=100,
         help="seconds simulated by the chunked 16-chip run (0: skip)",
     )
+    ap.add_argument("--against", help="another source tree to time the rows against")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --against (default 3)")
     a = ap.parse_args()
+    if a.against:
+        compare(Path(a.against).resolve(), a.rounds, *((200, 1) if a.quick else (1000, 3)))
+        return
     if a.case:
         args = json.loads(a.case)
         print(json.dumps(long_run(*args[1:-1]) if args[0] == "long" else case(*args)))
@@ -255,17 +267,7 @@ def main() -> None:
         f"{'peak MiB':>8} {'vs RP jit':>9}"
     )
     cores = len(os.sched_getaffinity(0))
-    rows = [
-        ("1 chip, batch 1, dense", 1024, 1, "dense", "forward", "x_b1", "jit", 1),
-        ("1 chip, batch 1, sparse", 1024, 1, "sparse", "forward", "x_b1", "jit", 1),
-        ("1 chip, batch 32, dense", 1024, 32, "dense", "forward", "x_b32", "jit", 1),
-        (f"  same, {cores} host devices", 1024, 32, "dense", "forward", "x_b32", "jit", cores),
-        ("1 chip, batch 32, train step", 1024, 32, "dense", "train", "x_b32", "train", 1),
-        ("16 chips, batch 1, sparse", 16384, 1, "sparse", "forward", None, None, 1),
-    ]
-    for label, n, b, conn, mode, rk, rv, dev in rows:
-        if dev > 1 and (cores < 2 or b % dev):
-            continue
+    for label, n, b, conn, mode, rk, rv, dev in ROWS(cores):
         rep = 1 if n > 1024 else repeat
         r = in_subprocess(n, b, steps, conn, mode, rep, devices=dev)
         ref = rp[rk][rv] if (rp and rk) else None
@@ -288,6 +290,42 @@ def main() -> None:
                 print(f"  batch {b:>2} {k:<6} {v * 1e3:9.1f} ms  RTF {steps * DT / v:7.1f}")
     if a.sweep:
         sweep(steps=200)
+
+
+def ROWS(cores: int) -> list[tuple]:
+    """The table's rows: (label, n, batch, connectivity, mode, Rockpool input, Rockpool
+    variant, devices); the host-device row only with 2+ cores dividing the batch."""
+    rows = [
+        ("1 chip, batch 1, dense", 1024, 1, "dense", "forward", "x_b1", "jit", 1),
+        ("1 chip, batch 1, sparse", 1024, 1, "sparse", "forward", "x_b1", "jit", 1),
+        ("1 chip, batch 32, dense", 1024, 32, "dense", "forward", "x_b32", "jit", 1),
+        (f"  same, {cores} host devices", 1024, 32, "dense", "forward", "x_b32", "jit", cores),
+        ("1 chip, batch 32, train step", 1024, 32, "dense", "train", "x_b32", "train", 1),
+        ("16 chips, batch 1, sparse", 16384, 1, "sparse", "forward", None, None, 1),
+    ]
+    return [r for r in rows if r[-1] == 1 or (cores >= 2 and r[2] % r[-1] == 0)]
+
+
+def compare(old: Path, rounds: int, steps: int, repeat: int) -> None:
+    """Time every row in this checkout and in the tree ``old``, interleaved (see the module
+    docstring), and print the table."""
+    trees = {"old": old, "new": HERE.parent}
+    rows = ROWS(len(os.sched_getaffinity(0)))
+    walls: dict[tuple[str, str], list[float]] = {}
+    for r in range(rounds):
+        order = list(trees) if r % 2 == 0 else list(trees)[::-1]
+        for label, n, b, conn, mode, *_, dev in rows:
+            for name in order:
+                rep = 1 if n > 1024 else repeat
+                res = in_subprocess(n, b, steps, conn, mode, rep, devices=dev, tree=trees[name])
+                walls.setdefault((label, name), []).append(res["wall"])
+        print(f"round {r + 1} of {rounds} done", flush=True)
+    print(f"\nold: {old}\nnew: {HERE.parent}\n{steps} steps, {rounds} rounds (ms: min, spread)")
+    print(f"{'case':<34} {'old ms':>16} {'new ms':>16} {'new/old':>8}")
+    for label, *_ in rows:
+        o, w = np.asarray(walls[label, "old"]) * 1e3, np.asarray(walls[label, "new"]) * 1e3
+        cell = lambda a: f"{a.min():8.1f} ±{np.ptp(a):6.1f}"  # noqa: E731
+        print(f"{label:<34} {cell(o):>16} {cell(w):>16} {w.min() / o.min():8.3f}")
 
 
 def sweep(steps: int) -> None:

@@ -11,6 +11,7 @@ from dynapse2.nn.parallel import (
     shard_batch,
     shard_neurons,
 )
+from dynapse2.nn.plan import PlanOptions
 from dynapse2.nn.sequential import Sequential
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "DynapSim",
     "Linear",
     "Module",
+    "PlanOptions",
     "Sequential",
     "batch_mesh",
     "default_currents",

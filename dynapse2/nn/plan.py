@@ -231,9 +231,9 @@ def make_plan(
         return Plan(
             shape, typed, batched, record, s.backend, None, None, sharding, weights, why, label
         )
-    recurrence = _recurrence(
-        s, batched, sharding.local_batch(shape[0]) if batched else 1, weights, why
-    )
+    local = sharding.local_batch(shape[0]) if batched else 1
+    per_device = " per device" if local != (shape[0] if batched else 1) else ""
+    recurrence = _recurrence(s, batched, local, per_device, weights, why)
     scan = SCANS[o.scan]()
     if o.scan != "custom_grad":
         why["scan"] = "declared"
@@ -243,7 +243,7 @@ def make_plan(
 
 
 def _recurrence(
-    s: Structure, batched: bool, local_batch: int, weights: str, why: dict
+    s: Structure, batched: bool, local_batch: int, per_device: str, weights: str, why: dict
 ) -> RecurrenceStrategy | None:
     """The recurrence strategy of ``s`` (see :func:`make_plan`), its reason in ``why``."""
     n, k = s.n, len(s.rec_types)
@@ -289,11 +289,11 @@ def _recurrence(
             + ("the CAM structure traced): " + ("densified rows" if fits else "the CAM gather"))
         )
         return CamFanout(Rows() if fits else CamGather())
-    per_device = "" if local_batch == 1 or not batched else " per device"
     if batched and local_batch >= FANOUT_MIN_BATCH and weights == "constant":
         why["recurrence"] = (
             f"{events}, batch {local_batch}{per_device} >= FANOUT_MIN_BATCH = "
-            f"{FANOUT_MIN_BATCH}, weights constant (a row more than 25 % nonzero: rows)"
+            f"{FANOUT_MIN_BATCH}, weights constant: table built on the host (where a row is "
+            "more than 25 % nonzero: rows)"
         )
         return FanoutTable()
     reason = (

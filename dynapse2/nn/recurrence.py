@@ -3,7 +3,7 @@
 Each strategy is a small, hashable object with one contract:
 
 - ``table(p, shards)``: what it needs built on the host before the run (a fan-out table, from
-  the weights or the CAM structure of :class:`~dynapse2.params.SimParams` ``p``; one per
+  the weights or the CAM structure of :class:`~dynapse2.nn.params.SimParams` ``p``; one per
   block of neurons with ``shards`` blocks), or ``None``;
 - ``build(p, table, neurons)``: inside the trace, the :class:`~dynapse2.nn.products.Recurrence`
   of ``p`` (the product, its split by synapse type and its weight gradient).

@@ -24,8 +24,9 @@ from dynapse2.nn.sharding import OneDevice
 N = EVENT_MIN_NEURONS
 
 
-def structure(n=N, weights="dense", options=PlanOptions(), backend="jax"):
-    return Structure(n, weights, () if weights == "none" else (0, 2), backend, options)
+def structure(n=N, weights="dense", options=None, backend="jax"):
+    types = () if weights == "none" else (0, 2)
+    return Structure(n, weights, types, backend, options or PlanOptions())
 
 
 def plan_of(s, shape, traced=None, record=False):
@@ -92,7 +93,7 @@ def test_a_call_runs_its_plan_and_the_strategies_give_the_same_spikes():
     x = (rng.random((2, 120, N)) < 0.03).astype(np.float32) * 3
     base = DynapSim(N, has_rec=True, w_rec=w)
     ref = np.asarray(base.with_backend("numpy")(x)[0])
-    assert ref.mean() > 0.005  # not vacuous: measured 0.02
+    assert ref.mean() > 0.005  # not vacuous: measured 0.025
     for name in ("matmul", "rows", "fanout"):
         m = base.with_plan_options(recurrence=name)
         assert m.plan(x.shape).recurrence.name == name
@@ -146,5 +147,7 @@ def test_sequential_plan_lists_each_layer_with_its_input_shape():
     assert plan["3_DynapSim"].recurrence is None
     assert plan.output_shape == (FANOUT_MIN_BATCH, 20, 3)
     text = str(plan).splitlines()
-    assert text[0] == "0_Linear: Linear on input (8, 20, 10): no strategies to choose (dense product)"
+    assert (
+        text[0] == "0_Linear: Linear on input (8, 20, 10): no strategies to choose (dense product)"
+    )
     assert text[1].startswith("1_DynapSim: DynapSim plan for input (8, 20, 256)")
