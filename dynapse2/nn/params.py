@@ -57,6 +57,7 @@ class SimParams(eqx.Module):
     detach_reset: bool = eqx.field(static=True)
     surrogate: str = eqx.field(static=True)
     surrogate_slope: float = eqx.field(static=True)
+    positive_feedback: bool = eqx.field(static=True)
 
     def effective_values(self) -> dict[str, jax.Array]:
         """:func:`effective_values` of this population."""
