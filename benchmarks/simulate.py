@@ -319,13 +319,17 @@ def compare(old: Path, rounds: int, steps: int, repeat: int) -> None:
                 rep = 1 if n > 1024 else repeat
                 res = in_subprocess(n, b, steps, conn, mode, rep, devices=dev, tree=trees[name])
                 walls.setdefault((label, name), []).append(res["wall"])
-        print(f"round {r + 1} of {rounds} done", flush=True)
-    print(f"\nold: {old}\nnew: {HERE.parent}\n{steps} steps, {rounds} rounds (ms: min, spread)")
+        print(f"\nafter round {r + 1} of {rounds}:", flush=True)
+        _compare_table(rows, walls, old, steps, r + 1)
+
+
+def _compare_table(rows: list, walls: dict, old: Path, steps: int, rounds: int) -> None:
+    print(f"old: {old}\nnew: {HERE.parent}\n{steps} steps, {rounds} rounds (ms: min, spread)")
     print(f"{'case':<34} {'old ms':>16} {'new ms':>16} {'new/old':>8}")
     for label, *_ in rows:
         o, w = np.asarray(walls[label, "old"]) * 1e3, np.asarray(walls[label, "new"]) * 1e3
         cell = lambda a: f"{a.min():8.1f} ±{np.ptp(a):6.1f}"  # noqa: E731
-        print(f"{label:<34} {cell(o):>16} {cell(w):>16} {w.min() / o.min():8.3f}")
+        print(f"{label:<34} {cell(o):>16} {cell(w):>16} {w.min() / o.min():8.3f}", flush=True)
 
 
 def sweep(steps: int) -> None:
