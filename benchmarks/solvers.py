@@ -20,7 +20,7 @@ import time
 import jax
 import numpy as np
 
-from dynapse2.nn import DynapSim
+from dynapse2.nn import DynapSim, default_currents
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current
 from dynapse2.solvers import Euler, ExponentialEuler
@@ -119,6 +119,100 @@ def case_list(t_total: float) -> dict:
         lambda dt: poisson_counts(seeds, r_net, np.full_like(r_net, 3.0), t_total, dt, (AMPA,)),
         True,
     )
+    return cases
+
+
+def hidden_case_list(t_total: float) -> dict:
+    """A second set of cases (issue 14: "measured on hidden cases too"), written down before
+    any of their results was seen and never tuned to: other drives, currents, time constants,
+    weights, input rates, mixtures, seeds and a larger E/I network with other parameters.
+    Same format as :func:`case_list`. Currents are factors on the defaults (``D``)."""
+    D = default_currents()
+    seeds = [[900 + 10 * i + j for j in range(4)] for i in range(128)]
+    zeros = lambda n: lambda dt: np.zeros((int(round(t_total / dt)), n, 4), np.float32)  # noqa: E731
+    cases = {}
+    # soma: 40 ms membrane with a gain ratio of 8, lower threshold, 5 ms refractory period
+    ids = np.array([0.05, 0.2, 0.7, 2.0, 6.0, 15.0]) * 1e-9
+    cases["DC, slow soma"] = (
+        dict(
+            n=ids.size, Idc=ids, Itau_mem=0.5 * D["Itau_mem"], Igain_mem=4.0 * D["Itau_mem"],
+            Ispkthr=3e-8, Iref=0.2 * D["Iref"],
+        ),
+        zeros(ids.size),
+        False,
+    )  # fmt: skip
+    # soma: 10 ms membrane (the shortest ExponentialEuler takes at 1 ms is 8), gain ratio 2
+    ids2 = np.array([0.1, 0.5, 2.0, 8.0]) * 1e-9
+    cases["DC, fast soma"] = (
+        dict(n=ids2.size, Idc=ids2, Itau_mem=2.0 * D["Itau_mem"], Igain_mem=4.0 * D["Itau_mem"]),
+        zeros(ids2.size),
+        False,
+    )
+    # AMPA with a 25 ms synapse, weak and strong weights, 50 Hz .. 2 kHz, a little DC
+    r_a = np.array([[50.0], [150.0], [500.0], [1200.0], [2000.0], [300.0]])
+    w_a = np.array([[8.0], [4.0], [1.5], [0.7], [0.4], [3.0]])
+    cases["Poisson AMPA, slow synapse"] = (
+        dict(n=6, Idc=5e-10, Itau_ampa=0.4 * D["Itau_ampa"], Igain_ampa=0.4 * D["Igain_ampa"]),
+        lambda dt: poisson_counts(seeds, r_a, w_a, t_total, dt, (AMPA,)),
+        False,
+    )
+    # NMDA gates at 0.3 and 3 nA, other weights, rates and DC; one NMDA-only neuron (default DC)
+    r_n = np.array([[250.0], [700.0], [400.0], [900.0], [1500.0]])
+    w_n = np.array([[6.0], [3.0], [8.0], [4.0], [10.0]])
+    cases["NMDA, other gates"] = (
+        dict(
+            n=5, Idc=np.array([2e-9, 2e-9, 0.5e-9, 0.5e-9, D["Idc"]]),
+            If_nmda=np.array([3e-10, 3e-9, 3e-10, 3e-9, 1e-9]),
+        ),
+        lambda dt: poisson_counts(seeds, r_n, w_n, t_total, dt, (NMDA,)),
+        False,
+    )  # fmt: skip
+    # NMDA with AMPA: fast and slow excitation together, a 60 ms NMDA synapse
+    r_na = np.array([[400.0, 300.0], [800.0, 100.0], [200.0, 600.0]])
+    w_na = np.array([[4.0, 2.0], [2.0, 5.0], [7.0, 1.0]])
+    cases["NMDA + AMPA"] = (
+        dict(n=3, Itau_nmda=1.6 * D["Itau_nmda"], Igain_nmda=1.6 * D["Igain_nmda"]),
+        lambda dt: poisson_counts(seeds, r_na, w_na, t_total, dt, (NMDA, AMPA)),
+        False,
+    )
+    # strong, slow adaptation (100 ms, larger weight)
+    cases["strong adaptation"] = (
+        dict(
+            n=4, Idc=np.array([2.0, 5.0, 12.0, 25.0]) * 1e-9, Iw_ahp=6e-9,
+            Itau_ahp=0.5 * D["Itau_ahp"], Igain_ahp=0.5 * D["Igain_ahp"],
+        ),
+        zeros(4),
+        False,
+    )  # fmt: skip
+    # AMPA drive against GABA and SHUNT inhibition, a 20 ms GABA synapse
+    r_i = np.array([[900.0, 300.0, 150.0], [1500.0, 600.0, 300.0], [600.0, 100.0, 400.0]])
+    w_i = np.array([[3.0, 2.0, 0.01], [2.0, 1.5, 0.005], [4.0, 3.0, 0.02]])
+    cases["AMPA - GABA - SHUNT"] = (
+        dict(n=3, Itau_gaba=0.5 * D["Itau_gaba"], Igain_gaba=0.5 * D["Igain_gaba"]),
+        lambda dt: poisson_counts(seeds, r_i, w_i, t_total, dt, (AMPA, GABA, SHUNT)),
+        False,
+    )
+    # near rheobase: small DC just above the leak, sparse AMPA events
+    r_r = np.array([[40.0], [80.0], [120.0]])
+    cases["near rheobase"] = (
+        dict(n=3, Idc=np.array([0.8, 1.2, 1.6]) * D["Itau_mem"]),
+        lambda dt: poisson_counts(seeds, r_r, np.full_like(r_r, 6.0), t_total, dt, (AMPA,)),
+        False,
+    )
+    # E/I network: 128 neurons (96 E, 32 I), 8 % connectivity, seed 11, 30 ms membrane,
+    # stronger inhibition, 300 Hz input of weight 2 onto every neuron
+    n, n_e = 128, 96
+    rng = np.random.default_rng(11)
+    w = (rng.random((n, n)) < 0.08) * rng.uniform(0.3, 1.2, (n, n))
+    w *= np.where(np.arange(n) < n_e, 1.0, -3.0)[:, None]  # rows presynaptic
+    np.fill_diagonal(w, 0.0)
+    r_net = np.full((n, 1), 300.0)
+    cases["E/I network (128)"] = (
+        dict(n=n, has_rec=True, w_rec=w, Itau_mem=(2 / 3) * D["Itau_mem"],
+             Igain_mem=(8 / 3) * D["Itau_mem"]),
+        lambda dt: poisson_counts(seeds, r_net, np.full_like(r_net, 2.0), t_total, dt, (AMPA,)),
+        True,
+    )  # fmt: skip
     return cases
 
 
