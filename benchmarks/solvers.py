@@ -97,6 +97,13 @@ def case_list(t_total: float) -> dict:
         lambda dt: poisson_counts(seeds, r_n, np.full_like(r_n, 5.0), t_total, dt, (NMDA,)),
         False,
     )
+    r_o = np.array([[800.0], [2000.0], [1200.0]])
+    w_o = np.array([[12.0], [6.0], [8.0]])
+    cases["NMDA only"] = (
+        dict(n=3, If_nmda=np.array([1e-9, 1e-9, 2e-9])),
+        lambda dt: poisson_counts(seeds, r_o, w_o, t_total, dt, (NMDA,)),
+        False,
+    )
     r_g = np.array([[200.0], [500.0]])
     cases["DC - GABA"] = (
         dict(n=2, Idc=5e-9),
