@@ -165,7 +165,8 @@ def _soma(
     if chord:  # the gate's chord from I_mem to I_p, the end of the step without the relaxation
         i_p = imem * _first_guess(xp, xp.maximum(h_tau * drive, 0.0), imem, igain, io)
         d_iin = held.nmda * p.if_nmda / (gate_den * (i_p + p.if_nmda))
-    else:  # NMDA at I_0: its gate's slope is below I_0 / I_f of the others'
+        d_iin = xp.where(held.nmda > io, d_iin, 0.0)  # NMDA at I_0: as where not computed
+    else:  # NMDA not computed (at I_0): its gate's term in R, but not linearised
         d_iin = 0.0
     # d drive / d I_mem, with d I_sum / d I_mem = -beta I_pf / I_mem
     d_drive = p.mem_g * (d_iin + beta * ipf / imem) - (i_sum - beta * ipf) * p.mem_r_itau
