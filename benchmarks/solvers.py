@@ -3,6 +3,7 @@ converged rates (forward Euler at dt = 20 us), and the time per step.
 
     python benchmarks/solvers.py            # all tables (about 10 minutes on 2 cores)
     python benchmarks/solvers.py --quick    # shorter runs
+    python benchmarks/solvers.py --accuracy # or --speed, or --tau: one part
 
 Accuracy, on two sets of cases: :func:`case_list` (the cases the solver was developed on) and
 :func:`hidden_case_list` (written before any of their results was seen, never tuned to;
@@ -360,12 +361,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs")
     ap.add_argument("--tau", action="store_true", help="only the time-constant limit sweep")
+    ap.add_argument("--accuracy", action="store_true", help="only the accuracy tables")
+    ap.add_argument("--speed", action="store_true", help="only the speed table")
     args = ap.parse_args()
     t_total = 2.0 if args.quick else 5.0
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}, T = {t_total} s per case")
     if args.tau:
         tau_limit(t_total)
         return
+    if not args.speed:
+        accuracy_tables(t_total)
+    if not args.accuracy:
+        speed_table(args.quick)
+
+
+def accuracy_tables(t_total: float) -> None:
     header = (
         "| case | converged rate (Hz) | Euler 1 ms | ExpEuler 1 ms | ExpEuler 0.5 ms |\n"
         "|---|---|---|---|---|"
@@ -378,9 +388,12 @@ def main() -> None:
         print(f"\n{title}\n{header}")
         for name, span, e1, x1, x05 in rows:
             print(f"| {name} | {span} | {e1:+.1f} % | {x1:+.1f} % | {x05:+.1f} % |")
+
+
+def speed_table(quick: bool) -> None:
     configs = ((64, 1, False), (256, 1, False), (1024, 1, False), (256, 32, False))
     configs += ((256, 32, True),)
-    srows = speed(configs if not args.quick else ((256, 1, False),), 500 if args.quick else 1000)
+    srows = speed(configs if not quick else ((256, 1, False),), 500 if quick else 1000)
     print(
         "\n| n | batch | input | Euler (us/step) | ExpEuler (us/step) | ratio | per-run ratios |\n"
         "|---|---|---|---|---|---|---|"
