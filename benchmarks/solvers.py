@@ -3,7 +3,7 @@ converged rates (forward Euler at dt = 20 us), and the time per step.
 
     python benchmarks/solvers.py            # all tables (about 10 minutes on 2 cores)
     python benchmarks/solvers.py --quick    # shorter runs
-    python benchmarks/solvers.py --accuracy # or --speed, or --tau: one part
+    python benchmarks/solvers.py --accuracy # or --speed, --step, --tau: one part
 
 Accuracy, on two sets of cases: :func:`case_list` (the cases the solver was developed on) and
 :func:`hidden_case_list` (written before any of their results was seen, never tuned to;
@@ -284,6 +284,55 @@ def speed(configs, steps: int, repeats: int = 7) -> list[tuple]:
     return rows
 
 
+def step_speed(configs=((1, 1024), (32, 256)), steps: int = 300, repeats: int = 15) -> list:
+    """Time per step (us) of each solver's element-wise step alone: a ``lax.scan`` of
+    ``solver.step`` over ``(batch, n)`` neurons with AMPA and GABA computed (AMPA input on 5 %
+    of the neurons per step), no recurrence, the module's currents passed as arguments (not
+    folded into the program). ``(batch, n, Euler's fastest, ExpEuler's fastest)`` of
+    ``repeats`` alternating runs (the fastest run filters out other jobs on shared CPUs)."""
+    import jax.numpy as jnp
+
+    from dynapse2.nn.backends import step_options
+    from dynapse2.physics.fused import FusedState
+    from dynapse2.physics.step import JAX_OPS, circuit
+
+    types = (AMPA, GABA)
+    rows = []
+    for batch, n in configs:
+        m = DynapSim(n, Idc=2e-9)
+        rng = np.random.default_rng(0)
+        x = jnp.asarray((rng.random((steps, batch, n)) < 0.05) * 5.0, jnp.float32)
+        runs = {}
+        for solver in (Euler(), ExponentialEuler()):
+
+            def run(m, x, solver=solver):
+                c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
+                p = solver.prepare(jnp, c, m.dt, types)
+                full = lambda a: jnp.full(x.shape[1:], a, jnp.float32)  # noqa: E731
+                s0 = FusedState(
+                    full(m.Io), (full(m.Io), full(m.Io)), full(m.Io), full(0.0), full(0.0)
+                )
+                opts = step_options(m)
+
+                def body(s, xt):
+                    s = solver.step(JAX_OPS, p, s, (xt, None), m.dt, types=types, **opts)
+                    return s, s.spikes
+
+                return jax.lax.scan(body, s0, x)[1].sum()
+
+            run = jax.jit(run)
+            run(m, x).block_until_ready()
+            runs[solver.name] = run
+        best = {k: np.inf for k in runs}
+        for _ in range(repeats):
+            for k, run in runs.items():
+                t0 = time.perf_counter()
+                run(m, x).block_until_ready()
+                best[k] = min(best[k], (time.perf_counter() - t0) / steps * 1e6)
+        rows.append((batch, n, best["euler"], best["exponential_euler"]))
+    return rows
+
+
 RATIOS = (1.0, 2.0, 3.0, 5.0, 7.0, 8.0, 10.0)
 
 
@@ -363,11 +412,17 @@ def main() -> None:
     ap.add_argument("--tau", action="store_true", help="only the time-constant limit sweep")
     ap.add_argument("--accuracy", action="store_true", help="only the accuracy tables")
     ap.add_argument("--speed", action="store_true", help="only the speed table")
+    ap.add_argument("--step", action="store_true", help="only the element-wise step's speed")
     args = ap.parse_args()
     t_total = 2.0 if args.quick else 5.0
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}, T = {t_total} s per case")
     if args.tau:
         tau_limit(t_total)
+        return
+    if args.step:
+        print("\n| batch x n | Euler (us/step) | ExpEuler (us/step) | ratio |\n|---|---|---|---|")
+        for b, n, e, x_ in step_speed():
+            print(f"| {b} x {n} | {e:.1f} | {x_:.1f} | {x_ / e:.2f}x |")
         return
     if not args.speed:
         accuracy_tables(t_total)
