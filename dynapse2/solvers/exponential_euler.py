@@ -138,6 +138,7 @@ def _soma(
     dt: Any,
     *,
     chord: bool,
+    positive_feedback: bool,
     kappa: float,
     io: float,
     detach_feedback: bool,
@@ -148,14 +149,17 @@ def _soma(
     """The soma over ``dt`` seconds (a float or per neuron) from ``imem`` (A) with ``timer`` (s)
     of refractory period left (see the module docstring, steps 2 and 3): ``(imem, spikes,
     timer)`` at its end. ``chord``: linearise the NMDA gate by its chord (else its slope is
-    left out: NMDA at I_0)."""
+    left out: NMDA at I_0). ``positive_feedback=False``: I_pf = 0 (the thresholded soma; R is
+    then affine in I_mem but for the NMDA gate, and the step exact for it)."""
     xp = ops.xp
     igain = p.igain_mem
     u0 = xp.log(imem)
     beta = kappa / (kappa + 1.0)
-    ipf = xp.exp(beta * u0 + math.log(io) / (kappa + 1.0))
-    if detach_feedback:
-        ipf = ops.stop_gradient(ipf)
+    ipf = 0.0
+    if positive_feedback:
+        ipf = xp.exp(beta * u0 + math.log(io) / (kappa + 1.0))
+        if detach_feedback:
+            ipf = ops.stop_gradient(ipf)
     h_tau = xp.maximum(dt - timer, 0.0) * p.r_tau  # the part out of the refractory period / tau
     i_sum = held.i_leak - ipf
     q = imem / (imem + igain)  # dI_mem / dy
@@ -278,7 +282,10 @@ class ExponentialEuler(AbstractSolver):
         detach_reset: bool = True,
         slope: float = 1.0,
         surrogate: str = "log",
+        positive_feedback: bool = True,
     ) -> FusedState:
+        """See :meth:`AbstractSolver.step`; ``positive_feedback=False`` drops the soma's I_pf
+        (the thresholded soma, see :func:`dynapse2.physics.step.step`)."""
         xp = ops.xp
         # 1. synapses: the step's pulse at its start, then the exact decay; the soma sees the mean
         isyn, mean = [], {}
@@ -308,6 +315,7 @@ class ExponentialEuler(AbstractSolver):
         options = dict(
             kappa=kappa, io=io, detach_feedback=detach_feedback, detach_reset=detach_reset,
             slope=slope, surrogate=surrogate, chord=NMDA in mean,
+            positive_feedback=positive_feedback,
         )  # fmt: skip
         if NMDA not in mean:
             imem, spikes, timer = _soma(ops, p, s.imem, s.timer, held, dt, **options)

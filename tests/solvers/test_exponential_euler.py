@@ -180,6 +180,26 @@ def test_a_neuron_without_nmda_current_steps_as_if_nmda_were_not_computed():
     assert (both.max(axis=0) <= 1).all()
 
 
+def test_without_positive_feedback_fixed_point_and_rates_match_closed_form_and_euler():
+    # the thresholded soma (positive_feedback=False): R is affine in I_mem, the step exact.
+    # Below threshold: the fixed point I* = I_gain (I_in - I_sum) / I_sum (NMDA at I_0 adds
+    # I_0 I/(I + I_f) to I_in); above: a leaky integrator that fires at the converged rate
+    itau, gain = 5e-12, 4.0
+    kw = dict(positive_feedback=False, Itau_mem=itau, Igain_mem=gain * itau)
+    idc = np.array([0.05, 0.2]) * 1e-9
+    m = DynapSim(2, solver=ExponentialEuler(), Idc=idc, Ispkthr=1e-6, backend="numpy", **kw)
+    _, st, _ = m(np.zeros((3000, 2)))
+    isum = itau + 2 * m.Io  # leak + AHP and SHUNT at I_0
+    f = lambda i: gain * itau * (idc + m.Io * i / (i + 1e-9) - isum) / isum - i  # noqa: E731
+    fixed = [brentq(lambda i, j=j: f(i)[j], 1e-12, 1e-7, xtol=1e-25) for j in (0, 1)]
+    np.testing.assert_allclose(st["imem"], fixed, rtol=1e-6)
+    # fixed points at 2x and 6x a 20 nA threshold: spikes at rates of a leaky integrator
+    r = _rates(dict(n=2, Idc=[10e-9 * 2, 30e-9 * 2], Ispkthr=2e-8, **kw), _dc(2))
+    assert (r[2e-5] > 10).all()
+    np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
+    np.testing.assert_allclose(r[5e-4], r[2e-5], rtol=0.02)
+
+
 def test_gradients_through_exponential_euler_exist_and_are_finite():
     # the default detach options, as for Euler (without them BPTT overflows with either solver)
     rng = np.random.default_rng(0)
