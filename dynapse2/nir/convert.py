@@ -39,8 +39,9 @@ tau_mem = C_mem U_T / (kappa I_sum) and G = I_gain_mem / I_sum. So
   ``ITAU_MEM_MIN``: tau_mem is capped at ``TAU_MEM_MAX`` ~ 89 ms), ``Igain_mem = G I_sum``
   with G = ``GAIN_MEM`` = 0.1 (the soma is linear for I_mem >> I_gain_mem);
 - ``Itau_ampa = C_ampa U_T / (kappa tau_syn)``, ``Itau_gaba = C_gaba U_T / (kappa tau_syn)``,
-  ``Igain_* = 100 Itau_*`` (the nominal synapse gain ratio); NMDA, SHUNT, AHP stay at their
-  defaults (unused: no input reaches them, AHP is off);
+  ``Igain_* = SYN_GAIN Itau_*`` (1000, ten times the nominal ratio, capped at the BG's
+  1.5 uA: an event charges the synapse ten times more, so weights are ten times smaller);
+  NMDA, SHUNT, AHP stay at their defaults (unused: no input reaches them, AHP is off);
 - threshold ``Ispkthr = LIF_THRESHOLD`` (1 nA); the membrane scale is ``alpha = Ispkthr /
   (v_threshold - v_leak)`` (A per NIR volt): v - v_leak <-> I_mem / alpha;
 - ``Idc = I_sum + alpha R w_in b / G`` (the leak node's offset cancelled; an ``Affine`` bias
@@ -49,10 +50,11 @@ tau_mem = C_mem U_T / (kappa I_sum) and G = I_gain_mem / I_sum. So
   DPI synapse by J = (Igain/Itau) Iscale (1 - exp(-t_pulse / tau_syn)), so the ``Linear``
   weight (units of Iscale; positive -> AMPA, negative -> GABA, as Linear + DynapSim already
   split them) is ``W_dyn[i, j] = alpha_j R_j w_in_j dt W_nir[j, i] / (G tau_syn_j J_j)``, about
-  ``alpha R w_in dt W / (G 100 Iscale t_pulse)``: tau_syn cancels. For an snnTorch
-  ``Synaptic`` (beta = 0.99, alpha = 0.95 at dt = 1e-4 s) a weight of 0.1 (a strong one
-  there: it alone lifts v by 2 thresholds) becomes 20 Iscale = 200 nA, inside what the base
-  weights SYAM_W0..3 can sum to (~2 uA);
+  ``alpha R w_in dt W / (G SYN_GAIN Iscale t_pulse)``: tau_syn cancels. For an snnTorch
+  ``Synaptic`` (beta = 0.98, alpha = 0.95 at dt = 1e-4 s) a weight of 0.1 (a strong one
+  there: it alone lifts v by 2 thresholds) becomes ~1 Iscale = 10 nA. ``Iscale`` is the
+  nominal 10 nA unless a weight would exceed ``WEIGHT_MAX`` = 15 units: then the
+  population's Iscale is raised so that the largest weight is 15 units (reported);
 - refractory period: NIR has none; ``Iref`` makes t_ref = dt, the one step DynapSim holds a
   neuron after a spike anyway;
 - ``LIF`` is a ``CubaLIF`` without a synapse: the DPI synapse gets tau_syn = 10 dt (the
@@ -138,6 +140,12 @@ LIF_THRESHOLD = 1e-9
 """I_spkthr (A) of an imported spiking population (thresholded soma): v_threshold - v_leak
 maps to it. At 1 nA the soma's slow start below I_gain_mem (~5 pA at tau_mem = 20 ms) is a
 small part of the range, and unit NIR weights stay within the base weights' sums."""
+SYN_GAIN = 1000.0
+"""I_gain / I_tau of imported synapses (the nominal ratio is 100)."""
+WEIGHT_MAX = 15.0
+"""The largest imported weight, in units of the population's Iscale: 4 bits of a unit base
+weight (``dynapse2.train.WEIGHT_BOUND``, fit's default bound). A population whose weights
+would be larger gets a larger Iscale instead (the same currents)."""
 READOUT_SPAN = 1e-9
 """I_mem swing (A) of an LI/CubaLI readout over ``readout_range`` on each side of its rest."""
 SPKTHR_MAX = current_range("SOIF_SPKTHR_P")[1]
@@ -260,8 +268,8 @@ def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]
     """The DynapSim currents (A, float64 ``(n,)``) of a population with these time constants
     (s): ``Itau_mem`` (so that the leak node I_sum = C_mem U_T / (kappa tau_mem), at least
     :data:`ITAU_MEM_MIN`), ``Igain_mem`` (= ``GAIN_MEM`` I_sum), ``Itau_ampa``, ``Igain_ampa``,
-    ``Itau_gaba``, ``Igain_gaba``, ``Ispkthr`` (= :data:`LIF_THRESHOLD`) and ``Iref``
-    (t_ref = dt)."""
+    ``Itau_gaba``, ``Igain_gaba`` (``SYN_GAIN`` Itau, at most the BG's largest I_gain),
+    ``Ispkthr`` (= :data:`LIF_THRESHOLD`) and ``Iref`` (t_ref = dt)."""
     checks.number("dpi_currents", "dt", dt, lo=0, lo_open=True)
     C = K.CAPACITANCES
     isum = leak_current(C["C_mem"], np.asarray(tau_mem, np.float64), KAPPA, K.UT)
@@ -269,7 +277,8 @@ def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]
     out = {"Itau_mem": itau_mem, "Igain_mem": GAIN_MEM * leak_node(itau_mem)}
     for s in ("ampa", "gaba"):
         itau = leak_current(C[f"C_{s}"], np.asarray(tau_syn, np.float64), KAPPA, K.UT)
-        out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, K.GAIN_RATIO_SYNAPSE * itau
+        top = current_range(f"Igain_{s}")[1]
+        out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, np.minimum(SYN_GAIN * itau, top)
     out["Ispkthr"] = np.full_like(itau_mem, LIF_THRESHOLD)
     out["Iref"] = np.full_like(itau_mem, C["C_ref"] * K.VTH / dt)
     return out
@@ -666,11 +675,23 @@ def _import_population(name, node, ff: _Conn, rec: _Conn | None, dt, backend, v_
     w_in = np.eye(n) if ff.w is None else ff.w
     if w_in.shape[0] != n:
         raise _reject(name, node, f"input weights of shape {w_in.shape}", f"expected ({n}, .)")
-    lin = Linear((w_in.shape[1], n), weight=(w_in * k_syn[:, None]).T)
+    w_ff = (w_in * k_syn[:, None]).T  # (in, n), units of the nominal Iscale
     w_rec = None
     if rec is not None:
         w_rec = (np.eye(n) if rec.w is None else rec.w) * k_syn[:, None]  # (post, pre)
         w_rec = w_rec.T  # DynapSim: row presynaptic, column postsynaptic
+    # the weight unit: raised where a weight would exceed WEIGHT_MAX unit weights, so that
+    # every weight fits the 4 bits of the core's base weights (and fit's default bound)
+    w_max = max(
+        float(np.abs(w_ff).max(initial=0)),
+        float(np.abs(w_rec).max(initial=0)) if w_rec is not None else 0.0,
+    )
+    iscale = K.ISCALE * max(1.0, w_max / WEIGHT_MAX)
+    if iscale > K.ISCALE:
+        w_ff = w_ff * (K.ISCALE / iscale)
+        w_rec = None if w_rec is None else w_rec * (K.ISCALE / iscale)
+        p["approx"].append(f"Iscale {iscale * 1e9:.3g} nA (weights up to {WEIGHT_MAX:g} units)")
+    lin = Linear((w_in.shape[1], n), weight=w_ff)
     values = {k: v for k, v in cur.items()} | {"Idc": idc}
     pop = DynapSim(
         n,
@@ -679,6 +700,7 @@ def _import_population(name, node, ff: _Conn, rec: _Conn | None, dt, backend, v_
         dt=dt,
         backend=backend,
         positive_feedback=False,
+        Iscale=iscale,
         **values,
     )
     scale = None
