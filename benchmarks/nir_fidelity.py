@@ -35,13 +35,6 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "nir"
 DT = 1e-4
 
 
-IN_RANGE = 0.05
-"""The DPI's operating range, in spikes per step: a neuron (in a sample) whose reference
-rate is at most this (an interval of 20 steps or more at 0.1 ms, 500 Hz) is in range. Above,
-the NIR LIF may fire at every step, which the DPI cannot (a one-step refractory period, and
-after each reset the soma restarts from I_0 through its slow region)."""
-
-
 def _layer_counts(rec: dict) -> list[np.ndarray]:
     """Spike counts ``(batch, n)`` of each DynapSim layer of a ``Sequential`` record."""
     keys = sorted((k for k in rec if k.endswith("_DynapSim")), key=lambda k: int(k.split("_")[0]))
@@ -53,20 +46,21 @@ def _dynapsim(net, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return _layer_counts(rec), np.asarray(out).sum(axis=1)
 
 
-def _reference(graph, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+def _reference(graph, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list[float]]:
     ref = simulate(graph, x, DT)
     # neuron nodes in the order signals reach them (the simulation's topological order)
-    return [ref[k].sum(axis=1) for k in ref if k != "output"], ref["output"].sum(axis=1)
+    layers = [k for k in ref if k != "output"]
+    counts = [ref[k].sum(axis=1) for k in layers]
+    # the share of spikes fired on the step right after a spike of the same neuron: the
+    # NIR LIF can fire at every step, a DynapSim neuron at most every second step (one
+    # refractory step; after the reset the soma restarts from I_0)
+    burst = [float((ref[k][:, 1:] * ref[k][:, :-1]).sum() / max(ref[k].sum(), 1)) for k in layers]
+    return counts, ref["output"].sum(axis=1), burst
 
 
-def _rates(counts: list[np.ndarray], steps: int, mask: list[np.ndarray] | None = None):
-    """Mean rate (Hz) per layer, over all (sample, neuron) pairs or those in ``mask``."""
-    if mask is None:
-        mask = [np.ones_like(c, bool) for c in counts]
-    return [
-        float(c[m].sum() / max(m.sum(), 1) / (steps * DT))
-        for c, m in zip(counts, mask, strict=True)
-    ]
+def _rates(counts: list[np.ndarray], steps: int) -> list[float]:
+    """Mean rate (Hz) per layer over samples and neurons."""
+    return [float(c.mean() / (steps * DT)) for c in counts]
 
 
 def accuracy(counts: np.ndarray, y: np.ndarray) -> float:
@@ -103,7 +97,7 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool 
         graph = snntorch_convention(graph)
         path, name = graph, f"{name} (r, w_in fixed)"
     steps = x.shape[1]
-    ref_layers, ref_counts = _reference(graph, x)
+    ref_layers, ref_counts, burst = _reference(graph, x)
     net, report = from_nir(path, dt=DT, report=True)
     imp_layers, imp_counts = _dynapsim(net, x)
     with warnings.catch_warnings(record=True) as caught:
@@ -111,7 +105,6 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool 
         mapping = map_network(net, prune=True)  # a neuron hears at most 64 sources
         cfg = mapping.config
     q_layers, q_counts = _dynapsim(network_from_config(cfg), x)
-    in_range = [c <= IN_RANGE * steps for c in ref_layers]
     return {
         "name": name,
         "framework": exporter["framework"],
@@ -122,12 +115,7 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool 
             "import": _rates(imp_layers, steps),
             "quantized": _rates(q_layers, steps),
         },
-        "rates_in_range": {
-            "reference": _rates(ref_layers, steps, in_range),
-            "import": _rates(imp_layers, steps, in_range),
-            "quantized": _rates(q_layers, steps, in_range),
-            "fraction": [float(m.mean()) for m in in_range],
-        },
+        "burst": burst,
         "accuracy": {
             "exporter": exporter["test_accuracy"],
             "reference": accuracy(ref_counts, y),
@@ -154,18 +142,16 @@ def _pm(values: list[float], fmt: str = "{:.1f}") -> str:
 def table(results: list[dict]) -> str:
     lines = [
         "| graph | layer | reference Hz | import Hz (vs ref) | quantized Hz (vs ref) "
-        "| in range: share | ref Hz | import vs ref | quantized vs ref |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| reference spikes at consecutive steps |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         a_, b_, c_ = (r["rates"][k] for k in ("reference", "import", "quantized"))
-        g = r["rates_in_range"]
         for li in range(len(a_)):
             a, b, c = a_[li], b_[li], c_[li]
-            ai, bi, ci = g["reference"][li], g["import"][li], g["quantized"][li]
             lines.append(
                 f"| {r['name']} | {li} | {a:.1f} | {b:.1f} ({_rel(b, a)}) | {c:.1f} ({_rel(c, a)}) "
-                f"| {100 * g['fraction'][li]:.0f} % | {ai:.1f} | {_rel(bi, ai)} | {_rel(ci, ai)} |"
+                f"| {100 * r['burst'][li]:.0f} % |"
             )
     lines += [
         "",
@@ -183,9 +169,8 @@ def table(results: list[dict]) -> str:
         "Over seeds (mean ± std): accuracy points relative to the exporter, rate error in %",
         "",
         "| framework, kind | seeds | exporter % | import - exporter | quantized - exporter "
-        "| reference - exporter | rate error import (per layer) | rate error quantized "
-        "| in range: import | in range: quantized |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| reference - exporter | rate error import (per layer) | rate error quantized |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -203,8 +188,7 @@ def table(results: list[dict]) -> str:
         lines.append(
             f"| {fw}, {kind} | {len(rs)} | {_pm([100 * r['accuracy']['exporter'] for r in rs])} | "
             f"{_pm(acc('import'))} | {_pm(acc('quantized'))} | {_pm(acc('reference'))} | "
-            f"{_pm(err('import'))} | {_pm(err('quantized'))} | "
-            f"{_pm(err('import', 'rates_in_range'))} | {_pm(err('quantized', 'rates_in_range'))} |"
+            f"{_pm(err('import'))} | {_pm(err('quantized'))} |"
         )
     return "\n".join(lines)
 

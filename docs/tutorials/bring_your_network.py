@@ -128,20 +128,24 @@ for i, (a, b) in enumerate(zip(ref_rates, rates, strict=True)):
     )
 
 # %% [markdown]
-# The rates are in NIR time: snnTorch's step is 0.1 ms, so 1 kHz is one spike every 10
-# steps. The imported neurons fire a little less than the NIR model: after each reset the
-# DPI soma restarts from I_0 and passes its slow, multiplicative region, the one-step
-# refractory period adds a step to every interval, and forward Euler under-fires at 20-50
-# steps per time constant. `benchmarks/README.md` (section NIR) has these figures for three
-# seeds of snnTorch and spyx networks.
+# The accuracy carries over; the rates do not. The rates are in NIR time: snnTorch's step is
+# 0.1 ms, so 1 kHz is one spike every 10 steps. This network, as trained, fires in bursts:
+# most of its hidden spikes come on the step right after a spike of the same neuron, which
+# the NIR LIF allows (it resets to 0 and can cross threshold again at once) and a DPI neuron
+# does not (one refractory step, then the soma restarts from I_0 through its slow,
+# multiplicative region). So the imported layers fire at about half the NIR rate. Driven in
+# the DPI's range (intervals of 10 steps or more) the import follows the NIR rates within
+# ~10 % (the tests in `tests/nir/test_import_paths.py`); `benchmarks/README.md` (section NIR)
+# has the figures for three seeds of snnTorch and spyx networks.
 #
 # ## Fine-tune for device mismatch
 #
 # Every chip differs from the nominal model: each current and capacitance of each neuron is
 # off by some 20 %. On simulated chips (`with_mismatch`) the imported network loses some
 # accuracy. A few epochs of training with a fresh mismatch draw every step
-# (`fit(..., mismatch=0.2)`) make it robust. The imported weights are larger than `fit`'s
-# default bound of 15 unit weights, so the bound is set to the largest imported weight.
+# (`fit(..., mismatch=0.2)`, the weights trained) make it robust to the chips it will meet. The import keeps every
+# weight within 15 unit weights (`fit`'s default bound and what the base weights hold),
+# raising a population's `Iscale` where needed.
 
 # %%
 chips = [jax.random.PRNGKey(100 + i) for i in range(5)]
@@ -152,10 +156,8 @@ def on_chips(net):
 
 
 before = on_chips(net)
-bound = float(max(np.abs(np.asarray(m.weight)).max() for m in net.modules[::2]))
 tuned, history = fit(net, x_train, y_train, spike_count_loss(), epochs=15, batch_size=50,
-                     mismatch=0.2, key=jax.random.PRNGKey(0), weight_bound=bound,
-                     progress=False)  # fmt: skip
+                     mismatch=0.2, key=jax.random.PRNGKey(0), progress=False)  # fmt: skip
 after = on_chips(tuned)
 print(f"5 chips at 20 % mismatch: imported {100 * before.mean():.1f} ± {100 * before.std():.1f} %, "
       f"fine-tuned {100 * after.mean():.1f} ± {100 * after.std():.1f} %")  # fmt: skip
