@@ -143,9 +143,9 @@ for i, (a, b) in enumerate(zip(ref_rates, rates, strict=True)):
 # Every chip differs from the nominal model: each current and capacitance of each neuron is
 # off by some 20 %. On simulated chips (`with_mismatch`) the imported network loses some
 # accuracy. A few epochs of training with a fresh mismatch draw every step
-# (`fit(..., mismatch=0.2)`, the weights trained) make it robust to the chips it will meet. The import keeps every
-# weight within 15 unit weights (`fit`'s default bound and what the base weights hold),
-# raising a population's `Iscale` where needed.
+# (`fit(..., mismatch=0.2)`, the weights trained) make it robust to the chips it will meet.
+# The import keeps every weight within 15 unit weights (`fit`'s default bound and what the
+# base weights hold), raising a population's `Iscale` where needed.
 
 # %%
 chips = [jax.random.PRNGKey(100 + i) for i in range(5)]
