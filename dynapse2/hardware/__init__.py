@@ -28,8 +28,23 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Lazy exports: importing ``dynapse2.hardware`` (or its pure submodules ``chip``, ``config``,
-# ``mapper``, ``samna_backend``) pulls in neither samna nor JAX; a name is imported on first use.
+# Lazy exports: a name is imported on first use, so importing ``dynapse2.hardware`` imports
+# none of its submodules and never samna. JAX comes with the package itself (``dynapse2``
+# exports the module system); of the submodules, only those in JAX_FREE import no JAX (nor
+# equinox, optax or samna) themselves, which tests/test_layers.py checks.
+JAX_FREE: tuple[str, ...] = (
+    "bias",
+    "chip",
+    "config",
+    "config_diff",
+    "config_io",
+    "config_tree",
+    "drain",
+    "events",
+    "mapper",
+    "samna_json",
+    "samna_json_tables",
+)
 _EXPORTS: dict[str, str] = {
     "ParameterTable": "bias",
     "current": "bias",
@@ -69,7 +84,7 @@ _EXPORTS: dict[str, str] = {
     "to_samna_json": "samna_json",
     "HardwareUnavailableError": "samna_backend",
     "from_samna": "samna_backend",
-    "open_device": "samna_backend",
+    "open_device": "device",
     "samna_status": "samna_backend",
     "to_samna": "samna_backend",
     "QuantizedWeights": "weights",

@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
-from dynapse2.hardware.chip import N_NEURONS_PER_CORE  # chip facts only, no hardware code
 from dynapse2.nn import backends
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
+from dynapse2.physics.chip import N_NEURONS_PER_CORE
 from dynapse2.physics.dpi import leak_current, time_constant
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS

@@ -3,7 +3,7 @@
 - Trained currents: set to the mean over their parameter group (``DynapSim.groups``; on the
   chip a core's neurons share one bias value), then clipped into
   ``[I_min, I_max]``, the smallest nonzero and largest current the bias generator can produce
-  (:func:`dynapse2.hardware.bias.current_range`). Leak currents ``Itau_*`` are also bounded
+  (:func:`dynapse2.physics.bias_generator.current_range`). Leak currents ``Itau_*`` are also bounded
   above so that every DPI time constant ``tau = C U_T / (kappa I_tau)`` stays at least
   ``solver.min_tau_steps * dt``, the shortest the module's solver accepts (10 dt for
   ``Euler()``, 8 dt for ``ExponentialEuler()``; see :mod:`dynapse2.solvers`):
@@ -30,9 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
-from dynapse2.hardware.bias import current_range
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Module
 from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.physics.bias_generator import current_range
 from dynapse2.train.trainable import WEIGHTS, modules
 
 __all__ = ["WEIGHT_BOUND", "current_bounds", "group_mean", "project"]
