@@ -51,7 +51,7 @@ def _steps(bg: str) -> np.ndarray:
     return _model(bg, np.arange(_N_COARSE), np.array(1))
 
 
-def _check_ints(label: str, value: np.ndarray, hi: int) -> np.ndarray:
+def _check_ints(label: str, value: np.ndarray | int, hi: int) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in "iub":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):

@@ -232,6 +232,18 @@ class Core:
     """
 
     __slots__ = ("parameters", "monitored_neuron", "flags", *_ARRAY_FIELDS)
+    # The arrays of _ARRAY_FIELDS, declared for type checkers (checked below the class).
+    syn_tag: np.ndarray
+    syn_dendrite: np.ndarray
+    syn_weight: np.ndarray
+    syn_stp: np.ndarray
+    syn_precise_delay: np.ndarray
+    syn_mismatched_delay: np.ndarray
+    dest_tag: np.ndarray
+    dest_core: np.ndarray
+    dest_x_hop: np.ndarray
+    dest_y_hop: np.ndarray
+    latches: np.ndarray
 
     def __init__(
         self,
@@ -316,9 +328,14 @@ class Core:
         return f"Core({n_syn} active synapses, {n_dest} active destinations)"
 
 
+assert set(Core.__annotations__) >= set(_ARRAY_FIELDS), "declare every array field on Core"
+
+
 # --- Views --------------------------------------------------------------------------------
 class _Entries(tuple):
     """A neuron's CAM or SRAM entries: a tuple whose out-of-range index names the limit."""
+
+    _what: str
 
     def __new__(cls, what: str, items: Iterable[Any]) -> _Entries:
         out = super().__new__(cls, items)
@@ -419,10 +436,14 @@ def _mask_bits(mask: int, n: int) -> tuple[bool, ...]:
 def _bits_mask(where: str, field: str, bits: Any, n: int) -> int:
     if isinstance(bits, (int, np.integer)) and not isinstance(bits, bool):
         return _check_scalar_int(where, field, bits, 0, (1 << n) - 1)
-    bits = list(bits)
-    if len(bits) != n:
-        raise ValueError(f"{where}: {field} must have {n} booleans, got {len(bits)}")
-    return sum(int(_check_bool(where, field, b)) << i for i, b in enumerate(bits))
+    if not isinstance(bits, Iterable):
+        raise TypeError(
+            f"{where}: {field} must be {n} booleans or an integer mask, got {type(bits).__name__}"
+        )
+    items = list(bits)
+    if len(items) != n:
+        raise ValueError(f"{where}: {field} must have {n} booleans, got {len(items)}")
+    return sum(int(_check_bool(where, field, b)) << i for i, b in enumerate(items))
 
 
 class Synapse(_Entry):

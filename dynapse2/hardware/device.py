@@ -33,7 +33,7 @@ from dynapse2.hardware import samna_current
 from dynapse2.hardware.config import Configuration
 from dynapse2.hardware.drain import DRAIN_PARAMETERS, leaky_configuration
 from dynapse2.hardware.events import decode_output, encode_input
-from dynapse2.hardware.network import map_network
+from dynapse2.hardware.network import map_network, pairs
 from dynapse2.hardware.virtual_board import VirtualBoard
 from dynapse2.nn.module import Module, simulation
 
@@ -309,7 +309,6 @@ def to_hardware(
         board: Any = device
     else:
         board = open_device(mapping.config, device, bitfile)
-    first = net.modules[0] if hasattr(net, "modules") else net
-    n_in = first.shape[0]
-    dt = mapping.network.modules[1].dt
+    n_in = net.shape[0]
+    dt = pairs(mapping.network)[0][1].dt
     return DynapseBoard(mapping.config, board, dt=dt, n_in=n_in, drain=drain)

@@ -158,7 +158,8 @@ def _require_samna() -> Any:
             f"{status.detail}, which is not reachable from here, so it is not imported; "
             f"{_INSTALL_HINT}.",
         )
-    import samna  # noqa: PLC0415  (the one place samna is imported)
+    # The one place samna is imported (optional: absent where the package is type-checked).
+    import samna  # noqa: PLC0415  # pyright: ignore[reportMissingImports]
 
     return samna
 

@@ -158,7 +158,9 @@ class StackBoard:
             )
         self.config = cfg.copy()  # what the board holds, whatever the caller does to cfg
         self.last_changes = ch
-        self._positions = {tuple(c.position): i for i, c in enumerate(cfg.chips)}
+        self._positions = {
+            (int(c.position[0]), int(c.position[1])): i for i, c in enumerate(cfg.chips)
+        }
 
     def _padded(self, cfg: Configuration) -> Configuration:
         """``cfg`` (validated) with reset chips appended up to the board's chip count (samna's
@@ -231,6 +233,8 @@ class StackBoard:
         timestamps). The FPGA injects every event at the chip at grid position (0, 0)
         (inferred, see the module docstring), so an event for chip ``c`` with hops
         ``(dx, dy)`` is sent with hops ``position(c) + (dx, dy)``."""
+        if self.config is None:
+            raise RuntimeError("StackBoard.write: apply a configuration before sending events")
         pos = np.array([c.position for c in self.config.chips], np.int64)[events["chip"]]
         x = pos[:, 0] + events["x_hop"]
         y = pos[:, 1] + events["y_hop"]

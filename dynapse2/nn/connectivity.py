@@ -72,7 +72,7 @@ class SparseWeights(eqx.Module):
         """
         a = np.asarray(w, np.float64)
         if a.ndim == 2:
-            typed = np.zeros((*a.shape, 4))
+            typed = np.zeros((a.shape[0], a.shape[1], 4))
             typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
             a = typed
         if a.ndim != 3 or a.shape[-1] != 4:

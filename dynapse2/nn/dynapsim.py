@@ -478,7 +478,7 @@ def _check_key(where: str, name: str, key: Any, optional: bool = False) -> None:
         return
     dtype = getattr(key, "dtype", None)
     ok = dtype is not None and (
-        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        jnp.issubdtype(dtype, jax.dtypes.prng_key)
         or (getattr(dtype, "kind", None) == "u" and len(getattr(key, "shape", ())) >= 1)
     )
     if not ok:

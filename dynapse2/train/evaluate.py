@@ -140,7 +140,7 @@ def check_key(where: str, key: Any) -> None:
     if key is None:
         return
     dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
         return
     if dtype is None or np.dtype(dtype) != np.uint32 or np.shape(key) != (2,):
         raise ValueError(

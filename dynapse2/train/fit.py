@@ -194,7 +194,7 @@ def default_optimizer(
         del params
         return optax.EmptyState()
 
-    def update(updates: Any, state: optax.EmptyState, params: Any = None) -> tuple[Any, Any]:
+    def update(updates: Any, state: optax.OptState, params: Any = None) -> tuple[Any, Any]:
         del params
 
         def scale(path: Any, u: Any) -> Any:
@@ -451,9 +451,12 @@ def fit(
                 post |= {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}
                 if vl < best_loss:
                     best_loss, best, history.best_epoch = vl, net, epoch
-                elif early_stopping is not None and epoch - history.best_epoch >= early_stopping:
+                elif (
+                    early_stopping is not None
+                    and epoch - (history.best_epoch or 0) >= early_stopping
+                ):
                     history.stopped_early = stop = True
-            bar.set_postfix(epoch=epoch, **post)
+            bar.set_postfix({"epoch": epoch, **post})
             if checkpoint_path is not None:
                 ckpt.save(
                     checkpoint_path,
