@@ -111,6 +111,7 @@ def save(
         "key": key_data,
         "has_best": best is not None,
         "solvers": [m.solver.name for m in _populations(net)],
+        "positive_feedback": [m.positive_feedback for m in _populations(net)],
         "structure": structure(net),
     }
     arrays = {
@@ -149,8 +150,10 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
     try:
         meta, net, best, opt = _read(path, like)
-        net = _with_solvers(net, meta.get("solvers"))
-        best = _with_solvers(best, meta.get("solvers"))
+        net = _with_feedback(_with_solvers(net, meta.get("solvers")), meta.get("positive_feedback"))
+        best = _with_feedback(
+            _with_solvers(best, meta.get("solvers")), meta.get("positive_feedback")
+        )
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -243,6 +246,26 @@ def _with_solvers(net: _Net, names: Any) -> _Net:
     swap = lambda v: v.with_solver(solver_from_name(next(it), "field 'solvers'"))  # noqa: E731
     return jax.tree_util.tree_map(
         lambda v: swap(v) if isinstance(v, DynapSim) else v,
+        net,
+        is_leaf=lambda v: isinstance(v, DynapSim),
+    )
+
+
+def _with_feedback(net: _Net, flags: Any) -> _Net:
+    """``net`` with the saved ``positive_feedback`` of each DynapSim (static, like the
+    solver); a checkpoint without them (older files) keeps ``like``'s."""
+    if net is None or flags is None:
+        return net
+    pops = _populations(net)
+    if (
+        not isinstance(flags, list)
+        or len(flags) != len(pops)
+        or not all(isinstance(f, bool) for f in flags)
+    ):
+        raise _Bad(f"field 'positive_feedback' = {flags!r} is not one boolean per DynapSim")
+    it = iter(flags)
+    return jax.tree_util.tree_map(
+        lambda v: v.with_positive_feedback(next(it)) if isinstance(v, DynapSim) else v,
         net,
         is_leaf=lambda v: isinstance(v, DynapSim),
     )
