@@ -312,18 +312,22 @@ class ExponentialEuler(AbstractSolver):
             mean.get(NMDA, io),
             p.itau_mem + iahp_mean + mean.get(SHUNT, io),
         )
-        options = dict(
-            kappa=kappa, io=io, detach_feedback=detach_feedback, detach_reset=detach_reset,
-            slope=slope, surrogate=surrogate, chord=NMDA in mean,
-            positive_feedback=positive_feedback,
-        )  # fmt: skip
+
+        def soma(imem: Any, timer: Any, h: Any) -> tuple[Any, Any, Any]:
+            return _soma(
+                ops, p, imem, timer, held, h, chord=NMDA in mean,
+                positive_feedback=positive_feedback, kappa=kappa, io=io,
+                detach_feedback=detach_feedback, detach_reset=detach_reset, slope=slope,
+                surrogate=surrogate,
+            )  # fmt: skip
+
         if NMDA not in mean:
-            imem, spikes, timer = _soma(ops, p, s.imem, s.timer, held, dt, **options)
+            imem, spikes, timer = soma(s.imem, s.timer, dt)
             return FusedState(imem, tuple(isyn), iahp, timer, spikes)
         part = xp.where(held.nmda > io, dt / NMDA_SUBSTEPS, 0.0)
         imem, timer, spikes = s.imem, s.timer, None
         for k in range(NMDA_SUBSTEPS):
             h = dt - (NMDA_SUBSTEPS - 1) * part if k == 0 else part
-            imem, fired, timer = _soma(ops, p, imem, timer, held, h, **options)
+            imem, fired, timer = soma(imem, timer, h)
             spikes = fired if spikes is None else xp.maximum(spikes, fired)
         return FusedState(imem, tuple(isyn), iahp, timer, spikes)
