@@ -11,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
-from dynapse2.hardware.chip import N_NEURONS_PER_CORE  # chip facts only, no hardware code
 from dynapse2.nn.backends import BACKENDS, run_jax, run_numpy
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.inputs import input_layout
@@ -20,6 +19,7 @@ from dynapse2.nn.parallel import split_axes
 from dynapse2.nn.params import STATE_NDIM, SimParams, effective_values
 from dynapse2.nn.plan import Plan, PlanOptions, Structure, make_plan
 from dynapse2.physics import constants as K
+from dynapse2.physics.chip import N_NEURONS_PER_CORE
 from dynapse2.physics.dpi import leak_current, time_constant
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
@@ -130,8 +130,8 @@ class DynapSim(Module):
             spikes at step ends; rates at ``dt = 1 ms`` are 15-35 % low against the converged
             ones) or ``ExponentialEuler()`` (exact decays, the soma integrated in its linear
             variable, the threshold crossing, reset and refractory period inside the step;
-            rates at 1 ms within about 5 % of the converged ones, each step ~1.3-2.7x the
-            cost of Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
+            rates at 1 ms within 5 % of the converged ones, at 0.5 ms within about 2 %; each
+            step costs 2-3x Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
             ``"exponential_euler"``) is accepted too.
         groups: the parameter group of each neuron, ``(n,)`` non-negative ints. Neurons of a
             group share every current (on the chip, a core's parameter group): training ties
@@ -595,7 +595,7 @@ def _check_key(where: str, name: str, key: Any, optional: bool = False) -> None:
         return
     dtype = getattr(key, "dtype", None)
     ok = dtype is not None and (
-        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        jnp.issubdtype(dtype, jax.dtypes.prng_key)
         or (getattr(dtype, "kind", None) == "u" and len(getattr(key, "shape", ())) >= 1)
     )
     if not ok:
