@@ -283,7 +283,7 @@ def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch
     ("call", "error", "match"),
     [
         (
-            lambda: Sequential(Linear((3, 4)), "x"),
+            lambda: Sequential(Linear((3, 4), key=jax.random.PRNGKey(0)), "x"),
             TypeError,
             r"Sequential: modules\[1\] = 'x' must be a dynapse2 Module",
         ),
@@ -371,7 +371,7 @@ def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch
             r"from_nir: graph_or_path must be a nir.NIRGraph or a path",
         ),
         (
-            lambda: train.current_bounds(Linear((2, 2)), "Itau_mem"),
+            lambda: train.current_bounds(Linear((2, 2), key=jax.random.PRNGKey(0)), "Itau_mem"),
             TypeError,
             r"current_bounds: m must be a DynapSim",
         ),

@@ -656,7 +656,8 @@ def network_from_config(
     Args:
         cfg: the configuration.
         backend: backend of the DynapSim layers.
-        mismatch, key: device mismatch to simulate (default none) and its random key.
+        mismatch, key: device mismatch to simulate (default none) and the ``jax.random`` key
+            of its draw (required when ``mismatch > 0``).
         dt: simulation time step (s) of every population; default the one the configuration
             records (1 ms without ``meta["dynapse2"]``).
 
@@ -669,6 +670,11 @@ def network_from_config(
     """
     checks.choice("network_from_config", "backend", backend, BACKENDS)
     checks.number("network_from_config", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    if mismatch > 0 and key is None:
+        raise TypeError(
+            f"network_from_config: key is required when mismatch = {mismatch!r} > 0 (the "
+            "mismatch factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
+        )
     if dt is not None:
         checks.number("network_from_config", "dt", dt, lo=0, lo_open=True)
     syn = unroute(cfg)

@@ -83,14 +83,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
 from dynapse2.errors import FileFormatError
 from dynapse2.nn.backends import BACKENDS
-from dynapse2.nn.dynapsim import CURRENTS, DynapSim
+from dynapse2.nn.dynapsim import CURRENTS, DynapSim, _replace
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
 from dynapse2.physics import constants as K
@@ -610,7 +609,6 @@ def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
         w_rec=arr("w_rec") if has_rec else None,
         dt=d["dt"],
         groups=np.asarray(d["groups"], np.int64),
-        mismatch=d["mismatch"],
         backend=backend,
         synapse_model=d["synapse_model"],
         detach_feedback=d["detach_feedback"],
@@ -620,9 +618,12 @@ def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
         solver=solver_from_name(d.get("solver", "euler"), "dynapse2 metadata: solver"),
         **values,
     )
-    if d["mismatch"] > 0:
+    mismatch = checks.number(
+        "from_nir", "dynapse2 metadata: mismatch", d["mismatch"], lo=0, hi=1, hi_open=True
+    )
+    if mismatch > 0:  # the stored factors, not a fresh draw
         factors = {k: jnp.asarray(arr(f"mismatch.{k}")) for k in d["mismatch_names"]}
-        pop = eqx.tree_at(lambda m: m.mismatch_factors, pop, factors)
+        pop = _replace(pop, mismatch=mismatch, mismatch_factors=factors)
     mods: list[Any] = []
     if ff.via:
         exact = [v for v in ff.via if "dynapse2.weight" in (nodes[v].metadata or {})]

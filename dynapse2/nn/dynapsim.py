@@ -130,7 +130,7 @@ class DynapSim(Module):
             them and the hardware mapper places each group on cores of its own. Default:
             consecutive blocks of 256 neurons (one chip core each).
         mismatch: relative standard deviation of device mismatch (0 = none).
-        key: ``jax.random`` key of the mismatch draw.
+        key: ``jax.random`` key of the mismatch draw (required when ``mismatch > 0``).
         backend: ``"jax"`` (jit + lax.scan, float32) or ``"numpy"`` (float64 reference).
         **values: any current (``Itau_ampa``, ...; scalar or ``(n,)``), capacitance
             (``C_mem``, ...; F), ``Iscale`` (A), ``Ut`` (V), ``kappa_n``, ``kappa_p``, ``Io`` (A)
@@ -230,6 +230,11 @@ class DynapSim(Module):
             where, "surrogate_slope", surrogate_slope, lo=0, lo_open=True
         )
         _check_key(where, "key", key, optional=True)
+        if mismatch > 0 and key is None:
+            raise TypeError(
+                f"DynapSim: key is required when mismatch = {mismatch!r} > 0 (the mismatch "
+                "factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
+            )
         constants = {
             "Ut": K.UT,
             "kappa_n": K.KAPPA_N,
@@ -273,11 +278,7 @@ class DynapSim(Module):
 
         self.groups = _groups(groups, n)
         self.mismatch = mismatch
-        self.mismatch_factors = (
-            draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
-            if self.mismatch > 0
-            else None
-        )
+        self.mismatch_factors = draw_mismatch(key, n, self.mismatch) if self.mismatch > 0 else None
         self.synapse_model = synapse_model
         self.detach_feedback = detach_feedback
         self.detach_reset = detach_reset

@@ -182,8 +182,10 @@ def evaluate(
     if getattr(net, "on_board", False):
         return _evaluate_board(net, x, y, loss, batch_size, predict, mismatch, transform)
     if mismatch > 0 and key is None:
-        raise ValueError("evaluate: mismatch > 0 needs a key")
-    key = jax.random.PRNGKey(0) if key is None else key
+        raise TypeError(
+            f"evaluate: key is required when mismatch = {mismatch!r} > 0 (the mismatch is "
+            "drawn with it): pass key=jax.random.PRNGKey(seed)"
+        )
     pred = predictor(loss, predict)
     rec = record_needed(loss, pred)
     total_loss, total_correct = 0.0, 0.0

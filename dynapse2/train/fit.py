@@ -298,9 +298,9 @@ def fit(
             are and trained currents as ``log(I / A)``.
         epochs: total number of epochs (a resumed run continues up to it).
         batch_size: samples per step (capped at ``n_samples``).
-        key: ``jax.random`` key of shuffling and mismatch draws (default ``PRNGKey(0)``; on
-            resume, the checkpoint's key). Epoch ``e`` uses ``fold_in(key, e)``, so a run is
-            reproducible and resumable.
+        key: ``jax.random`` key of shuffling and mismatch draws; required, except on resume
+            (then default the checkpoint's key). Epoch ``e`` uses ``fold_in(key, e)``, so a run
+            is reproducible and resumable.
         validation: ``(x_val, y_val)`` evaluated after every epoch (nominal, no mismatch;
             ``transform`` applied).
         early_stopping: patience in epochs: stop when the validation loss has not improved
@@ -344,6 +344,14 @@ def fit(
     """
     _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound, progress)
     _check_key("fit", key)
+    if key is None:
+        if resume is None or resume.key is None:
+            raise TypeError(
+                "fit: key is required (it shuffles the batches and draws the mismatch): pass "
+                "key=jax.random.PRNGKey(seed); a resumed run may leave it out to continue with "
+                "the checkpoint's key"
+            )
+        key = resume.key
     trainable = check_trainable(trainable)
     if resume is not None:
         net = resume.net
@@ -361,8 +369,6 @@ def fit(
         x_val, y_val = check_data(net, *validation, name="validation x")
     optimizer = default_optimizer() if optimizer is None else optimizer
     transform = _identity if transform is None else transform
-    if key is None:
-        key = resume.key if resume is not None and resume.key is not None else jax.random.PRNGKey(0)
     pred = predictor(loss, predict)
     record = record_needed(loss, pred)
     mask = trainable_mask(net, trainable)

@@ -112,9 +112,12 @@ def test_currents_can_be_left_alone(setup):
 def test_structure_mismatch_raises(setup):
     _, qat, _, _ = setup
     with pytest.raises(ValueError, match="differ from those the transform was built for"):
-        qat(Sequential(Linear((N_IN, N1)), DynapSim(N1)))
+        qat(Sequential(Linear((N_IN, N1), key=jax.random.PRNGKey(0)), DynapSim(N1)))
     with pytest.raises(ValueError, match="expected a DynapSim or a Sequential, got Linear"):
-        quantization_aware(Linear((N_IN, N1)))
+        quantization_aware(Linear((N_IN, N1), key=jax.random.PRNGKey(0)))
+
+
+KEY = jax.random.PRNGKey(0)
 
 
 def test_fit_with_the_transform_compiles_once_per_structure():
@@ -128,7 +131,7 @@ def test_fit_with_the_transform_compiles_once_per_structure():
         assert isinstance(qat, QuantizationAware)
         cb = lambda e: seen.append(e.compilations)  # noqa: E731
         return fit(n, x, y, spike_count_cross_entropy, optimizer=opt, epochs=1, batch_size=8,
-                   transform=qat, callback=cb, progress=False)[0]  # fmt: skip
+                   key=KEY, transform=qat, callback=cb, progress=False)[0]  # fmt: skip
 
     tuned = run(net)
     assert not np.array_equal(tuned.modules[0].weight, net.modules[0].weight)

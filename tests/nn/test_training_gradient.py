@@ -51,7 +51,7 @@ def sparse_net(n):
 
 
 CASES = {
-    "no recurrence": lambda: DynapSim(40, mismatch=0.1),
+    "no recurrence": lambda: DynapSim(40, mismatch=0.1, key=jax.random.PRNGKey(0)),
     "dense": lambda: dense_net(40),
     "dense, event-driven": lambda: dense_net(recurrence.EVENT_MIN_NEURONS),
     "sparse, densified": lambda: sparse_net(40),

@@ -27,7 +27,16 @@ def _task():
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, key=1)
     data = x_tr, y_tr, x_te, y_te
     net = Sequential(Linear((60, 4), key=jax.random.PRNGKey(1)), DynapSim(4))
-    net, _ = fit(net, data[0], data[1], LOSS, optimizer=optax.adam(0.02), epochs=20, progress=False)
+    net, _ = fit(
+        net,
+        data[0],
+        data[1],
+        LOSS,
+        optimizer=optax.adam(0.02),
+        epochs=20,
+        progress=False,
+        key=jax.random.PRNGKey(0),
+    )
     return data, net
 
 
@@ -38,7 +47,15 @@ def test_in_the_loop_recovers_the_board(seed):
     hw = to_hardware(net, device=VirtualBoard(mismatch=0.2, seed=seed))
     before = evaluate(hw, x_te, y_te, LOSS)[1]
     tuned, history = fit(
-        net, x_tr, y_tr, LOSS, optimizer=optax.adam(0.01), epochs=5, hardware=hw, progress=False
+        net,
+        x_tr,
+        y_tr,
+        LOSS,
+        optimizer=optax.adam(0.01),
+        epochs=5,
+        hardware=hw,
+        progress=False,
+        key=jax.random.PRNGKey(0),
     )
     after = evaluate(hw, x_te, y_te, LOSS)[1]
     # the board runs the returned network
@@ -68,6 +85,7 @@ def test_in_the_loop_with_a_calibrated_gradient(seed):
         hardware=hw,
         calibration=cal,
         progress=False,
+        key=jax.random.PRNGKey(0),
     )
     after = evaluate(hw, x_te, y_te, LOSS)[1]
     print(f"board {seed}: {before:.3f} -> {after:.3f}")
@@ -82,12 +100,31 @@ def test_in_the_loop_errors():
     (x_tr, y_tr, _, _), net = _task()
     hw = to_hardware(net, device=VirtualBoard())
     with pytest.raises(ValueError, match="reads the network's record .* spike_count_loss"):
-        fit(net, x_tr, y_tr, max_imem_loss(), hardware=hw, progress=False)
+        fit(
+            net, x_tr, y_tr, max_imem_loss(), hardware=hw, progress=False, key=jax.random.PRNGKey(0)
+        )
     with pytest.raises(ValueError, match="mismatch = 0.2 with hardware=: the board has its own"):
-        fit(net, x_tr, y_tr, LOSS, hardware=hw, mismatch=0.2, progress=False)
+        fit(
+            net,
+            x_tr,
+            y_tr,
+            LOSS,
+            hardware=hw,
+            mismatch=0.2,
+            progress=False,
+            key=jax.random.PRNGKey(0),
+        )
     with pytest.raises(ValueError, match="calibration= and mapping= need hardware="):
-        fit(net, x_tr, y_tr, LOSS, mapping={"prune": True}, progress=False)
+        fit(
+            net,
+            x_tr,
+            y_tr,
+            LOSS,
+            mapping={"prune": True},
+            progress=False,
+            key=jax.random.PRNGKey(0),
+        )
     with pytest.raises(ValueError, match="hardware = Sequential is not a board"):
-        fit(net, x_tr, y_tr, LOSS, hardware=net, progress=False)
+        fit(net, x_tr, y_tr, LOSS, hardware=net, progress=False, key=jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="mismatch= and transform= apply to simulations only"):
         evaluate(hw, x_tr[:4], y_tr[:4], LOSS, mismatch=0.1, key=jax.random.PRNGKey(0))
