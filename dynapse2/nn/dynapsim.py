@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -405,6 +406,28 @@ class DynapSim(Module):
         _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, solver)
         return _replace(self, solver=solver)
 
+    def settings(self) -> dict[str, Any]:
+        """Every setting the leaves do not carry, by name: the static simulation fields but
+        ``n`` (:data:`SETTINGS`: ``dt`` (s), ``capacitances`` (F), ``Iscale``/``Io`` (A),
+        ``Ut``/``Vth`` (V), ``kappa_n``, ``kappa_p``, ``mismatch``, ``rec_types``, ``groups``,
+        ``synapse_model``, ``detach_feedback``, ``detach_reset``, ``surrogate``,
+        ``surrogate_slope``, ``solver``, ``backend``). A checkpoint stores them beside the
+        leaves and :meth:`with_settings` puts them back."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
+    def with_settings(self, **settings: Any) -> DynapSim:
+        """Return a copy with ``settings`` (names of :data:`SETTINGS`) replaced, each checked
+        as the constructor checks it (a solver may be given by name, ``groups`` and
+        ``rec_types`` as lists); the time-constant limit is checked on the result."""
+        where = "DynapSim.with_settings"
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"{where}: unknown setting(s) {unknown}; the settings are {SETTINGS}")
+        new = {k: _check_setting(where, k, v, self) for k, v in settings.items()}
+        out = _replace(self, **new)
+        _check_time_constants(out._nominal(), out.dt, out.kappa, out.Ut, out.solver)
+        return out
+
     # -- simulation ------------------------------------------------------------------------
     def evolve(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
         """Simulate ``x`` (see the class docstring for shapes).
@@ -425,12 +448,53 @@ class DynapSim(Module):
         )
 
 
+SETTINGS: tuple[str, ...] = tuple(
+    f.name
+    for f in dataclasses.fields(DynapSim)
+    if f.metadata.get("role") == "simulation" and f.metadata.get("static") and f.name != "n"
+)
+"""The settings of a DynapSim (:meth:`DynapSim.settings`): every static simulation field but
+``n``, which the leaves' shapes fix."""
+
+
 # -- helpers --------------------------------------------------------------------------------
 def _replace(m: DynapSim, **static: Any) -> DynapSim:
     new = object.__new__(type(m))
     for f in m.__dataclass_fields__:
         object.__setattr__(new, f, static.get(f, getattr(m, f)))
     return new
+
+
+def _check_setting(where: str, name: str, v: Any, m: DynapSim) -> Any:
+    """One setting of :meth:`DynapSim.with_settings`, checked and converted."""
+    if name in ("detach_feedback", "detach_reset"):
+        return checks.boolean(where, name, v)
+    choices = {"synapse_model": SYNAPSE_MODELS, "surrogate": SURROGATES}
+    if name in choices:
+        return checks.choice(where, name, v, choices[name])
+    if name == "backend":
+        return checks.choice(where, name, v, backends.BACKENDS)
+    if name == "solver":
+        return check_solver(v, where)
+    if name == "mismatch":
+        return checks.number(where, name, v, lo=0, hi=1, hi_open=True)
+    if name == "groups":
+        return _groups(v, m.n)
+    if name == "rec_types":
+        if not isinstance(v, list | tuple) or list(v) != sorted(set(v)):
+            raise TypeError(f"{where}: rec_types = {v!r} must be increasing synapse types")
+        types = tuple(checks.integer(where, "rec_types[i]", t, lo=0, hi=3) for t in v)
+        if m.w_rec is None and types:
+            raise ValueError(f"{where}: rec_types = {v!r} without w_rec (has_rec=False)")
+        return types
+    if name == "capacitances":
+        if not isinstance(v, dict) or set(v) != set(m.capacitances):
+            raise TypeError(
+                f"{where}: capacitances = {_brief(v)} must map {sorted(m.capacitances)} to F"
+            )
+        return {k: checks.number(where, f"capacitances[{k!r}]", c, lo=0, lo_open=True)
+                for k, c in v.items()}  # fmt: skip
+    return checks.number(where, name, v, lo=0, lo_open=True)  # dt, Iscale, constants, slope
 
 
 def _groups(groups: Any, n: int) -> tuple[int, ...]:
