@@ -93,9 +93,9 @@ CASES = [
     # dynapse2.train
     *_case(
         "fit", _fit, {"epochs": 1, "batch_size": 2, "progress": False},
-        epochs="index", batch_size="count", early_stopping="optional_count",
-        mismatch="nonnegative", weight_bound="positive", progress="bool",
+        epochs="index", batch_size="count", early_stopping="optional_count", progress="bool",
     ),
+    *_case("Robustness", train.Robustness, {}, mismatch="fraction", weight_bound="positive"),
     *_case(
         "evaluate", train.evaluate,
         {"net": NET, "x": X, "y": Y, "loss": train.max_imem_loss()},

@@ -47,7 +47,8 @@ class Checkpoint:
 
     Attributes:
         net: the network (structure of ``like``).
-        opt_state_leaves: leaves of the optimizer state, in tree order; ``fit(resume=...)``
+        opt_state_leaves: leaves of the optimizer state, in tree order;
+            ``fit(checkpointing=Checkpointing(resume=...))``
             puts them back into the structure its optimizer builds.
         history: the run's :class:`History` up to ``epoch``.
         epoch: number of completed epochs.

@@ -15,9 +15,10 @@ A loss takes what a call ``net(x, record=True)`` returns, ``output`` (spikes,
   units of logit; dividing by ``I_spkthr`` only shifts all logits equally. This is the default
   readout of the examples.
 
-On a board (:func:`dynapse2.train.fit` with ``hardware=``, or :func:`~dynapse2.train.evaluate`
-of a :class:`~dynapse2.hardware.DynapseBoard`) only spikes exist: use a loss that reads the
-output alone, :func:`spike_count_loss` or :func:`first_spike_loss`.
+On a board (:func:`dynapse2.train.fit` with ``in_the_loop=InTheLoop(board)``, or
+:func:`~dynapse2.train.evaluate` of a :class:`~dynapse2.hardware.DynapseBoard`) only spikes
+exist: use a loss that reads the output alone, :func:`spike_count_loss` or
+:func:`first_spike_loss`.
 
 Each loss carries a ``predict`` attribute (its readout's argmax) and ``needs_record`` (whether
 it reads the record), which :func:`dynapse2.train.fit` uses.

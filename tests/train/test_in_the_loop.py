@@ -1,4 +1,5 @@
-"""fit(..., hardware=hw): chip-in-the-loop training on virtual boards with hidden mismatch."""
+"""fit(..., in_the_loop=InTheLoop(hw)): chip-in-the-loop training on virtual boards with
+hidden mismatch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from dynapse2.datasets import frozen_noise, train_test_split
 from dynapse2.hardware import VirtualBoard, calibrate, map_network, network_from_config, to_hardware
 from dynapse2.nn import DynapSim, Linear, Sequential
-from dynapse2.train import evaluate, fit, max_imem_loss, spike_count_loss
+from dynapse2.train import (
+    InTheLoop,
+    Robustness,
+    evaluate,
+    fit,
+    max_imem_loss,
+    spike_count_loss,
+)
 from tests.seeds import sweep
 
 LOSS = spike_count_loss()  # one output neuron per class: no pool averages the mismatch out
@@ -53,7 +61,7 @@ def test_in_the_loop_recovers_the_board(seed):
         LOSS,
         optimizer=optax.adam(0.01),
         epochs=5,
-        hardware=hw,
+        in_the_loop=InTheLoop(hw),
         progress=False,
         key=jax.random.PRNGKey(0),
     )
@@ -82,8 +90,7 @@ def test_in_the_loop_with_a_calibrated_gradient(seed):
         LOSS,
         optimizer=optax.adam(0.01),
         epochs=3,
-        hardware=hw,
-        calibration=cal,
+        in_the_loop=InTheLoop(hw, calibration=cal),
         progress=False,
         key=jax.random.PRNGKey(0),
     )
@@ -101,30 +108,32 @@ def test_in_the_loop_errors():
     hw = to_hardware(net, device=VirtualBoard())
     with pytest.raises(ValueError, match="reads the network's record .* spike_count_loss"):
         fit(
-            net, x_tr, y_tr, max_imem_loss(), hardware=hw, progress=False, key=jax.random.PRNGKey(0)
+            net,
+            x_tr,
+            y_tr,
+            max_imem_loss(),
+            in_the_loop=InTheLoop(hw),
+            progress=False,
+            key=jax.random.PRNGKey(0),
         )
-    with pytest.raises(ValueError, match="mismatch = 0.2 with hardware=: the board has its own"):
+    with pytest.raises(
+        ValueError, match=r"mismatch = 0.2\) with in_the_loop: the board has its own"
+    ):
         fit(
             net,
             x_tr,
             y_tr,
             LOSS,
-            hardware=hw,
-            mismatch=0.2,
+            in_the_loop=InTheLoop(hw),
+            robustness=Robustness(mismatch=0.2),
             progress=False,
             key=jax.random.PRNGKey(0),
         )
-    with pytest.raises(ValueError, match="calibration= and mapping= need hardware="):
-        fit(
-            net,
-            x_tr,
-            y_tr,
-            LOSS,
-            mapping={"prune": True},
-            progress=False,
-            key=jax.random.PRNGKey(0),
-        )
-    with pytest.raises(ValueError, match="hardware = Sequential is not a board"):
-        fit(net, x_tr, y_tr, LOSS, hardware=net, progress=False, key=jax.random.PRNGKey(0))
+    with pytest.raises(TypeError, match=r"in_the_loop = 3 must be a InTheLoop\(...\) or None"):
+        fit(net, x_tr, y_tr, LOSS, in_the_loop=3, progress=False, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="InTheLoop: board = Sequential is not a board"):
+        InTheLoop(net)
+    with pytest.raises(TypeError, match=r"InTheLoop: mapping = \['prune'\] must be a dict"):
+        InTheLoop(hw, mapping=["prune"])
     with pytest.raises(ValueError, match="mismatch= and transform= apply to simulations only"):
         evaluate(hw, x_tr[:4], y_tr[:4], LOSS, mismatch=0.1, key=jax.random.PRNGKey(0))
