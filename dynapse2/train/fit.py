@@ -210,14 +210,7 @@ def _identity(net: Module) -> Module:
 
 
 def _check_args(
-    epochs: int,
-    batch_size: int,
-    early_stopping: Any,
-    validation: Any,
-    progress: bool,
-    robustness: Any,
-    checkpointing: Any,
-    in_the_loop: Any,
+    epochs: int, batch_size: int, early_stopping: Any, validation: Any, progress: bool
 ) -> None:
     checks.integer("fit", "epochs", epochs, lo=0)
     checks.integer("fit", "batch_size", batch_size, lo=1)
@@ -232,6 +225,10 @@ def _check_args(
         isinstance(validation, tuple | list) and len(validation) == 2
     ):
         raise ValueError("fit: validation must be a pair (x_val, y_val)")
+
+
+def _check_options(robustness: Any, checkpointing: Any, in_the_loop: Any) -> None:
+    """Each options object of its class (``in_the_loop`` may be None)."""
     for name, value, kind in (
         ("robustness", robustness, Robustness),
         ("checkpointing", checkpointing, Checkpointing),
@@ -506,16 +503,8 @@ def fit(
         FloatingPointError: a non-finite loss; the message names the epoch and step.
     """
     moved_keywords("fit", moved)
-    _check_args(
-        epochs,
-        batch_size,
-        early_stopping,
-        validation,
-        progress,
-        robustness,
-        checkpointing,
-        in_the_loop,
-    )
+    _check_args(epochs, batch_size, early_stopping, validation, progress)
+    _check_options(robustness, checkpointing, in_the_loop)
     resume = checkpointing.resume
     key = _run_key(key, resume)
     trainable = check_trainable(trainable)
@@ -525,6 +514,33 @@ def fit(
     if validation is not None:
         validation = check_data(net, *validation, name="validation x")
     optimizer = default_optimizer() if optimizer is None else optimizer
+    run, steps = _prepare(
+        net, x, y, loss, optimizer, batch_size, trainable, predict, robustness, resume, in_the_loop
+    )
+    epoch_end = _AfterEpoch(loss, validation, early_stopping, callback, checkpointing.path)
+    _train(run, steps, key, epochs, epoch_end, progress)
+    if early_stopping is not None and run.best is not None:
+        run.net = run.best
+        if steps.board is not None:
+            steps.board.update(run.net)
+    return run.net, run.history
+
+
+def _prepare(
+    net: Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: Callable,
+    optimizer: Any,
+    batch_size: int,
+    trainable: tuple,
+    predict: Predict | None,
+    robustness: Robustness,
+    resume: ckpt.Checkpoint | None,
+    in_the_loop: InTheLoop | None,
+) -> tuple[_Run, _Steps]:
+    """The run's start (projected network, optimizer state, history) and what its steps
+    share (the compiled step's static arguments, the board deployed with the network)."""
     pred = predictor(loss, predict)
     mask = trainable_mask(net, trainable)
     run = _initial_run(net, optimizer, trainable, mask, robustness.weight_bound, resume)
@@ -544,37 +560,22 @@ def fit(
         float(robustness.weight_bound),
     )
     batch_size = min(batch_size, x.shape[0])
-    steps = _Steps(x, y, batch_size, x.shape[0] // batch_size, static_args, board)
-    _train(
-        run,
-        steps,
-        key,
-        epochs,
-        loss,
-        validation,
-        early_stopping,
-        callback,
-        progress,
-        checkpointing.path,
-    )
-    if early_stopping is not None and run.best is not None:
-        run.net = run.best
-        if board is not None:
-            board.update(run.net)
-    return run.net, run.history
+    return run, _Steps(x, y, batch_size, x.shape[0] // batch_size, static_args, board)
+
+
+@dataclass(frozen=True)
+class _AfterEpoch:
+    """What happens after every epoch: validation (early stopping), checkpoint, callback."""
+
+    loss: Callable
+    validation: tuple | None
+    early_stopping: int | None
+    callback: Callable | None
+    checkpoint_path: Any
 
 
 def _train(
-    run: _Run,
-    steps: _Steps,
-    key: jax.Array,
-    epochs: int,
-    loss: Callable,
-    validation: tuple | None,
-    early_stopping: int | None,
-    callback: Callable | None,
-    progress: bool,
-    checkpoint_path: Any,
+    run: _Run, steps: _Steps, key: jax.Array, epochs: int, end: _AfterEpoch, progress: bool
 ) -> None:
     """The epochs from ``run.start`` to ``epochs``: train, validate, record, save, call
     back; stop early when asked."""
@@ -594,19 +595,21 @@ def _train(
             history.accuracy.append(accuracy)
             post = {"loss": f"{history.loss[-1]:.4f}", "acc": f"{history.accuracy[-1]:.3f}"}
             stop = False
-            if validation is not None:
+            if end.validation is not None:
                 val_post, stop, best_loss = _validate(
-                    run, steps, validation, loss, epoch, early_stopping, best_loss
+                    run, steps, end.validation, end.loss, epoch, end.early_stopping, best_loss
                 )
                 post |= val_post
             bar.set_postfix(epoch=epoch, **post)
-            if checkpoint_path is not None:
-                best = run.best if early_stopping is not None else None
-                ckpt.save(checkpoint_path, run.net, run.opt_state, history, epoch + 1, key, best)
-            end = EpochEnd(
+            if end.checkpoint_path is not None:
+                best = run.best if end.early_stopping is not None else None
+                ckpt.save(
+                    end.checkpoint_path, run.net, run.opt_state, history, epoch + 1, key, best
+                )
+            state = EpochEnd(
                 epoch + 1, run.net, run.opt_state, history, key, _TRACES[0] - traces_before
             )
-            if (callback is not None and callback(end)) or stop:
+            if (end.callback is not None and end.callback(state)) or stop:
                 break
     finally:
         bar.close()
