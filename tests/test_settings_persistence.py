@@ -39,6 +39,7 @@ NON_DEFAULT: dict[str, dict] = {
     "detach_reset": {"detach_reset": False},
     "surrogate": {"surrogate": "linear"},
     "surrogate_slope": {"surrogate_slope": 3.0},
+    "positive_feedback": {"positive_feedback": False},
     "solver": {"solver": ExponentialEuler()},
     "backend": {"backend": "numpy"},
 }

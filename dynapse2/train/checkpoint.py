@@ -152,6 +152,8 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         net, best = (
             _with_settings(v, meta.get("solvers"), meta.get("settings")) for v in (net, best)
         )
+        # files written between the solver and the settings: a list of flags
+        net, best = (_with_feedback(v, meta.get("positive_feedback")) for v in (net, best))
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -263,6 +265,26 @@ def _with_settings(net: Module | None, solvers: Any, settings: Any) -> Module | 
 
     return jax.tree_util.tree_map(
         lambda v: adopt(v) if isinstance(v, DynapSim) else v,
+        net,
+        is_leaf=lambda v: isinstance(v, DynapSim),
+    )
+
+
+def _with_feedback(net: Module | None, flags: Any) -> Module | None:
+    """``net`` with the saved ``positive_feedback`` of each DynapSim (static, like the
+    solver); a checkpoint without them (older files) keeps ``like``'s."""
+    if net is None or flags is None:
+        return net
+    pops = _populations(net)
+    if (
+        not isinstance(flags, list)
+        or len(flags) != len(pops)
+        or not all(isinstance(f, bool) for f in flags)
+    ):
+        raise _Bad(f"field 'positive_feedback' = {flags!r} is not one boolean per DynapSim")
+    it = iter(flags)
+    return jax.tree_util.tree_map(
+        lambda v: v.with_positive_feedback(next(it)) if isinstance(v, DynapSim) else v,
         net,
         is_leaf=lambda v: isinstance(v, DynapSim),
     )
