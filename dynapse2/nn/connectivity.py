@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynapse2.hardware.chip import N_CAM as FAN_IN  # the chip facts: the one module nn reads
+from dynapse2.physics.chip import N_CAM as FAN_IN
 
 
 class SparseWeights(eqx.Module):
@@ -72,7 +72,7 @@ class SparseWeights(eqx.Module):
         """
         a = np.asarray(w, np.float64)
         if a.ndim == 2:
-            typed = np.zeros((*a.shape, 4))
+            typed = np.zeros((a.shape[0], a.shape[1], 4))
             typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
             a = typed
         if a.ndim != 3 or a.shape[-1] != 4:

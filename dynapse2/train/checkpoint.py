@@ -22,10 +22,11 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
@@ -72,7 +73,9 @@ def _net_bytes(net: Module) -> np.ndarray:
 
 def _serialise_into(f: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     """Write the archive to the open file ``f`` (a seam for tests that simulate a crash)."""
-    np.savez(f, **arrays)
+    # The keys are our field names (none is savez's own ``allow_pickle``), which the stub's
+    # signature cannot know of a dict.
+    np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]
 
 
 def save(
@@ -100,7 +103,7 @@ def save(
         raise ValueError(f"save: epoch = {epoch!r} must be a non-negative integer")
     key_data = None
     if key is not None:
-        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)
         key_data = np.asarray(key).tolist()
     meta = {
@@ -239,7 +242,10 @@ def _json_settings(m: DynapSim) -> dict[str, Any]:
     return out
 
 
-def _with_settings(net: Module | None, solvers: Any, settings: Any) -> Module | None:
+_Net = TypeVar("_Net", bound=Module | None)
+
+
+def _with_settings(net: _Net, solvers: Any, settings: Any) -> _Net:
     """``net`` with the saved solver and settings of each DynapSim (they are static, so the
     leaves do not carry them); a checkpoint without them (older files) keeps ``like``'s."""
     if net is None:
@@ -270,7 +276,7 @@ def _with_settings(net: Module | None, solvers: Any, settings: Any) -> Module | 
     )
 
 
-def _with_feedback(net: Module | None, flags: Any) -> Module | None:
+def _with_feedback(net: _Net, flags: Any) -> _Net:
     """``net`` with the saved ``positive_feedback`` of each DynapSim (static, like the
     solver); a checkpoint without them (older files) keeps ``like``'s."""
     if net is None or flags is None:
@@ -394,7 +400,8 @@ def _size(a: list[int], b: list[int]) -> str:
 
 def _field(path: str) -> str:
     """The layer's attribute a leaf path starts with (``.w_rec.values`` -> ``w_rec``)."""
-    return re.match(r"\.?(\w*)", path).group(1) or path
+    m = re.match(r"\.?(\w*)", path)  # always matches (both parts may be empty)
+    return (m.group(1) if m else "") or path
 
 
 def _leaf_differences(name: str, a: dict[str, list], b: dict[str, list]) -> list[str]:

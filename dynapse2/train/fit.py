@@ -24,6 +24,7 @@ from dynapse2.train.evaluate import (
     Predict,
     check_board_loss,
     check_data,
+    check_key,
     evaluate,
     predictor,
     record_needed,
@@ -136,21 +137,19 @@ class _Deployed:
     the configuration; sets the calibrated mismatch on the simulation."""
 
     def __init__(self, options: InTheLoop, net: Module):
-        from dynapse2.hardware.network import map_network  # noqa: PLC0415
-
         hardware = options.board
         if tuple(hardware.shape) != tuple(net.shape):
             raise ValueError(
                 f"fit: the board runs a network of shape {hardware.shape}; net has shape "
                 f"{net.shape}"
             )
-        self._map, self.kwargs = map_network, dict(options.mapping)
+        self.kwargs = dict(options.mapping)
         self.hw = hardware
         self.update(net)
         self.calibration, self.config = options.calibration, self.hw.config
 
     def update(self, net: Module) -> None:
-        self.hw.apply(self._map(net, **self.kwargs).config)
+        self.hw.apply_network(net, **self.kwargs)  # the board maps: train never imports hardware
 
     def transform(self, user: Callable[[Module], Module]) -> Callable[[Module], Module]:
         """``user`` followed by the calibrated mismatch of the neurons the network occupies
@@ -193,7 +192,7 @@ def default_optimizer(
         del params
         return optax.EmptyState()
 
-    def update(updates: Any, state: optax.EmptyState, params: Any = None) -> tuple[Any, Any]:
+    def update(updates: Any, state: optax.OptState, params: Any = None) -> tuple[Any, Any]:
         del params
 
         def scale(path: Any, u: Any) -> Any:
@@ -242,23 +241,9 @@ def _check_options(robustness: Any, checkpointing: Any, in_the_loop: Any) -> Non
             )
 
 
-def _check_key(where: str, key: Any) -> None:
-    """A ``jax.random`` key: a typed key or raw ``uint32`` key data of shape ``(2,)``."""
-    if key is None:
-        return
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        return
-    if dtype is None or np.dtype(dtype) != np.uint32 or np.shape(key) != (2,):
-        raise ValueError(
-            f"{where}: key = {key!r} must be a jax.random key (jax.random.PRNGKey(seed) or "
-            "jax.random.key(seed))"
-        )
-
-
 def _run_key(key: Any, resume: ckpt.Checkpoint | None) -> jax.Array:
     """The run's key: ``key``, or on resume the checkpoint's; else a TypeError."""
-    _check_key("fit", key)
+    check_key("fit", key)
     if key is not None:
         return key
     if resume is None or resume.key is None:
@@ -422,7 +407,7 @@ def _validate(
     stop = False
     if vl < best_loss:
         best_loss, run.best, run.history.best_epoch = vl, run.net, epoch
-    elif early_stopping is not None and epoch - run.history.best_epoch >= early_stopping:
+    elif early_stopping is not None and epoch - (run.history.best_epoch or 0) >= early_stopping:
         run.history.stopped_early = stop = True
     return {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}, stop, best_loss
 
@@ -600,7 +585,7 @@ def _train(
                     run, steps, end.validation, end.loss, epoch, end.early_stopping, best_loss
                 )
                 post |= val_post
-            bar.set_postfix(epoch=epoch, **post)
+            bar.set_postfix({"epoch": epoch, **post})
             if end.checkpoint_path is not None:
                 best = run.best if end.early_stopping is not None else None
                 ckpt.save(
