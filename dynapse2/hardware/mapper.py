@@ -267,8 +267,7 @@ def route(
     pre = np.asarray(conns.pre, np.int64)
     post = np.asarray(conns.post, np.int64)
     _check_fan_in(placement, post)  # first: the most common way a network does not fit
-    events = _events(pre, placement.chip[post], placement.core[post], n_chips)
-    _assign_tags(events, conns.n_inputs, placement)
+    events = _events(pre, placement.chip[post], placement.core[post], conns.n_inputs, placement)
     params = parameters or {}
     cores = [
         [Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {}) for co in range(4)]
@@ -304,15 +303,14 @@ def route(
 @dataclass
 class _Events:
     """One event per (source, target chip) pair, reaching the cores of its partners there,
-    in increasing order of ``source * n_chips + chip``; ``inverse`` maps each synapse to its
-    event; ``tag`` is filled by :func:`_assign_tags`."""
+    in increasing order of ``source * n_chips + chip``, with its tag on that chip;
+    ``inverse`` maps each synapse to its event."""
 
     source: np.ndarray  # input channel, or n_inputs + global neuron id
     chip: np.ndarray  # target chip
     core_mask: np.ndarray  # bit c: the event reaches core c of the chip
     inverse: np.ndarray  # (n_synapses,) event of each synapse
-    n_chips: int
-    tag: np.ndarray | None = None
+    tag: np.ndarray  # tag of the event on its chip
 
 
 def _check_fan_in(placement: Placement, post: np.ndarray) -> None:
@@ -326,22 +324,29 @@ def _check_fan_in(placement: Placement, post: np.ndarray) -> None:
         )
 
 
-def _events(pre: np.ndarray, tchip: np.ndarray, tcore: np.ndarray, n_chips: int) -> _Events:
+def _events(
+    pre: np.ndarray, tchip: np.ndarray, tcore: np.ndarray, n_in: int, placement: Placement
+) -> _Events:
+    n_chips = placement.n_chips
     key = pre * n_chips + tchip
     uniq, inv = np.unique(key, return_inverse=True)
     cmask = np.zeros(uniq.size, np.int64)
     np.bitwise_or.at(cmask, inv, 1 << tcore)
-    return _Events(uniq // n_chips, uniq % n_chips, cmask, inv.ravel(), n_chips)
+    source, chip_of = uniq // n_chips, uniq % n_chips
+    tag = _assign_tags(source, chip_of, n_in, placement)
+    return _Events(source, chip_of, cmask, inv.ravel(), tag)
 
 
-def _assign_tags(events: _Events, n_in: int, placement: Placement) -> None:
+def _assign_tags(
+    source: np.ndarray, chip_of: np.ndarray, n_in: int, placement: Placement
+) -> np.ndarray:
     """Tags per receiving chip: sources in increasing order (inputs, then neurons)."""
-    tag = np.zeros(events.source.size, np.int64)
+    tag = np.zeros(source.size, np.int64)
     all_tags = usable_tags(C.TAG_MAX + 1)
-    for ch in range(events.n_chips):
-        sel = np.flatnonzero(events.chip == ch)  # already sorted by source
+    for ch in range(placement.n_chips):
+        sel = np.flatnonzero(chip_of == ch)  # already sorted by source
         if sel.size > all_tags.size:
-            first = int(events.source[sel[all_tags.size]])
+            first = int(source[sel[all_tags.size]])
             raise ValueError(
                 f"chip {ch} receives events from {sel.size} distinct sources, but a chip has "
                 f"only {all_tags.size} usable tags (0..{C.TAG_MAX} less the reserved "
@@ -349,7 +354,7 @@ def _assign_tags(events: _Events, n_in: int, placement: Placement) -> None:
                 f"{_source_name(first, n_in, placement)}"
             )
         tag[sel] = all_tags[: sel.size]
-    events.tag = tag
+    return tag
 
 
 def _write_destinations(

@@ -287,7 +287,9 @@ class DynapSim(Module):
 
         self.groups = _groups(groups, n)
         self.mismatch = mismatch
-        self.mismatch_factors = draw_mismatch(key, n, self.mismatch) if self.mismatch > 0 else None
+        self.mismatch_factors = (
+            draw_mismatch(key, n, self.mismatch) if self.mismatch > 0 and key is not None else None
+        )  # (key is not None where mismatch > 0: checked above)
         self.synapse_model = synapse_model
         self.detach_feedback = detach_feedback
         self.detach_reset = detach_reset

@@ -152,11 +152,12 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
     try:
         meta, net, best, opt = _read(path, like)
-        net, best = (
-            _with_settings(v, meta.get("solvers"), meta.get("settings")) for v in (net, best)
+        # the static settings; "positive_feedback": files written between solvers and settings
+        solvers, settings, flags = (
+            meta.get(k) for k in ("solvers", "settings", "positive_feedback")
         )
-        # files written between the solver and the settings: a list of flags
-        net, best = (_with_feedback(v, meta.get("positive_feedback")) for v in (net, best))
+        net = _with_feedback(_with_settings(net, solvers, settings), flags)
+        best = _with_feedback(_with_settings(best, solvers, settings), flags)
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
