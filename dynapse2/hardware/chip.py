@@ -6,6 +6,9 @@ Sources: Richter et al. 2024 (DYNAP-SE2), the samna 0.7.1.0 object model.
 
 from __future__ import annotations
 
+# The synapse-type order and sets are physics; re-exported here beside the chip's codes.
+from dynapse2.physics.synapses import EXCITATORY, INHIBITORY, SYNAPSE_TYPES  # noqa: F401
+
 # --- Layout -----------------------------------------------------------------------------
 N_CORES: int = 4
 """Cores per chip."""
@@ -43,10 +46,7 @@ hands the event to the host (samna's ``read_events``); SynSense's Dynap-SE2 exam
 neurons this way (``x_hop=-7``). No chip may therefore sit at that offset from a sender."""
 
 # --- Synapse (dendrite) types -----------------------------------------------------------
-SYNAPSE_TYPES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")
-"""Order of the synapse-type axis everywhere in the package (last axis of typed inputs)."""
-EXCITATORY: tuple[str, ...] = ("ampa", "nmda")
-INHIBITORY: tuple[str, ...] = ("gaba", "shunt")
+# SYNAPSE_TYPES (the axis order), EXCITATORY, INHIBITORY: dynapse2.physics.synapses.
 DENDRITE_CODES: dict[str, int] = {"none": 0, "ampa": 1024, "gaba": 512, "nmda": 256, "shunt": 128}
 """samna's `Dendrite` enum values."""
 

@@ -74,6 +74,14 @@ from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.physics import constants as K
+from dynapse2.physics.synapses import (
+    AMPA,
+    GABA,
+    NMDA,
+    SIGNED_TYPES,
+    signed_from_typed,
+    typed_from_signed,
+)
 from dynapse2.solvers import solver_from_name
 
 __all__ = [
@@ -92,7 +100,6 @@ _META_VERSION = 1
 _TYPES = C.SYNAPSE_TYPES
 _CODE = [C.DENDRITE_CODES[t] for t in _TYPES]
 _TYPE_OF_CODE = {code: i for i, code in enumerate(_CODE)}
-_AMPA, _GABA, _NMDA = _TYPES.index("ampa"), _TYPES.index("gaba"), _TYPES.index("nmda")
 _LATCH = {name: i for i, name in enumerate(C.NEURON_LATCHES)}
 _CONSTANTS = ("Ut", "kappa_n", "kappa_p", "Io", "Vth")
 # Current -> latch that switches its circuit on (off: the current is the quantized I_0).
@@ -142,13 +149,6 @@ def _layers(net: Module) -> tuple[int, list[DynapSim], list[np.ndarray]]:
     if not layers:
         raise ValueError("the network has no DynapSim layer")
     return weights[0].shape[0], layers, weights
-
-
-def _typed(signed: np.ndarray) -> np.ndarray:
-    out = np.zeros((*signed.shape, len(_TYPES)))
-    out[..., _AMPA] = np.maximum(signed, 0.0)
-    out[..., _GABA] = np.maximum(-signed, 0.0)
-    return out
 
 
 # --- building a network (shared by quantize_network and network_from_config) ----------------
@@ -362,7 +362,7 @@ def map_network(
         glob = placement.of_layer(li)  # global ids, in layer order
         gcore = placement.global_core[glob]
         cores, local = np.unique(gcore, return_inverse=True)
-        rows = [_typed(w_in)]
+        rows = [typed_from_signed(w_in)]
         if m.w_rec is not None:
             rows.append(np.asarray(m.w_rec, np.float64))
         w = np.concatenate(rows, axis=0)
@@ -410,13 +410,13 @@ def map_network(
             bg = C.SIM_TO_BG[name]
             on = np.array([s[bg] != _neutral(name, io) for s in neuron_settings], bool)
             latches[glob, _LATCH[latch]] = on
-        nmda = (q.mask[..., _NMDA] > 0).any(axis=0)
+        nmda = (q.mask[..., NMDA] > 0).any(axis=0)
         latches[glob, _LATCH["denm_nmda"]] = nmda
 
         lv = level_table(q.base, m.Iscale)  # (n_cores, 16)
         mag = lv[local.ravel()[None, :, None], q.mask]  # typed magnitudes
         in_q = mag[:n_src]
-        signed = in_q[..., _AMPA] - in_q[..., _GABA]
+        signed = signed_from_typed(in_q)  # a Linear drives AMPA and GABA only
         built.append(
             _Layer(
                 n=m.n,
@@ -762,21 +762,21 @@ def network_from_config(
             )
     for li, L in enumerate(layers):
         w = typed_in[li]
-        other = [t for t in range(len(_TYPES)) if t not in (_AMPA, _GABA) and w[..., t].any()]
+        other = [t for t in range(len(_TYPES)) if t not in SIGNED_TYPES and w[..., t].any()]
         if other:
             raise ValueError(
                 f"layer {li} receives {_TYPES[other[0]].upper()} synapses from "
                 f"{'the input' if li == 0 else f'layer {li - 1}'}; a Linear drives AMPA and "
                 "GABA only"
             )
-        both = (w[..., _AMPA] > 0) & (w[..., _GABA] > 0)
+        both = (w[..., AMPA] > 0) & (w[..., GABA] > 0)
         if both.any():
             i, j = (int(v) for v in np.argwhere(both)[0])
             raise ValueError(
                 f"layer {li} neuron {j} hears source {i} through both AMPA and GABA; a Linear "
                 "weight has one sign"
             )
-        L.in_w = w[..., _AMPA] - w[..., _GABA]
+        L.in_w = signed_from_typed(w)
     if n_layers == 0:
         raise ValueError("the configuration describes no population")
     return _build(layers, backend, mismatch, key)

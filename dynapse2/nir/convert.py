@@ -95,6 +95,7 @@ from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.synapses import signed_from_typed
 from dynapse2.solvers import solver_from_name
 
 __all__ = ["ImportReport", "ReportRow", "dpi_currents", "from_nir", "runaway_current", "to_nir"]
@@ -744,8 +745,7 @@ def to_nir(net: Any) -> Any:
         else:
             edges.append((prev, pop))
         if m.w_rec is not None:
-            wr = np.asarray(m.w_rec, np.float64)
-            signed = wr[..., 0] + wr[..., 1] - wr[..., 2] - wr[..., 3]
+            signed = signed_from_typed(np.asarray(m.w_rec, np.float64))
             nodes[f"w_rec_{i}"] = nir.Linear(weight=(signed / k_syn[None, :]).T)
             edges += [(pop, f"w_rec_{i}"), (f"w_rec_{i}", pop)]
         prev = pop

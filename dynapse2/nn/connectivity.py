@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2.hardware.chip import N_CAM as FAN_IN  # the chip facts: the one module nn reads
+from dynapse2.physics.synapses import typed_from_signed
 
 
 class SparseWeights(eqx.Module):
@@ -72,9 +73,7 @@ class SparseWeights(eqx.Module):
         """
         a = np.asarray(w, np.float64)
         if a.ndim == 2:
-            typed = np.zeros((*a.shape, 4))
-            typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
-            a = typed
+            a = typed_from_signed(a)
         if a.ndim != 3 or a.shape[-1] != 4:
             raise ValueError(
                 f"SparseWeights.from_dense: w has shape {a.shape}; expected "

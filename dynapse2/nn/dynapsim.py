@@ -18,9 +18,14 @@ from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, time_constant
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
+from dynapse2.physics.synapses import (
+    N_SYNAPSE_TYPES,
+    SIGNED_TYPES,
+    SYNAPSE_TYPES,
+    typed_from_signed,
+)
 from dynapse2.solvers import AbstractSolver, Euler, check_solver
 
-SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
 KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
 
 
@@ -28,11 +33,11 @@ def default_currents() -> dict[str, float]:
     """Nominal currents (A) of every DynapSim parameter, derived from the nominal time
     constants, pulse widths and gain ratios of :mod:`dynapse2.physics.constants`."""
     C, T = K.CAPACITANCES, K.TIME_CONSTANTS
-    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSES}
+    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSE_TYPES}
     itau_mem = leak_current(C["C_mem"], T["tau_mem"], KAPPA_DEFAULT, K.UT)
     itau_ahp = leak_current(C["C_ahp"], T["tau_ahp"], KAPPA_DEFAULT, K.UT)
-    out = {f"Itau_{s}": itau[s] for s in SYNAPSES}
-    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSES}
+    out = {f"Itau_{s}": itau[s] for s in SYNAPSE_TYPES}
+    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSE_TYPES}
     out |= {
         "Itau_mem": itau_mem,
         "Igain_mem": K.GAIN_RATIO_MEM * itau_mem,
@@ -53,7 +58,7 @@ CURRENTS: tuple[str, ...] = tuple(default_currents())
 """Names of the per-neuron currents of DynapSim (its trainable circuit parameters)."""
 
 TAU_OF: dict[str, tuple[str, str]] = {
-    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSES},
+    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSE_TYPES},
     "tau_mem": ("C_mem", "Itau_mem"),
     "tau_ahp": ("C_ahp", "Itau_ahp"),
 }
@@ -346,7 +351,7 @@ class DynapSim(Module):
         io = jnp.full((self.n,), self.Io, jnp.float32)
         return {
             "imem": io,
-            "isyn": jnp.full((self.n, 4), self.Io, jnp.float32),
+            "isyn": jnp.full((self.n, N_SYNAPSE_TYPES), self.Io, jnp.float32),
             "iahp": io,
             "timer": z,
             "spikes": z,
@@ -531,7 +536,7 @@ def _check_time_constants(
 
 def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if w is None:
-        return jnp.zeros((n, n, 4), jnp.float32), (0, 2)
+        return jnp.zeros((n, n, N_SYNAPSE_TYPES), jnp.float32), SIGNED_TYPES
     if isinstance(w, SparseWeights):
         pre, wt = np.asarray(w.pre), np.asarray(w.weight)
         if w.n_post != n or (pre.size and pre.max() >= n):
@@ -552,10 +557,8 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if a.shape == (n, n):
         if not np.isfinite(a).all():
             raise ValueError("DynapSim: w_rec contains NaN or inf")
-        typed = np.zeros((n, n, 4))
-        typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
-        return jnp.asarray(typed, jnp.float32), (0, 2)
-    if a.shape != (n, n, 4):
+        return jnp.asarray(typed_from_signed(a), jnp.float32), SIGNED_TYPES
+    if a.shape != (n, n, N_SYNAPSE_TYPES):
         raise ValueError(
             f"DynapSim: w_rec has shape {a.shape}; expected (n, n, 4) = {(n, n, 4)} "
             f"(non-negative, per synapse type) or a signed (n, n) = {(n, n)}"
@@ -568,7 +571,7 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
             f"DynapSim: w_rec{list(idx)} = {float(a[idx])!r} is negative; per-type weights must be "
             f">= 0 (the sign comes from the synapse type); pass a signed (n, n) array instead"
         )
-    types = tuple(int(t) for t in range(4) if a[..., t].any())
+    types = tuple(int(t) for t in range(N_SYNAPSE_TYPES) if a[..., t].any())
     return jnp.asarray(a, jnp.float32), types
 
 
@@ -591,9 +594,9 @@ def _input_layout(x: Any, n: int) -> tuple[bool, bool]:
         )
     shape = tuple(np.shape(x))
     expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
-    if len(shape) == 4 and shape[-2:] == (n, 4):
+    if len(shape) == 4 and shape[-2:] == (n, N_SYNAPSE_TYPES):
         layout = True, True
-    elif len(shape) == 3 and shape[-2:] == (n, 4):
+    elif len(shape) == 3 and shape[-2:] == (n, N_SYNAPSE_TYPES):
         layout = True, False
     elif len(shape) == 3 and shape[-1] == n:
         layout = False, True

@@ -25,6 +25,7 @@ import numpy as np
 from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, time_constant
 from dynapse2.physics.soma import membrane_derivative, nmda_gate, positive_feedback
 from dynapse2.physics.spike import spike_jax, spike_numpy
+from dynapse2.physics.synapses import SYNAPSE_TYPES
 
 SYNAPSE_MODELS: tuple[str, ...] = ("linear", "full")
 """How an input pulse charges a synapse: the linear closed form, or the full DPI equation."""
@@ -85,8 +86,7 @@ def circuit(xp: Any, p: dict[str, Any], kappa: float, ut: float, vth: float) -> 
     ``p`` holds the DynapSim current names (``Itau_ampa``, ...), the capacitances (``C_ampa``,
     ...) and ``Iscale``, each broadcastable to (n,).
     """
-    types = ("ampa", "nmda", "gaba", "shunt")
-    stack = lambda key: xp.stack([p[key.format(t)] for t in types], axis=-1)  # noqa: E731
+    stack = lambda key: xp.stack([p[key.format(t)] for t in SYNAPSE_TYPES], axis=-1)  # noqa: E731
     syn_itau = stack("Itau_{}")
     return Circuit(
         syn_tau=time_constant(stack("C_{}"), syn_itau, kappa, ut),

@@ -7,8 +7,9 @@ from seeds import sweep
 
 from dynapse2 import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.physics import constants as K
+from dynapse2.physics.synapses import SYNAPSE_TYPES
 
-TYPES = ("ampa", "nmda", "gaba", "shunt")
+TYPES = SYNAPSE_TYPES  # the package order (AMPA, NMDA, GABA, SHUNT)
 
 
 def typed(T, n, seed=0, **rates_by_type):
