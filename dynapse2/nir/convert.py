@@ -94,7 +94,7 @@ from dynapse2.nn.dynapsim import CURRENTS, DynapSim
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
 from dynapse2.physics import constants as K
-from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.dpi import leak_current, pulse_current, time_constant
 from dynapse2.physics.synapses import signed_from_typed
 from dynapse2.solvers import solver_from_name
 
@@ -196,7 +196,7 @@ def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]
         itau = leak_current(C[f"C_{s}"], np.asarray(tau_syn, np.float64), KAPPA, K.UT)
         out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, K.GAIN_RATIO_SYNAPSE * itau
     out["Ispkthr"] = runaway_current(itau_mem)
-    out["Iref"] = np.full_like(itau_mem, C["C_ref"] * K.VTH / dt)
+    out["Iref"] = np.full_like(itau_mem, pulse_current(C["C_ref"], dt, K.VTH))
     return out
 
 

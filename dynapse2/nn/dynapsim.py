@@ -15,7 +15,7 @@ from dynapse2.nn import backends
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
-from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.dpi import leak_current, pulse_current, pulse_width, time_constant
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
 from dynapse2.physics.synapses import (
@@ -44,12 +44,12 @@ def default_currents() -> dict[str, float]:
         "Idc": K.IDC,
         "If_nmda": K.IF_NMDA,
         "Ispkthr": K.ISPKTHR,
-        "Iref": C["C_ref"] * K.VTH / K.T_REF,
-        "Ipulse": C["C_pulse"] * K.VTH / K.T_PULSE,
+        "Iref": pulse_current(C["C_ref"], K.T_REF, K.VTH),
+        "Ipulse": pulse_current(C["C_pulse"], K.T_PULSE, K.VTH),
         "Itau_ahp": itau_ahp,
         "Igain_ahp": K.GAIN_RATIO_SYNAPSE * itau_ahp,
         "Iw_ahp": K.IW_AHP,
-        "Ipulse_ahp": C["C_pulse_ahp"] * K.VTH / K.T_PULSE_AHP,
+        "Ipulse_ahp": pulse_current(C["C_pulse_ahp"], K.T_PULSE_AHP, K.VTH),
     }
     return dict(sorted(out.items()))
 
@@ -318,12 +318,12 @@ class DynapSim(Module):
     @property
     def t_ref(self) -> jax.Array:
         """Refractory period C_ref V_th / I_ref (s), (n,)."""
-        return self.capacitances["C_ref"] * self.Vth / self.Iref
+        return pulse_width(self.capacitances["C_ref"], self.Iref, self.Vth)
 
     @property
     def t_pulse(self) -> jax.Array:
         """Synaptic pulse width C_pulse V_th / I_pulse (s), (n,)."""
-        return self.capacitances["C_pulse"] * self.Vth / self.Ipulse
+        return pulse_width(self.capacitances["C_pulse"], self.Ipulse, self.Vth)
 
     def _nominal(self) -> dict[str, Any]:
         return {

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, time_constant
+from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, pulse_width, time_constant
 from dynapse2.physics.soma import membrane_derivative, nmda_gate, positive_feedback
 from dynapse2.physics.spike import spike_jax, spike_numpy
 from dynapse2.physics.synapses import SYNAPSE_TYPES
@@ -93,19 +93,19 @@ def circuit(xp: Any, p: dict[str, Any], kappa: float, ut: float, vth: float) -> 
         syn_igain=stack("Igain_{}"),
         syn_itau=syn_itau,
         syn_iw=p["Iscale"][..., None] * xp.ones_like(syn_itau),
-        t_pulse=(p["C_pulse"] * vth / p["Ipulse"])[..., None],
+        t_pulse=pulse_width(p["C_pulse"], p["Ipulse"], vth)[..., None],
         tau_mem=time_constant(p["C_mem"], p["Itau_mem"], kappa, ut),
         igain_mem=p["Igain_mem"],
         itau_mem=p["Itau_mem"],
         idc=p["Idc"],
         if_nmda=p["If_nmda"],
         ispkthr=p["Ispkthr"],
-        t_ref=p["C_ref"] * vth / p["Iref"],
+        t_ref=pulse_width(p["C_ref"], p["Iref"], vth),
         ahp_tau=time_constant(p["C_ahp"], p["Itau_ahp"], kappa, ut),
         ahp_igain=p["Igain_ahp"],
         ahp_itau=p["Itau_ahp"],
         iw_ahp=p["Iw_ahp"],
-        t_pulse_ahp=p["C_pulse_ahp"] * vth / p["Ipulse_ahp"],
+        t_pulse_ahp=pulse_width(p["C_pulse_ahp"], p["Ipulse_ahp"], vth),
     )
 
 
