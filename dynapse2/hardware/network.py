@@ -668,7 +668,7 @@ def network_from_config(
             ambiguous configuration.
     """
     checks.choice("network_from_config", "backend", backend, BACKENDS)
-    checks.number("network_from_config", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    checks.mismatch("network_from_config", "mismatch", mismatch)
     if dt is not None:
         checks.number("network_from_config", "dt", dt, lo=0, lo_open=True)
     syn = unroute(cfg)

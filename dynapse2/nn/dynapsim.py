@@ -228,7 +228,7 @@ class DynapSim(Module):
         checks.choice(where, "surrogate", surrogate, SURROGATES)
         solver = Euler() if solver is None else check_solver(solver)
         dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
-        mismatch = checks.number(where, "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+        mismatch = checks.mismatch(where, "mismatch", mismatch)
         if surrogate_slope is None:
             surrogate_slope = SURROGATE_SLOPES[surrogate]
         surrogate_slope = checks.number(
@@ -370,9 +370,7 @@ class DynapSim(Module):
         where = "DynapSim.resample_mismatch"
         _check_key(where, "key", key)
         fraction = (
-            self.mismatch
-            if fraction is None
-            else checks.number(where, "fraction", fraction, lo=0, hi=1, hi_open=True)
+            self.mismatch if fraction is None else checks.mismatch(where, "fraction", fraction)
         )
         if fraction == 0:
             return self

@@ -222,7 +222,7 @@ def _check_args(
 ) -> None:
     checks.integer("fit", "epochs", epochs, lo=0)
     checks.integer("fit", "batch_size", batch_size, lo=1)
-    checks.number("fit", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    checks.mismatch("fit", "mismatch", mismatch)
     checks.number("fit", "weight_bound", weight_bound, lo=0, lo_open=True)
     checks.boolean("fit", "progress", progress)
     if early_stopping is not None:
