@@ -71,7 +71,7 @@ from dynapse2.hardware.mapper import (
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.backends import BACKENDS
-from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.physics import constants as K
 from dynapse2.physics.synapses import (
@@ -525,13 +525,9 @@ def _default_structure(cfg: Configuration, syn) -> dict[str, Any]:
     sim = _json_sim(
         {
             "dt": 1e-3,
-            "Iscale": K.ISCALE,
+            "Iscale": DEFAULT_CONSTANTS["Iscale"],
             "capacitances": dict(K.CAPACITANCES),
-            "Ut": K.UT,
-            "kappa_n": K.KAPPA_N,
-            "kappa_p": K.KAPPA_P,
-            "Io": K.IO,
-            "Vth": K.VTH,
+            **{k: DEFAULT_CONSTANTS[k] for k in _CONSTANTS},
             "synapse_model": "linear",
         }
     )

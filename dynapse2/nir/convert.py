@@ -90,7 +90,7 @@ import numpy as np
 from dynapse2 import checks
 from dynapse2.errors import FileFormatError
 from dynapse2.nn.backends import BACKENDS
-from dynapse2.nn.dynapsim import CURRENTS, DynapSim
+from dynapse2.nn.dynapsim import CURRENTS, KAPPA_DEFAULT, DynapSim
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
 from dynapse2.physics import constants as K
@@ -100,7 +100,7 @@ from dynapse2.solvers import solver_from_name
 
 __all__ = ["ImportReport", "ReportRow", "dpi_currents", "from_nir", "runaway_current", "to_nir"]
 
-KAPPA = (K.KAPPA_N + K.KAPPA_P) / 2
+KAPPA = KAPPA_DEFAULT
 GAIN_MEM = 1.0
 """I_gain_mem / I_tau_mem of imported populations."""
 IF_ITAU_MEM = 1e-12

@@ -15,7 +15,13 @@ from dynapse2.nn import backends
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
-from dynapse2.physics.dpi import leak_current, pulse_current, pulse_width, time_constant
+from dynapse2.physics.dpi import (
+    leak_current,
+    mean_kappa,
+    pulse_current,
+    pulse_width,
+    time_constant,
+)
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
 from dynapse2.physics.synapses import (
@@ -26,7 +32,18 @@ from dynapse2.physics.synapses import (
 )
 from dynapse2.solvers import AbstractSolver, Euler, check_solver
 
-KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
+KAPPA_DEFAULT = mean_kappa(K.KAPPA_N, K.KAPPA_P)
+"""Nominal mean subthreshold slope factor."""
+DEFAULT_CONSTANTS: dict[str, float] = {
+    "Ut": K.UT,
+    "kappa_n": K.KAPPA_N,
+    "kappa_p": K.KAPPA_P,
+    "Io": K.IO,
+    "Vth": K.VTH,
+    "Iscale": K.ISCALE,
+}
+"""Nominal physical constants of DynapSim, by field name: U_T (V), kappa_n, kappa_p, I_0 (A),
+V_th (V), I_scale (A)."""
 
 
 def default_currents() -> dict[str, float]:
@@ -235,14 +252,7 @@ class DynapSim(Module):
             where, "surrogate_slope", surrogate_slope, lo=0, lo_open=True
         )
         _check_key(where, "key", key, optional=True)
-        constants = {
-            "Ut": K.UT,
-            "kappa_n": K.KAPPA_N,
-            "kappa_p": K.KAPPA_P,
-            "Io": K.IO,
-            "Vth": K.VTH,
-            "Iscale": K.ISCALE,
-        }
+        constants = dict(DEFAULT_CONSTANTS)
         caps = dict(K.CAPACITANCES)
         currents = default_currents()
         for name, v in values.items():
@@ -302,7 +312,7 @@ class DynapSim(Module):
     @property
     def kappa(self) -> float:
         """Mean subthreshold slope factor (kappa_n + kappa_p) / 2 used by every DPI."""
-        return (self.kappa_n + self.kappa_p) / 2
+        return mean_kappa(self.kappa_n, self.kappa_p)
 
     def _tau(self, name: str) -> jax.Array:
         c, i = TAU_OF[name]

@@ -13,6 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def mean_kappa(kappa_n: Any, kappa_p: Any) -> Any:
+    """The subthreshold slope factor every DPI uses: the mean (kappa_n + kappa_p) / 2 of the
+    n- and p-type transistors' (dimensionless)."""
+    return (kappa_n + kappa_p) / 2
+
+
 def time_constant(c: Any, itau: Any, kappa: float, ut: float) -> Any:
     """DPI time constant tau = C U_T / (kappa I_tau) (s), from C (F) and I_tau (A)."""
     return c * ut / (kappa * itau)

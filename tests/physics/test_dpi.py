@@ -5,6 +5,7 @@ from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import (
     decay,
     leak_current,
+    mean_kappa,
     pulse_current,
     pulse_full,
     pulse_linear,
@@ -77,3 +78,8 @@ def test_pulse_width_closed_form_and_inverse():
     assert pulse_width(
         K.CAPACITANCES["C_ref"], pulse_current(K.CAPACITANCES["C_ref"], K.T_REF, K.VTH), K.VTH
     ) == pytest.approx(K.T_REF, rel=1e-15)
+
+
+def test_mean_kappa_is_the_mean_of_both_transistor_types():
+    assert mean_kappa(0.75, 0.66) == (0.75 + 0.66) / 2
+    np.testing.assert_array_equal(mean_kappa(np.array([0.7, 0.8]), 0.6), [(0.7 + 0.6) / 2, 0.7])
