@@ -6,10 +6,8 @@ serialised by :func:`equinox.tree_serialise_leaves`), ``opt_0``, ``opt_1``, ... 
 the optimizer state, in tree order) and ``meta`` (UTF-8 JSON: format version, epoch,
 history, PRNG key data).
 
-Atomic write: the archive goes to a temporary file in the destination's directory, is
-flushed and ``fsync``-ed, then ``os.replace``-d over the destination (and the directory
-fsync-ed). A crash at any point leaves either the previous checkpoint or the new one, never a
-partial file; the temporary file is removed on error.
+Written with :func:`dynapse2.atomic.atomic_write`: a crash at any point leaves either the
+previous checkpoint or the new one, never a partial file.
 """
 
 from __future__ import annotations
