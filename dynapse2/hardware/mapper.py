@@ -306,7 +306,10 @@ def route(
     # Empty chips with their parameters.
     params = parameters or {}
     cores = [
-        [Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {}) for co in range(4)]
+        [
+            Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {})
+            for co in range(C.N_CORES)
+        ]
         for ch in range(n_chips)
     ]
 

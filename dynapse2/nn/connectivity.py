@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2.hardware.chip import N_CAM as FAN_IN  # the chip facts: the one module nn reads
-from dynapse2.physics.synapses import typed_from_signed
+from dynapse2.physics.synapses import N_SYNAPSE_TYPES, typed_from_signed
 
 
 class SparseWeights(eqx.Module):
@@ -109,7 +109,7 @@ class SparseWeights(eqx.Module):
     def types(self) -> tuple[int, ...]:
         """Synapse types with at least one nonzero weight (needs concrete values)."""
         t, w = np.asarray(self.syn_type), np.asarray(self.weight)
-        return tuple(int(k) for k in range(4) if ((t == k) & (w != 0)).any())
+        return tuple(int(k) for k in range(N_SYNAPSE_TYPES) if ((t == k) & (w != 0)).any())
 
     def by_type(self, types: tuple[int, ...]) -> jax.Array:
         """``(len(types), n_post, fan_in)`` weights, entry weights masked to each type."""

@@ -25,7 +25,7 @@ import numpy as np
 from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, pulse_width, time_constant
 from dynapse2.physics.soma import membrane_derivative, nmda_gate, positive_feedback
 from dynapse2.physics.spike import spike_jax, spike_numpy
-from dynapse2.physics.synapses import SYNAPSE_TYPES
+from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT, SYNAPSE_TYPES
 
 SYNAPSE_MODELS: tuple[str, ...] = ("linear", "full")
 """How an input pulse charges a synapse: the linear closed form, or the full DPI equation."""
@@ -154,7 +154,7 @@ def step(
         xp, iahp, s.spikes, c.ahp_igain, c.ahp_itau, c.iw_ahp, c.ahp_tau, c.t_pulse_ahp
     )
 
-    iampa, inmda, igaba, ishunt = (isyn[..., k] for k in range(4))
+    iampa, inmda, igaba, ishunt = (isyn[..., k] for k in (AMPA, NMDA, GABA, SHUNT))
     ipf = positive_feedback(xp, s.imem, kappa, io)
     if detach_feedback:
         ipf = ops.stop_gradient(ipf)
