@@ -203,6 +203,7 @@ def _like(m: DynapSim, currents: dict[str, np.ndarray]) -> DynapSim:
         len(currents["Itau_mem"]),
         dt=m.dt,
         solver=m.solver,
+        positive_feedback=m.positive_feedback,
         synapse_model=m.synapse_model,
         **currents,
         **m.capacitances,

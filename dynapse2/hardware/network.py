@@ -40,8 +40,10 @@ Decisions:
 - Latches: ``so_adaptation`` where the AHP weight (``SOAD_W_N``) is set above what ``I_0``
   quantizes to, ``so_dc`` likewise for ``SOIF_DC_P``, ``denm_nmda`` where a neuron has NMDA
   synapses. Reading back, a neuron whose latch is off gets the quantized ``I_0`` for that
-  current (the circuit is off). Other latches stay at reset (``soif_type`` off; the
-  simulator's soma is the exponential one).
+  current (the circuit is off). ``soif_type`` (on: the thresholded soma, off at reset: the
+  exponential one) is on for every neuron of a population with ``positive_feedback=False``;
+  reading back, a population whose neurons all have it on gets ``positive_feedback=False``
+  (a population with some on and some off is an error). Other latches stay at reset.
 - Weights are written in the canonical form of :mod:`dynapse2.hardware.levels`, so that
   network -> configuration -> network -> configuration gives an identical configuration.
 """
@@ -204,6 +206,7 @@ def _build(layers: list[_Layer], backend: str, mismatch: float, key: Any) -> Seq
                 key=key,
                 backend=backend,
                 **{k: s[k] for k in _SIM_OPTIONS if k in s},
+                positive_feedback=s.get("positive_feedback", True),
                 **L.currents,
                 **s["capacitances"],
                 Iscale=s["Iscale"],
@@ -221,6 +224,19 @@ def _sim_of(m: DynapSim) -> dict[str, Any]:
         **{k: getattr(m, k) for k in _CONSTANTS},
         "synapse_model": m.synapse_model,
     }
+
+
+def _feedback_of(latches: np.ndarray, layer: int) -> bool:
+    """``positive_feedback`` of a population from its neurons' latches ``(n, 14)``: False
+    where every ``soif_type`` latch is on (the thresholded soma), True where none is."""
+    on = latches[:, _LATCH["soif_type"]]
+    if on.any() and not on.all():
+        raise ValueError(
+            f"layer {layer}: {int(on.sum())} of {on.size} neurons have the soif_type latch on "
+            "(thresholded soma) and the others off (exponential); a DynapSim population has "
+            "one soma type: set the latch alike for all its neurons"
+        )
+    return not bool(on.any())
 
 
 def _group_ranks(gcore: np.ndarray) -> tuple[int, ...]:
@@ -412,6 +428,7 @@ def map_network(
             latches[glob, _LATCH[latch]] = on
         nmda = (q.mask[..., NMDA] > 0).any(axis=0)
         latches[glob, _LATCH["denm_nmda"]] = nmda
+        latches[glob, _LATCH["soif_type"]] = not m.positive_feedback
 
         lv = level_table(q.base, m.Iscale)  # (n_cores, 16)
         mag = lv[local.ravel()[None, :, None], q.mask]  # typed magnitudes
@@ -424,7 +441,11 @@ def map_network(
                 w_rec=mag[n_src:] if m.w_rec is not None else None,
                 currents=_currents(neuron_settings, latches[glob], io),
                 groups=_group_ranks(gcore),
-                sim={**_sim_of(m), **{k: getattr(m, k) for k in _SIM_OPTIONS}},
+                sim={
+                    **_sim_of(m),
+                    **{k: getattr(m, k) for k in _SIM_OPTIONS},
+                    "positive_feedback": m.positive_feedback,
+                },
             )
         )
 
@@ -705,6 +726,7 @@ def network_from_config(
         sim.update({k: L[k] for k in _SIM_OPTIONS if k in L})  # older files: the defaults
         if dt is not None:
             sim["dt"] = float(dt)
+        sim["positive_feedback"] = _feedback_of(lat, li)
         n = flat.size
         n_src = n_in if li == 0 else len(meta["layers"][li - 1]["neurons"])
         layers.append(

@@ -85,6 +85,8 @@ def step_options(m: DynapSim) -> dict[str, Any]:
         "detach_reset": m.detach_reset,
         "slope": m.surrogate_slope,
         "surrogate": m.surrogate,
+        # only when off: a solver that does not honour it yet is refused by DynapSim
+        **({} if m.positive_feedback else {"positive_feedback": False}),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import equinox as eqx
@@ -105,7 +106,10 @@ class DynapSim(Module):
       pulse of the linear DPI regime, I <- I_inf + (I - I_inf) exp(-t_pulse/tau) with
       I_inf = (I_gain/I_tau) I_w; ``"full"`` integrates the nonlinear DPI equation through the
       pulse, which grows multiplicatively from rest (much smaller steps for small weights).
-    - Positive feedback: the exponential form I_pf = I_0^(1/(k+1)) I_mem^(k/(k+1)).
+    - Positive feedback: the exponential form I_pf = I_0^(1/(k+1)) I_mem^(k/(k+1));
+      ``positive_feedback=False`` drops it (the chip's thresholded soma, per-neuron latch
+      ``soif_type``): the membrane then stays a leaky integrator up to any I_mem, e.g. a
+      non-spiking readout with I_spkthr above its range (``Euler()`` only, for now).
     - Soma: the published equation, leak subtracted once (Rockpool 3.1.0's code subtracts it
       twice; traces differ from Rockpool's).
     - GABA subtracts from the soma's input; SHUNT adds to the leak node, so it acts both
@@ -214,6 +218,7 @@ class DynapSim(Module):
     surrogate: str = simulation()
     surrogate_slope: float = simulation()
     solver: AbstractSolver = simulation()
+    positive_feedback: bool = simulation()
     backend: str = simulation()
 
     def __init__(
@@ -233,6 +238,7 @@ class DynapSim(Module):
         surrogate: str = "log",
         surrogate_slope: float | None = None,
         solver: AbstractSolver | None = None,
+        positive_feedback: bool = True,
         **values: Any,
     ):
         where = "DynapSim"
@@ -240,10 +246,12 @@ class DynapSim(Module):
         has_rec = checks.boolean(where, "has_rec", has_rec)
         detach_feedback = checks.boolean(where, "detach_feedback", detach_feedback)
         detach_reset = checks.boolean(where, "detach_reset", detach_reset)
+        positive_feedback = checks.boolean(where, "positive_feedback", positive_feedback)
         checks.choice(where, "backend", backend, backends.BACKENDS)
         checks.choice(where, "synapse_model", synapse_model, SYNAPSE_MODELS)
         checks.choice(where, "surrogate", surrogate, SURROGATES)
         solver = Euler() if solver is None else check_solver(solver)
+        _check_feedback(where, solver, positive_feedback)
         dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
         mismatch = checks.mismatch(where, "mismatch", mismatch)
         if surrogate_slope is None:
@@ -299,6 +307,7 @@ class DynapSim(Module):
         self.surrogate = surrogate
         self.surrogate_slope = surrogate_slope
         self.solver = solver
+        self.positive_feedback = positive_feedback
         self.backend = backend
         for k, v in self.initial_state().items():
             setattr(self, k, v)
@@ -414,8 +423,16 @@ class DynapSim(Module):
         constructor does (``ExponentialEuler()`` accepts shorter time constants than
         ``Euler()``)."""
         solver = check_solver(solver, "DynapSim.with_solver")
+        _check_feedback("DynapSim.with_solver", solver, self.positive_feedback)
         _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, solver)
         return _replace(self, solver=solver)
+
+    def with_positive_feedback(self, on: bool) -> DynapSim:
+        """Return a copy with the soma's positive feedback on (the exponential soma) or off
+        (the thresholded one, chip latch ``soif_type``; see the class docstring)."""
+        on = checks.boolean("DynapSim.with_positive_feedback", "on", on)
+        _check_feedback("DynapSim.with_positive_feedback", self.solver, on)
+        return _replace(self, positive_feedback=on)
 
     # -- simulation ------------------------------------------------------------------------
     def evolve(self, x: Any, record: bool = False) -> tuple[Any, dict, dict]:
@@ -433,7 +450,9 @@ class DynapSim(Module):
         return (
             f"DynapSim(n={self.n}, has_rec={self.w_rec is not None}, dt={self.dt}, "
             f"mismatch={self.mismatch}, backend={self.backend!r}, "
-            f"synapse_model={self.synapse_model!r}, solver={self.solver!r})"
+            f"synapse_model={self.synapse_model!r}, solver={self.solver!r}"
+            + ("" if self.positive_feedback else ", positive_feedback=False")
+            + ")"
         )
 
 
@@ -443,6 +462,19 @@ def _replace(m: DynapSim, **static: Any) -> DynapSim:
     for f in m.__dataclass_fields__:
         object.__setattr__(new, f, static.get(f, getattr(m, f)))
     return new
+
+
+def _check_feedback(where: str, solver: AbstractSolver, positive_feedback: bool) -> None:
+    """``positive_feedback=False`` needs a solver whose step takes that option (its keyword
+    ``positive_feedback``); else a ValueError naming the solver."""
+    if (
+        not positive_feedback
+        and "positive_feedback" not in inspect.signature(solver.step).parameters
+    ):
+        raise ValueError(
+            f"{where}: positive_feedback=False is not supported by {solver!r} yet (its step "
+            "always includes the positive feedback); use solver=Euler()"
+        )
 
 
 def _groups(groups: Any, n: int) -> tuple[int, ...]:

@@ -107,6 +107,7 @@ def step_fused(
     detach_reset: bool = True,
     slope: float = 1.0,
     surrogate: str = "log",
+    positive_feedback: bool = True,
 ) -> FusedState:
     """Advance the neurons by one step of ``dt`` seconds; the equations and their order are
     those of :func:`dynapse2.physics.step.step`.
@@ -137,9 +138,11 @@ def step_fused(
 
     imem = s.imem
     # I_0^(1/(k+1)) I_mem^(k/(k+1)) = exp(k/(k+1) ln I_mem + ln(I_0)/(k+1))
-    ipf = xp.exp((kappa / (kappa + 1.0)) * xp.log(imem) + math.log(io) / (kappa + 1.0))
-    if detach_feedback:
-        ipf = ops.stop_gradient(ipf)
+    ipf = 0.0
+    if positive_feedback:
+        ipf = xp.exp((kappa / (kappa + 1.0)) * xp.log(imem) + math.log(io) / (kappa + 1.0))
+        if detach_feedback:
+            ipf = ops.stop_gradient(ipf)
     # I_in = I_ampa + I_nmda gate + I_dc - I_gaba; a type not computed sits at I_0
     ampa, gaba = cur.get(AMPA, io), cur.get(GABA, io)
     i_in = p.idc + (ampa - gaba if (AMPA in cur or GABA in cur) else 0.0)

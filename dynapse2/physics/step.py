@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, pulse_width, time_constant
-from dynapse2.physics.soma import membrane_derivative, nmda_gate, positive_feedback
+from dynapse2.physics.soma import membrane_derivative, nmda_gate
+from dynapse2.physics.soma import positive_feedback as feedback_current
 from dynapse2.physics.spike import spike_jax, spike_numpy
 from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT, SYNAPSE_TYPES
 
@@ -123,6 +124,7 @@ def step(
     detach_reset: bool = True,
     slope: float = 1.0,
     surrogate: str = "log",
+    positive_feedback: bool = True,
 ) -> State:
     """Advance the neurons by one step of ``dt`` seconds.
 
@@ -140,6 +142,9 @@ def step(
             from cycle to cycle and overflows float32 within a few hundred steps.
         slope, surrogate: slope and kind of the surrogate spike derivative (see
             :mod:`dynapse2.physics.spike`).
+        positive_feedback: include the exponential positive feedback I_pf in the soma
+            (default); ``False`` drops it (I_pf = 0: the chip's thresholded soma, latch
+            ``soif_type``), so that the membrane is a leaky integrator at any I_mem.
     Returns:
         The state at the end of the step; ``spikes`` are the spikes emitted in this step.
     """
@@ -155,8 +160,8 @@ def step(
     )
 
     iampa, inmda, igaba, ishunt = (isyn[..., k] for k in (AMPA, NMDA, GABA, SHUNT))
-    ipf = positive_feedback(xp, s.imem, kappa, io)
-    if detach_feedback:
+    ipf = feedback_current(xp, s.imem, kappa, io) if positive_feedback else 0.0
+    if detach_feedback and positive_feedback:
         ipf = ops.stop_gradient(ipf)
     i_in = iampa + inmda * nmda_gate(s.imem, c.if_nmda) + c.idc - igaba
     i_sum = c.itau_mem + iahp + ishunt - ipf

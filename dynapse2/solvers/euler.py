@@ -44,11 +44,15 @@ class Euler(AbstractSolver):
         dt: float,
         *,
         types: tuple[int, ...],
+        positive_feedback: bool = True,
         **options: Any,
     ) -> FusedState:
         """One step of :func:`dynapse2.physics.fused.step_fused` (the reference step's
-        equations, rearranged for speed)."""
-        return step_fused(ops, p, s, x, dt, types=types, **options)
+        equations, rearranged for speed); ``positive_feedback=False`` drops the soma's I_pf
+        (the thresholded soma, see :func:`dynapse2.physics.step.step`)."""
+        return step_fused(
+            ops, p, s, x, dt, types=types, positive_feedback=positive_feedback, **options
+        )
 
     def reference_stepper(
         self, ops: Ops, c: Circuit, dt: float, **options: Any

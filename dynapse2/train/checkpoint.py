@@ -106,6 +106,7 @@ def save(
         "key": key_data,
         "has_best": best is not None,
         "solvers": [m.solver.name for m in _populations(net)],
+        "positive_feedback": [m.positive_feedback for m in _populations(net)],
         "structure": structure(net),
     }
     arrays = {
@@ -145,6 +146,7 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
     try:
         meta, net, best, opt = _read(path, like)
         net, best = (_with_solvers(v, meta.get("solvers")) for v in (net, best))
+        net, best = (_with_feedback(v, meta.get("positive_feedback")) for v in (net, best))
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -234,6 +236,26 @@ def _with_solvers(net: Module | None, names: Any) -> Module | None:
     swap = lambda v: v.with_solver(solver_from_name(next(it), "field 'solvers'"))  # noqa: E731
     return jax.tree_util.tree_map(
         lambda v: swap(v) if isinstance(v, DynapSim) else v,
+        net,
+        is_leaf=lambda v: isinstance(v, DynapSim),
+    )
+
+
+def _with_feedback(net: Module | None, flags: Any) -> Module | None:
+    """``net`` with the saved ``positive_feedback`` of each DynapSim (static, like the
+    solver); a checkpoint without them (older files) keeps ``like``'s."""
+    if net is None or flags is None:
+        return net
+    pops = _populations(net)
+    if (
+        not isinstance(flags, list)
+        or len(flags) != len(pops)
+        or not all(isinstance(f, bool) for f in flags)
+    ):
+        raise _Bad(f"field 'positive_feedback' = {flags!r} is not one boolean per DynapSim")
+    it = iter(flags)
+    return jax.tree_util.tree_map(
+        lambda v: v.with_positive_feedback(next(it)) if isinstance(v, DynapSim) else v,
         net,
         is_leaf=lambda v: isinstance(v, DynapSim),
     )
