@@ -136,7 +136,9 @@ def _devices(r: Report) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the report; return 0 when deploying can work, 1 otherwise."""
-    ap = argparse.ArgumentParser(prog="dynapse2.doctor", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="dynapse2.doctor", description=(__doc__ or "").partition("\n")[0]
+    )
     ap.add_argument("--bitfile", help="the FPGA bitfile (default: $DYNAPSE2_BITFILE)")
     args = ap.parse_args(argv)
     report = diagnose(args.bitfile)

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.transforms import Bbox
 
 from dynapse2 import checks
 from dynapse2.hardware import chip
@@ -385,7 +386,7 @@ def bias_table(table: Any, title: str = "Bias-generator settings") -> Figure:
         cellText=cells,
         colLabels=list(BIAS_TABLE_COLUMNS),
         colWidths=list(widths / widths.sum()),
-        bbox=[0, 0, 1, 1],
+        bbox=Bbox.from_bounds(0, 0, 1, 1),
     )
     t.auto_set_font_size(False)
     t.set_fontsize(8)

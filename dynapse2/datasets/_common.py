@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
@@ -35,8 +36,11 @@ def generator(fn: str, key: Any) -> np.random.Generator:
         if key < 0:
             raise ValueError(f"{fn}: key = {key!r} must be a jax.random key or an int >= 0")
         return np.random.default_rng(int(key))
+    dtype = getattr(key, "dtype", None)  # a key is an array; anything else is refused below
     try:
-        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if dtype is None:
+            raise TypeError
+        if jnp.issubdtype(dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)
         data = np.asarray(key, dtype=np.uint32)
     except (AttributeError, TypeError, ValueError):

@@ -26,10 +26,75 @@ Public API (samna is imported only when a board is opened, never by importing th
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Lazy exports: importing ``dynapse2.hardware`` (or its pure submodules ``chip``, ``config``,
-# ``mapper``, ``samna_backend``) pulls in neither samna nor JAX; a name is imported on first use.
+if TYPE_CHECKING:  # the names as type checkers and IDEs see them; imported lazily below
+    from dynapse2.hardware.bias import (
+        ParameterTable,
+        current,
+        current_range,
+        quantize_current,
+        quantize_parameters,
+    )
+    from dynapse2.hardware.calibration import Calibration, calibrate
+    from dynapse2.hardware.config import (
+        Chip,
+        Configuration,
+        Core,
+        InputRoute,
+        OutputRoute,
+        Parameter,
+    )
+    from dynapse2.hardware.config_diff import Changes, changes
+    from dynapse2.hardware.device import DynapseBoard, leaky_configuration, open_device, to_hardware
+    from dynapse2.hardware.events import decode_output, encode_input
+    from dynapse2.hardware.mapper import Placement, default_positions, place
+    from dynapse2.hardware.network import (
+        NetworkMapping,
+        config_from_network,
+        map_network,
+        network_from_config,
+        quantize_network,
+    )
+    from dynapse2.hardware.quantization_aware import QuantizationAware, quantization_aware
+    from dynapse2.hardware.samna_backend import (
+        HardwareUnavailableError,
+        from_samna,
+        samna_status,
+        to_samna,
+    )
+    from dynapse2.hardware.samna_json import (
+        adopt_cookies,
+        from_samna_json,
+        load_samna_json,
+        save_samna_json,
+        to_samna_json,
+    )
+    from dynapse2.hardware.virtual_board import VirtualBoard
+    from dynapse2.hardware.weights import (
+        QuantizedWeights,
+        fake_quantize,
+        fake_quantize_levels,
+        quantize_weights,
+    )
+
+# Lazy exports: a name is imported on first use, so importing ``dynapse2.hardware`` imports
+# none of its submodules and never samna. JAX comes with the package itself (``dynapse2``
+# exports the module system); of the submodules, only those in JAX_FREE import no JAX (nor
+# equinox, optax or samna) themselves, which tests/test_layers.py checks.
+JAX_FREE: tuple[str, ...] = (
+    "bias",
+    "chip",
+    "config",
+    "config_diff",
+    "config_io",
+    "config_tree",
+    "drain",
+    "events",
+    "mapper",
+    "samna_json",
+    "samna_json_tables",
+)
 _EXPORTS: dict[str, str] = {
     "ParameterTable": "bias",
     "current": "bias",
@@ -69,7 +134,7 @@ _EXPORTS: dict[str, str] = {
     "to_samna_json": "samna_json",
     "HardwareUnavailableError": "samna_backend",
     "from_samna": "samna_backend",
-    "open_device": "samna_backend",
+    "open_device": "device",
     "samna_status": "samna_backend",
     "to_samna": "samna_backend",
     "QuantizedWeights": "weights",

@@ -1,6 +1,7 @@
 """The bias generator (BG): parameter currents <-> coarse/fine values.
 
-Model (tables in :mod:`dynapse2.hardware.chip`)::
+Model (:mod:`dynapse2.physics.bias_generator`, which also defines :func:`bg_name` and
+:func:`current_range`, re-exported here)::
 
     I(coarse, fine) = BG_I_MAX[type][coarse] * fine / BG_FINE_MAX * BG_SCALE[name]
 
@@ -28,6 +29,8 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.hardware import chip
+from dynapse2.physics.bias_generator import bg_current as _model
+from dynapse2.physics.bias_generator import bg_name, current_range
 
 __all__ = [
     "ParameterSetting",
@@ -39,51 +42,16 @@ __all__ = [
     "quantize_parameters",
 ]
 
-_I_MAX = {t: np.asarray(v, dtype=np.float64) for t, v in chip.BG_I_MAX.items()}
 _N_COARSE = chip.BG_COARSE_MAX + 1
 _RANGE_RTOL = 1e-9  # float round-off allowed above the top setting
 
 
-def bg_name(name: str, where: str = "bg_name", label: str = "name") -> str:
-    """Return the BG parameter name of ``name`` (a BG name or a simulator current name).
-
-    Raises:
-        ValueError: ``name`` is neither a core BG parameter nor a key of ``chip.SIM_TO_BG``
-            (the message starts with ``where`` and names the argument as ``label``).
-    """
-    if isinstance(name, str) and name in chip.CORE_PARAMETERS:
-        return name
-    if isinstance(name, str) and name in chip.SIM_TO_BG:
-        return chip.SIM_TO_BG[name]
-    raise ValueError(
-        f"{where}: {label} = {name!r} is not a bias parameter; valid simulator names: "
-        f"{sorted(chip.SIM_TO_BG)}; valid BG names: {sorted(chip.CORE_PARAMETERS)}"
-    )
-
-
 def _steps(bg: str) -> np.ndarray:
     """Current (A) of one fine step at each coarse value, shape (6,)."""
-    return _I_MAX[chip.CORE_PARAMETERS[bg]] * chip.BG_SCALE[bg] / chip.BG_FINE_MAX
+    return _model(bg, np.arange(_N_COARSE), np.array(1))
 
 
-def _model(bg: str, coarse: np.ndarray, fine: np.ndarray) -> np.ndarray:
-    """The BG model itself; the single formula every function here evaluates."""
-    i_max = _I_MAX[chip.CORE_PARAMETERS[bg]]
-    return i_max[coarse] * fine / chip.BG_FINE_MAX * chip.BG_SCALE[bg]
-
-
-def current_range(name: str) -> tuple[float, float]:
-    """Smallest nonzero and largest current (A) the BG can produce for ``name``.
-
-    The smallest is coarse 0, fine 1; the largest coarse 5, fine 255.
-    """
-    bg = bg_name(name, "current_range")
-    lo = _model(bg, np.array(0), np.array(1))
-    hi = _model(bg, np.array(chip.BG_COARSE_MAX), np.array(chip.BG_FINE_MAX))
-    return float(lo), float(hi)
-
-
-def _check_ints(label: str, value: np.ndarray, hi: int) -> np.ndarray:
+def _check_ints(label: str, value: np.ndarray | int, hi: int) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in "iub":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):

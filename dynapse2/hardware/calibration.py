@@ -39,7 +39,7 @@ from dynapse2 import checks
 from dynapse2.hardware import bias
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration, InputRoute, OutputRoute, Parameter
-from dynapse2.hardware.network import META_KEY, network_from_config, population_neurons
+from dynapse2.hardware.network import META_KEY, network_from_config, pairs, population_neurons
 from dynapse2.nn import DynapSim, Sequential
 from dynapse2.nn.dynapsim import CURRENTS, DEFAULT_CONSTANTS, MISMATCHED
 
@@ -199,14 +199,14 @@ def _currents(m: DynapSim) -> dict[str, np.ndarray]:
 def _like(m: DynapSim, currents: dict[str, np.ndarray]) -> DynapSim:
     """A DynapSim with ``m``'s step, solver, capacitances and constants and these per-neuron
     currents (A, ``(n,)`` each); no recurrence, no mismatch."""
+    values: dict[str, Any] = {**currents, **m.capacitances}  # currents (A) and capacitances (F)
     return DynapSim(
         len(currents["Itau_mem"]),
         dt=m.dt,
         solver=m.solver,
         positive_feedback=m.positive_feedback,
         synapse_model=m.synapse_model,
-        **currents,
-        **m.capacitances,
+        **values,
         **{k: getattr(m, k) for k in DEFAULT_CONSTANTS},
     )
 
@@ -262,7 +262,7 @@ class _Bench:
         self.configs = {lv: self._config(lv) for lv in {p[1] for p in self.probes}}
         self.nets = {lv: network_from_config(c) for lv, c in self.configs.items()}
 
-    def _weights(self, w):
+    def _weights(self, w) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
         zero = (0, 0)
         return {co: (zero, zero) if w is None else w for co in self.cores}
 
@@ -271,7 +271,7 @@ class _Bench:
         return _probe_config(self.cfg, self.chip, self.cores, dc, self.weights)
 
     def _module(self, cfg: Configuration) -> DynapSim:
-        return network_from_config(cfg).modules[1]
+        return pairs(network_from_config(cfg))[0][1]
 
     def stimulus(self, probe) -> np.ndarray:
         kind, _, rate = probe

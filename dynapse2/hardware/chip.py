@@ -1,22 +1,31 @@
 """Facts of the Dynap-SE2 chip: every limit, code and name table, defined once.
 
-Nothing else in the package writes these numbers again; import them from here.
-Sources: Richter et al. 2024 (DYNAP-SE2), the samna 0.7.1.0 object model.
+Nothing else in the package writes these numbers again; import them from here. The facts the
+simulator and training need (the layout of cores and CAMs, the bias generator's parameters,
+tables and ranges) are defined below the module system, in :mod:`dynapse2.physics.chip` and
+:mod:`dynapse2.physics.bias_generator`, and re-exported here, so that ``nn`` and ``train``
+never import the hardware layer. Sources: Richter et al. 2024 (DYNAP-SE2), the samna 0.7.1.0
+object model.
 """
 
 from __future__ import annotations
 
-# The synapse-type order and sets are physics; re-exported here beside the chip's codes.
-from dynapse2.physics.synapses import EXCITATORY, INHIBITORY, SYNAPSE_TYPES  # noqa: F401
+from dynapse2.physics.bias_generator import BG_COARSE_MAX as BG_COARSE_MAX
+from dynapse2.physics.bias_generator import BG_FINE_MAX as BG_FINE_MAX
+from dynapse2.physics.bias_generator import BG_FINE_ZERO_CURRENT as BG_FINE_ZERO_CURRENT
+from dynapse2.physics.bias_generator import BG_I_MAX as BG_I_MAX
+from dynapse2.physics.bias_generator import BG_SCALE as BG_SCALE
+from dynapse2.physics.bias_generator import CORE_PARAMETERS as CORE_PARAMETERS
+from dynapse2.physics.bias_generator import SIM_TO_BG as SIM_TO_BG
+from dynapse2.physics.chip import N_CAM as N_CAM
+from dynapse2.physics.chip import N_CORES as N_CORES
+from dynapse2.physics.chip import N_NEURONS_PER_CHIP as N_NEURONS_PER_CHIP
+from dynapse2.physics.chip import N_NEURONS_PER_CORE as N_NEURONS_PER_CORE
+from dynapse2.physics.synapses import EXCITATORY as EXCITATORY
+from dynapse2.physics.synapses import INHIBITORY as INHIBITORY
+from dynapse2.physics.synapses import SYNAPSE_TYPES as SYNAPSE_TYPES
 
-# --- Layout -----------------------------------------------------------------------------
-N_CORES: int = 4
-"""Cores per chip."""
-N_NEURONS_PER_CORE: int = 256
-"""Neurons per core; every neuron of a core shares the core's parameter group."""
-N_NEURONS_PER_CHIP: int = N_CORES * N_NEURONS_PER_CORE
-N_CAM: int = 64
-"""CAM entries (incoming synapses) per neuron."""
+# --- Layout (N_CORES, N_NEURONS_PER_CORE, N_NEURONS_PER_CHIP, N_CAM: dynapse2.physics.chip) --
 N_SRAM: int = 4
 """SRAM destinations (outgoing routes) per neuron."""
 N_WEIGHT_BITS: int = 4
@@ -50,62 +59,8 @@ neurons this way (``x_hop=-7``). No chip may therefore sit at that offset from a
 DENDRITE_CODES: dict[str, int] = {"none": 0, "ampa": 1024, "gaba": 512, "nmda": 256, "shunt": 128}
 """samna's `Dendrite` enum values."""
 
-# --- Bias-generator parameters (samna 0.7.1.0 names) ------------------------------------
-CORE_PARAMETERS: dict[str, str] = {
-    "DEAM_EGAIN_P": "P",
-    "DEAM_ETAU_P": "P",
-    "DEAM_HRES_P": "P",
-    "DEAM_IGAIN_P": "P",
-    "DEAM_ITAU_P": "P",
-    "DEAM_NRES_P": "P",
-    "DEAM_REV_N": "N",
-    "DEAM_VRES_P": "P",
-    "DEGA_IGAIN_P": "P",
-    "DEGA_ITAU_P": "P",
-    "DEGA_REV_P": "P",
-    "DENM_EGAIN_P": "P",
-    "DENM_ETAU_P": "P",
-    "DENM_IGAIN_P": "P",
-    "DENM_ITAU_P": "P",
-    "DENM_NMREV_N": "N",
-    "DENM_REV_N": "N",
-    "DESC_IGAIN_P": "P",
-    "DESC_ITAU_P": "P",
-    "SOAD_CASC_P": "P",
-    "SOAD_GAIN_P": "P",
-    "SOAD_PWTAU_N": "N",
-    "SOAD_TAU_P": "P",
-    "SOAD_W_N": "N",
-    "SOCA_GAIN_P": "P",
-    "SOCA_TAU_P": "P",
-    "SOCA_W_N": "N",
-    "SOHO_VB_P": "P",
-    "SOHO_VH_P": "P",
-    "SOHO_VREF_H_P": "P",
-    "SOHO_VREF_L_P": "P",
-    "SOHO_VREF_M_P": "P",
-    "SOHO_VREF_P": "P",
-    "SOHO_VRST_P": "P",
-    "SOIF_CC_N": "N",
-    "SOIF_DC_P": "P",
-    "SOIF_GAIN_N": "N",
-    "SOIF_LEAK_N": "N",
-    "SOIF_REFR_N": "N",
-    "SOIF_SPKTHR_P": "P",
-    "SYAM_STDW_N": "N",
-    "SYAM_W0_P": "P",
-    "SYAM_W1_P": "P",
-    "SYAM_W2_P": "P",
-    "SYAM_W3_P": "P",
-    "SYAW_STDSTR_N": "N",
-    "SYPD_DLY0_P": "P",
-    "SYPD_DLY1_P": "P",
-    "SYPD_DLY2_P": "P",
-    "SYPD_EXT_N": "N",
-    "SYSA_VB_P": "P",
-    "SYSA_VRES_N": "N",
-}
-"""The 52 per-core bias parameters of a core's parameter group -> transistor type "N" or "P"."""
+# --- Bias-generator parameters (samna 0.7.1.0 names; CORE_PARAMETERS and the BG tables,
+# BG_*, SIM_TO_BG: dynapse2.physics.bias_generator) -------------------------------------------
 CHIP_GLOBAL_PARAMETERS: dict[str, str] = {
     "R2R_BUFFER_AMPB": "P",
     "R2R_BUFFER_CCB": "N",
@@ -129,106 +84,6 @@ CHIP_SADC_PARAMETERS: dict[str, str] = {
 }
 """Parameters of each of the 3 dicts of chip.sadc_group_parameters01 and 23 -> transistor type."""
 
-# --- Bias-generator tables ---------------------------------------------------------------
-# Model: I(coarse, fine) = BG_I_MAX[type][coarse] * fine / BG_FINE_MAX * BG_SCALE[name].
-# I_max values are the BG's measured output at fine = 255 (SynSense's Dynap-SE2 bias table,
-# as tabulated in Rockpool's paramgen lookup), rounded to 3 significant digits.
-BG_COARSE_MAX: int = 5
-"""Coarse values are 0..BG_COARSE_MAX."""
-BG_FINE_MAX: int = 255
-"""Fine values are 0..BG_FINE_MAX."""
-BG_I_MAX: dict[str, tuple[float, ...]] = {
-    "N": (7.18e-11, 5.73e-10, 4.57e-9, 3.64e-8, 2.90e-7, 2.28e-6),
-    "P": (6.69e-11, 5.36e-10, 4.30e-9, 3.44e-8, 2.77e-7, 2.24e-6),
-}
-"""Current (A) at fine = 255 for coarse 0..5, per transistor type, before the scale factor."""
-BG_FINE_ZERO_CURRENT: dict[str, tuple[float, ...]] = {
-    "N": (4.9e-13, 9.4e-13, 1.06e-12, 1.08e-12, 1.08e-12, 1.08e-12),
-    "P": (3.7e-13, 6.6e-13, 7.5e-13, 7.6e-13, 7.6e-13, 7.6e-13),
-}
-"""Measured leak (A) at fine = 0 for coarse 0..5, before the scale factor. Informative only:
-the linear BG model gives exactly 0 A at fine = 0."""
-BG_SCALE: dict[str, float] = {
-    "DEAM_EGAIN_P": 0.68,
-    "DEAM_ETAU_P": 0.2,
-    "DEAM_HRES_P": 0.385,
-    "DEAM_IGAIN_P": 0.68,
-    "DEAM_ITAU_P": 0.2,
-    "DEAM_NRES_P": 0.385,
-    "DEAM_REV_N": 1.0,
-    "DEAM_VRES_P": 0.385,
-    "DEGA_IGAIN_P": 0.68,
-    "DEGA_ITAU_P": 0.2,
-    "DEGA_REV_P": 1.0,
-    "DENM_EGAIN_P": 0.68,
-    "DENM_ETAU_P": 0.2,
-    "DENM_IGAIN_P": 0.68,
-    "DENM_ITAU_P": 0.2,
-    "DENM_NMREV_N": 1.05,
-    "DENM_REV_N": 1.0,
-    "DESC_IGAIN_P": 0.68,
-    "DESC_ITAU_P": 0.2,
-    "SOAD_CASC_P": 0.385,
-    "SOAD_GAIN_P": 0.68,
-    "SOAD_PWTAU_N": 0.92,
-    "SOAD_TAU_P": 0.2,
-    "SOAD_W_N": 0.92,
-    "SOCA_GAIN_P": 0.68,
-    "SOCA_TAU_P": 0.2,
-    "SOCA_W_N": 0.92,
-    "SOHO_VB_P": 1.47,
-    "SOHO_VH_P": 1.47,
-    "SOHO_VREF_H_P": 1.47,
-    "SOHO_VREF_L_P": 1.47,
-    "SOHO_VREF_M_P": 1.47,
-    "SOHO_VREF_P": 0.68,
-    "SOHO_VRST_P": 1.0,
-    "SOIF_CC_N": 0.66,
-    "SOIF_DC_P": 0.38,
-    "SOIF_GAIN_N": 1.05,
-    "SOIF_LEAK_N": 0.61,
-    "SOIF_REFR_N": 1.05,
-    "SOIF_SPKTHR_P": 0.38,
-    "SYAM_STDW_N": 0.67,
-    "SYAM_W0_P": 0.22,
-    "SYAM_W1_P": 0.22,
-    "SYAM_W2_P": 0.22,
-    "SYAM_W3_P": 0.22,
-    "SYAW_STDSTR_N": 0.2,
-    "SYPD_DLY0_P": 0.22,
-    "SYPD_DLY1_P": 0.22,
-    "SYPD_DLY2_P": 1.6,
-    "SYPD_EXT_N": 0.92,
-    "SYSA_VB_P": 1.9,
-    "SYSA_VRES_N": 1.9,
-}
-"""Per-parameter scale factor of the BG output, for every name of CORE_PARAMETERS (SynSense's
-Dynap-SE2 documentation, as tabulated in Rockpool). DEAM_REV_N, DEGA_REV_P, DENM_REV_N and
-SOHO_VRST_P have no published factor: 1.0 is assumed."""
-
-# Simulator current -> the bias-generator parameter that sets it on the chip.
-SIM_TO_BG: dict[str, str] = {
-    "Idc": "SOIF_DC_P",
-    "Igain_mem": "SOIF_GAIN_N",
-    "Itau_mem": "SOIF_LEAK_N",
-    "Iref": "SOIF_REFR_N",
-    "Ispkthr": "SOIF_SPKTHR_P",
-    "Itau_ampa": "DEAM_ETAU_P",
-    "Igain_ampa": "DEAM_EGAIN_P",
-    "Itau_nmda": "DENM_ETAU_P",
-    "Igain_nmda": "DENM_EGAIN_P",
-    "Itau_gaba": "DEGA_ITAU_P",
-    "Igain_gaba": "DEGA_IGAIN_P",
-    "Itau_shunt": "DESC_ITAU_P",
-    "Igain_shunt": "DESC_IGAIN_P",
-    "If_nmda": "DENM_NMREV_N",
-    "Itau_ahp": "SOAD_TAU_P",
-    "Igain_ahp": "SOAD_GAIN_P",
-    "Iw_ahp": "SOAD_W_N",
-    "Ipulse_ahp": "SOAD_PWTAU_N",
-    "Ipulse": "SYPD_EXT_N",
-}
-"""DynapSim current name -> BG parameter name (suffix _N/_P is the transistor type)."""
 BASE_WEIGHT_PARAMETERS: tuple[str, ...] = ("SYAM_W0_P", "SYAM_W1_P", "SYAM_W2_P", "SYAM_W3_P")
 """BG parameters of a core's base weight currents Iw_0..Iw_3, selected by CAM mask bits 0..3."""
 

@@ -1,5 +1,10 @@
 """JSON and files for :class:`~dynapse2.hardware.config.Configuration`.
 
+Called by its methods (``cfg.to_json()``, ``cfg.save(path)``, ``Configuration.from_json``,
+``Configuration.load``); it reads and writes the parts of :mod:`~dynapse2.hardware.config_tree`
+and is handed the class to build (``cls``), so that it does not import the module that
+imports it.
+
 Format (``"format": "dynapse2.configuration"``, ``"version": 1``): only what differs from
 the reset state (samna 0.7.1.0's ``Dynapse2Configuration()``: every value 0/False, every
 parameter coarse 0 / fine 0 with its table's transistor type) is written::
@@ -28,7 +33,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -36,18 +42,31 @@ from dynapse2 import checks
 from dynapse2.atomic import atomic_write
 from dynapse2.errors import FileFormatError
 from dynapse2.hardware import chip as C
-from dynapse2.hardware.config import (
+from dynapse2.hardware.config_tree import (
     _ARRAY_FIELDS,
     CHIP_PARAMETER_GROUPS,
     DESTINATION_FIELDS,
     SYNAPSE_FIELDS,
     Chip,
-    Configuration,
     Core,
     InputRoute,
     OutputRoute,
     Parameter,
 )
+
+C_ = TypeVar("C_")  # the class the caller builds: Configuration
+
+
+class _Tree(Protocol):
+    """What the writer reads of a :class:`~dynapse2.hardware.config.Configuration`."""
+
+    chips: list[Chip]
+    input_map: dict[int, tuple[InputRoute, ...]]
+    output_map: dict[int, OutputRoute]
+    meta: dict[str, Any]
+
+    def validate(self) -> None: ...
+
 
 __all__ = ["FORMAT", "VERSION", "to_json", "from_json", "save", "load", "to_dict", "from_dict"]
 
@@ -128,7 +147,7 @@ def _chip_dict(chip: Chip) -> dict[str, Any]:
     return d
 
 
-def to_dict(cfg: Configuration) -> dict[str, Any]:
+def to_dict(cfg: _Tree) -> dict[str, Any]:
     """The JSON document of ``cfg`` as Python objects (validates ``cfg`` first)."""
     cfg.validate()
     d: dict[str, Any] = {"format": FORMAT, "version": VERSION}
@@ -147,7 +166,7 @@ def to_dict(cfg: Configuration) -> dict[str, Any]:
     return d
 
 
-def to_json(cfg: Configuration) -> str:
+def to_json(cfg: _Tree) -> str:
     """Compact, lossless JSON of ``cfg`` (only the differences from the reset state)."""
     return json.dumps(_strict(to_dict(cfg)), separators=(",", ":"), allow_nan=False)
 
@@ -300,8 +319,9 @@ def _chip_from(where: str, value: Any) -> Chip:
     return Chip._unchecked(cores, position, flags, groups)
 
 
-def from_dict(d: Any) -> Configuration:
-    """Build and validate a :class:`Configuration` from :func:`to_dict`'s document."""
+def from_dict(d: Any, cls: Callable[..., C_]) -> C_:
+    """Build and validate a ``cls`` (:class:`~dynapse2.hardware.config.Configuration`) from
+    :func:`to_dict`'s document."""
     d = _obj("document", d, {"format", "version", "meta", "chips", "input_map", "output_map"})
     if d.get("format") != FORMAT:
         raise _fail("document", f"format = {d.get('format')!r}, expected {FORMAT!r}")
@@ -323,15 +343,16 @@ def from_dict(d: Any) -> Configuration:
             f"output_map.{key}", OutputRoute, *_list(f"output_map.{key}", r, 4)
         )
     meta = _obj("meta", d.get("meta", {}))
-    return Configuration(chips, input_map=input_map, output_map=output_map, meta=meta)
+    return cls(chips, input_map=input_map, output_map=output_map, meta=meta)
 
 
 def _not_strict(name: str) -> Any:
     raise ValueError(f"JSON: {name} is not strict JSON (write numbers, or null)")
 
 
-def from_json(text: str | bytes) -> Configuration:
-    """Parse and validate JSON written by :func:`to_json`.
+def from_json(text: str | bytes, cls: Callable[..., C_]) -> C_:
+    """Parse and validate JSON written by :func:`to_json` into a ``cls``
+    (:class:`~dynapse2.hardware.config.Configuration`).
 
     Raises:
         ValueError: malformed JSON, unknown keys, wrong format/version, or any value
@@ -351,7 +372,7 @@ def from_json(text: str | bytes) -> Configuration:
     except RecursionError as e:
         raise ValueError("JSON: nested too deeply to be a configuration") from e
     try:
-        return from_dict(d)
+        return from_dict(d, cls)
     except RecursionError as e:
         raise ValueError("JSON: nested too deeply to be a configuration") from e
     except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
@@ -371,7 +392,7 @@ def _strict(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def save(cfg: Configuration, path: str | os.PathLike) -> None:
+def save(cfg: _Tree, path: str | os.PathLike) -> None:
     """Write ``cfg`` as JSON to ``path`` atomically (:func:`dynapse2.atomic.atomic_write`: a
     failure leaves a previous file at ``path`` untouched and no partial file)."""
     path = checks.path("Configuration.save", "path", path)
@@ -384,8 +405,9 @@ def save(cfg: Configuration, path: str | os.PathLike) -> None:
     atomic_write(path, write)
 
 
-def load(path: str | os.PathLike) -> Configuration:
-    """Read and validate a configuration written by :func:`save`.
+def load(path: str | os.PathLike, cls: Callable[..., C_]) -> C_:
+    """Read and validate a configuration written by :func:`save` into a ``cls``
+    (:class:`~dynapse2.hardware.config.Configuration`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -397,7 +419,7 @@ def load(path: str | os.PathLike) -> Configuration:
     if not data:
         raise FileFormatError(path, "empty file", "was the save interrupted? save it again")
     try:
-        return from_json(data)
+        return from_json(data, cls)
     except ValueError as e:
         raise FileFormatError(
             path, f"not a valid dynapse2 configuration: {e}", "write it with Configuration.save"

@@ -1,7 +1,7 @@
 """Run a network on a Dynap-SE2 Stack board: :func:`to_hardware` and :class:`DynapseBoard`.
 
 :func:`to_hardware` maps the network (:func:`~dynapse2.hardware.network.map_network`), opens
-the board (:func:`~dynapse2.hardware.samna_backend.open_device`), applies the configuration
+the board (:func:`open_device`), applies the configuration
 and returns a :class:`DynapseBoard`: a module with the usual contract, input raster
 ``(T, n_in)`` or ``(batch, T, n_in)`` of event counts -> output raster ``(T, n_out)`` /
 ``(batch, T, n_out)``. Without a usable board it raises one
@@ -28,36 +28,24 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.hardware import chip as C
-from dynapse2.hardware.config import Configuration, Parameter
+from dynapse2.hardware import samna_backend as sb
+from dynapse2.hardware import samna_current
+from dynapse2.hardware.config import Configuration
+from dynapse2.hardware.drain import DRAIN_PARAMETERS, leaky_configuration
 from dynapse2.hardware.events import decode_output, encode_input
-from dynapse2.hardware.network import map_network
-from dynapse2.hardware.samna_backend import open_device
+from dynapse2.hardware.network import map_network, pairs
 from dynapse2.hardware.virtual_board import VirtualBoard
-from dynapse2.nn.dynapsim import TAU_OF
 from dynapse2.nn.module import Module, simulation
 
-__all__ = ["DynapseBoard", "leaky_configuration", "run_trial", "run_trials", "to_hardware"]
-
-DRAIN_PARAMETERS: tuple[str, ...] = tuple(C.SIM_TO_BG[leak] for _, leak in TAU_OF.values())
-"""BG parameters of the leak currents of every DPI (the four synapses, the membrane, the
-adaptation): at their maximum they empty the circuits' capacitors (:func:`leaky_configuration`)."""
-
-
-def leaky_configuration(cfg: Configuration) -> Configuration:
-    """A copy of ``cfg`` with every leak current (:data:`DRAIN_PARAMETERS`) at the BG's
-    maximum, coarse 5 fine 255, on every core: applied for a few milliseconds, it drains the
-    neurons' and synapses' state (the practice of Rockpool's Dynap-SE2 board support)."""
-    if not isinstance(cfg, Configuration):
-        raise TypeError(
-            f"leaky_configuration: cfg must be a Configuration, got {type(cfg).__name__}"
-        )
-    out = cfg.copy()
-    top = (C.BG_COARSE_MAX, C.BG_FINE_MAX)
-    for chip in out.chips:
-        for core in chip.cores:
-            for name in DRAIN_PARAMETERS:
-                core.parameters[name] = Parameter(*top, C.CORE_PARAMETERS[name])
-    return out
+__all__ = [
+    "DRAIN_PARAMETERS",
+    "DynapseBoard",
+    "leaky_configuration",
+    "open_device",
+    "run_trial",
+    "run_trials",
+    "to_hardware",
+]
 
 
 class DynapseBoard(Module):
@@ -159,6 +147,13 @@ class DynapseBoard(Module):
         object.__setattr__(self, "config", config)  # the board now holds it
         return self
 
+    def apply_network(self, net: Module, **kwargs: Any) -> DynapseBoard:
+        """Map ``net`` (:func:`~dynapse2.hardware.network.map_network` with ``kwargs``) and
+        :meth:`apply` its configuration; returns this module. Chip-in-the-loop training
+        (``fit(..., hardware=board)``) calls it after every step, so that the training loop
+        needs the board object only, never the hardware package."""
+        return self.apply(map_network(net, **kwargs).config)
+
     def close(self) -> None:
         """Close the board."""
         self.board.close()
@@ -233,6 +228,52 @@ def run_trials(
     ]
 
 
+def open_device(
+    cfg: Configuration | None = None, device: Any = None, bitfile: str | None = None
+) -> Any:
+    """Open the Stack board with the adapter of the installed samna's generation, and apply
+    ``cfg`` if given.
+
+    Generations: samna 0.7.1.0 (and older real builds) converts configurations
+    (:func:`to_samna`) but has no device listing, ``NormalGridEvent`` or ``read_events``, so
+    it cannot drive a board; samna 0.14 and later is driven by
+    :func:`~dynapse2.hardware.samna_current.open_board` (see that module).
+
+    Args:
+        cfg: configuration to apply after opening.
+        device: a samna ``DeviceInfo`` to open; default: the only Stack board listed.
+        bitfile: the FPGA bitfile (default ``$DYNAPSE2_BITFILE``).
+
+    Returns:
+        A :class:`~dynapse2.hardware.samna_current.StackBoard`.
+
+    Raises:
+        HardwareUnavailableError: ``reason`` ``"missing"`` or ``"bootstrapper"`` (samna
+            unusable), ``"unsupported"`` (a samna generation that cannot drive a board),
+            or the adapter's (``"no-board"``, ``"no-bitfile"``, ``"too-few-chips"``).
+        TypeError: ``cfg`` is not a Configuration or ``bitfile`` not a path (checked before
+            samna is imported).
+    """
+    if cfg is not None and not isinstance(cfg, Configuration):
+        raise TypeError(
+            f"open_device: cfg must be a Configuration or None, got {type(cfg).__name__}"
+        )
+    if bitfile is not None:
+        bitfile = checks.path("open_device", "bitfile", bitfile)
+    samna = sb._require_samna()
+    version = sb.samna_status().version
+    if version is not None and sb._version_tuple(version) < samna_current.MIN_VERSION:
+        need = ".".join(map(str, samna_current.MIN_VERSION))
+        raise sb.HardwareUnavailableError(
+            "unsupported",
+            f"samna {version} converts configurations (to_samna) but cannot drive a board: it "
+            f"has no device listing, NormalGridEvent or read_events; install the vendor's "
+            f"samna >= {need} (Python >= 3.9) in the environment beside the board, or save the "
+            "configuration with save_samna_json and apply it there.",
+        )
+    return samna_current.open_board(samna, cfg, device, bitfile)
+
+
 def to_hardware(
     net: Module,
     device: Any = None,
@@ -268,7 +309,6 @@ def to_hardware(
         board: Any = device
     else:
         board = open_device(mapping.config, device, bitfile)
-    first = net.modules[0] if hasattr(net, "modules") else net
-    n_in = first.shape[0]
-    dt = mapping.network.modules[1].dt
+    n_in = net.shape[0]
+    dt = pairs(mapping.network)[0][1].dt
     return DynapseBoard(mapping.config, board, dt=dt, n_in=n_in, drain=drain)

@@ -112,10 +112,10 @@ def decode_output(
     checks.boolean("decode_output", "use_chip", use_chip)
     n_out = max(output_map, default=-1) + 1
     out = np.zeros((n_steps, n_out), np.int32)
-    keys = [(r.chip, r.tag) if use_chip else r.tag for r in output_map.values()]
+    # (chip, tag) or tag of each output channel as one code, chip * (TAG_MAX + 1) + tag
+    keys = [(r.chip if use_chip else 0) * (C.TAG_MAX + 1) + r.tag for r in output_map.values()]
     if len(set(keys)) != len(keys):
         raise ValueError("output tags repeat across chips: decode with use_chip=True")
-    lookup = dict(zip(keys, output_map, strict=True))
     events = np.asarray(events)
     if events.size == 0 or n_out == 0:
         return out
@@ -126,8 +126,8 @@ def decode_output(
     # (chip, tag) or tag -> output channel, as a sorted key table searched in one pass
     chips = events["chip"].astype(np.int64) if use_chip else np.zeros_like(tags)
     code = chips * (C.TAG_MAX + 1) + tags
-    table = np.array([(k[0] * (C.TAG_MAX + 1) + k[1]) if use_chip else k for k in lookup], np.int64)
-    channels = np.array(list(lookup.values()), np.int64)
+    table = np.array(keys, np.int64)
+    channels = np.array(list(output_map), np.int64)
     order = np.argsort(table)
     table, channels = table[order], channels[order]
     pos = np.clip(np.searchsorted(table, code), 0, table.size - 1)

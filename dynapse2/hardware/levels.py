@@ -199,6 +199,7 @@ def canonical_quantize(w: np.ndarray, core: np.ndarray, iscale: float) -> Canoni
     w = np.asarray(w, np.float64)
     core = np.asarray(core, np.int64)
     fit = quantize_weights(w, core, iscale, max_fan_in=chip.N_CAM, prune=False)
+    assert fit.base_coarse is not None and fit.base_fine is not None  # bias_quantize=True
     n_cores = fit.base.shape[0]
     coarse = np.zeros((n_cores, _NB), np.int64)
     fine = np.zeros((n_cores, _NB), np.int64)

@@ -53,7 +53,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 
@@ -151,6 +151,25 @@ def _layers(net: Module) -> tuple[int, list[DynapSim], list[np.ndarray]]:
     if not layers:
         raise ValueError("the network has no DynapSim layer")
     return weights[0].shape[0], layers, weights
+
+
+def pairs(net: Sequential) -> list[tuple[Linear, DynapSim]]:
+    """The ``(Linear, DynapSim)`` pairs of a network that :func:`network_from_config` or
+    :func:`map_network` built, in order.
+
+    Raises:
+        TypeError: ``net`` is not such a network.
+    """
+    mods = net.modules if isinstance(net, Sequential) else ()
+    out: list[tuple[Linear, DynapSim]] = []
+    for a, b in zip(mods[0::2], mods[1::2], strict=False):
+        if isinstance(a, Linear) and isinstance(b, DynapSim):
+            out.append((a, b))
+    if not out or 2 * len(out) != len(mods):
+        raise TypeError(
+            f"pairs: expected a Sequential of (Linear, DynapSim) pairs, got {type(net).__name__}"
+        )
+    return out
 
 
 # --- building a network (shared by quantize_network and network_from_config) ----------------
@@ -295,7 +314,7 @@ class NetworkMapping:
 
 
 def _quantize_currents(
-    m: DynapSim, gcore: np.ndarray, reduce: str, layer: int
+    m: DynapSim, gcore: np.ndarray, reduce: Literal["mean", "median", "raise"], layer: int
 ) -> tuple[ParameterTable, dict[int, dict[str, tuple[int, int]]]]:
     values = {name: np.asarray(getattr(m, name), np.float64) for name in CURRENTS}
     try:
@@ -495,7 +514,9 @@ _NAMES = ("synapse_model", "surrogate", "solver")
 
 def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
     """``sim`` as JSON: numbers as floats, the flags as booleans, the names as strings."""
-    out = {k: float(v) for k, v in sim.items() if k not in ("capacitances", *_FLAGS, *_NAMES)}
+    out: dict[str, Any] = {
+        k: float(v) for k, v in sim.items() if k not in ("capacitances", *_FLAGS, *_NAMES)
+    }
     out["capacitances"] = {k: float(v) for k, v in sim["capacitances"].items()}
     out.update({k: bool(sim[k]) for k in _FLAGS if k in sim})
     out.update({k: str(getattr(sim[k], "name", sim[k])) for k in _NAMES if k in sim})
@@ -580,7 +601,7 @@ def _structure(cfg: Configuration, syn) -> dict[str, Any]:
     return meta
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
@@ -769,8 +790,9 @@ def network_from_config(
                 f"neuron {pre} (flat id) projects into layer {li} but belongs to no population"
             )
         lp, i = where[pre]
-        if lp == li and layers[li].w_rec is not None:
-            layers[li].w_rec[i, j, t] += value
+        w_rec = layers[li].w_rec
+        if lp == li and w_rec is not None:
+            w_rec[i, j, t] += value
         elif lp == li - 1:
             typed_in[li][i, j, t] += value
         else:

@@ -47,6 +47,7 @@ from dynapse2.hardware.levels import level_table
 from dynapse2.hardware.network import map_network
 from dynapse2.hardware.weights import fake_quantize_levels
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
+from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module
 
 __all__ = ["QuantizationAware", "quantization_aware"]
@@ -72,7 +73,23 @@ def _slots(net: Module) -> tuple[tuple[int | None, int], ...]:
 
 
 def _module(net: Module, i: int) -> Module:
-    return net if i == -1 else net.modules[i]
+    return net.modules[i] if isinstance(net, Sequential) and i != -1 else net
+
+
+def _linear(net: Module, i: int) -> Linear:
+    """The Linear at slot index ``i`` of ``net`` (see :func:`_slots`)."""
+    m = _module(net, i)
+    if not isinstance(m, Linear):
+        raise TypeError(f"quantization_aware: module {i} is a {type(m).__name__}, not a Linear")
+    return m
+
+
+def _sim(net: Module, i: int) -> DynapSim:
+    """The DynapSim at slot index ``i`` of ``net`` (see :func:`_slots`)."""
+    m = _module(net, i)
+    if not isinstance(m, DynapSim):
+        raise TypeError(f"quantization_aware: module {i} is a {type(m).__name__}, not a DynapSim")
+    return m
 
 
 def _straight_through(value: jax.Array, like: jax.Array) -> jax.Array:
@@ -113,11 +130,16 @@ class QuantizationAware(eqx.Module):
         for p, (li, di) in enumerate(self.slots):
             lv, core = self.levels[p], self.core[p]
             if li is not None:
-                getters.append(lambda t, i=li: _module(t, i).weight)
-                values.append(fake_quantize_levels(_module(net, li).weight, lv, core))
-            sim = _module(net, di)
+                getters.append(lambda t, i=li: _linear(t, i).weight)
+                values.append(fake_quantize_levels(_linear(net, li).weight, lv, core))
+            sim = _sim(net, di)
+            if isinstance(sim.w_rec, SparseWeights):
+                raise TypeError(
+                    "quantization_aware: chip-shaped recurrent weights (SparseWeights) are not "
+                    "supported; build the DynapSim with a dense w_rec"
+                )
             if sim.w_rec is not None:
-                getters.append(lambda t, i=di: _module(t, i).w_rec)
+                getters.append(lambda t, i=di: _sim(t, i).w_rec)
                 values.append(fake_quantize_levels(sim.w_rec, lv, core))
             if self.currents is not None:
                 for name, value in self.currents[p].items():
@@ -157,7 +179,7 @@ def quantization_aware(
     sims = [m for m in mapping.network.modules if isinstance(m, DynapSim)]
     for p, (_, di) in enumerate(slots):
         fit = mapping.weights[p].fit
-        iscale = float(_module(net, di).Iscale)
+        iscale = float(_sim(net, di).Iscale)
         levels.append(jnp.asarray(level_table(fit.base, iscale), jnp.float32))
         cores.append(jnp.asarray(np.asarray(fit.core), jnp.int32))
         quantized.append({name: jnp.asarray(getattr(sims[p], name)) for name in CURRENTS})

@@ -6,8 +6,9 @@
   (0.3.8 .. 0.7.1.0 on PyPI, CPython <= 3.10, with a compiled extension).
 - :func:`to_samna` / :func:`from_samna` convert a :class:`~dynapse2.hardware.config.Configuration`
   to and from ``samna.dynapse2.Dynapse2Configuration``, value by value.
-- :func:`open_device` opens a Stack board with the adapter of the installed samna's
-  generation (:mod:`dynapse2.hardware.samna_current` for samna 0.14 and later).
+- the board itself is opened by :func:`~dynapse2.hardware.device.open_device` with the
+  adapter of the installed samna's generation (:mod:`dynapse2.hardware.samna_current` for
+  samna 0.14 and later), which imports this module (never the other way round).
 
 Multi-chip: our ``Configuration.chips[i]`` is samna's ``Dynapse2Configuration.chips[i]``
 (the board's chip order). samna 0.7.1.0's ``Dynapse2Configuration()`` holds one chip; more
@@ -38,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from dynapse2 import checks
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import (
     CHIP_PARAMETER_GROUPS,
@@ -57,7 +57,6 @@ __all__ = [
     "samna_status",
     "to_samna",
     "from_samna",
-    "open_device",
 ]
 
 SUPPORTED_SAMNA_VERSION = "0.7.1.0"
@@ -160,7 +159,8 @@ def _require_samna() -> Any:
             f"{status.detail}, which is not reachable from here, so it is not imported; "
             f"{_INSTALL_HINT}.",
         )
-    import samna  # noqa: PLC0415  (the one place samna is imported)
+    # The one place samna is imported (optional: absent where the package is type-checked).
+    import samna  # noqa: PLC0415  # pyright: ignore[reportMissingImports]
 
     return samna
 
@@ -404,49 +404,3 @@ def from_samna(obj: Any) -> Configuration:
 
 
 # --- device -------------------------------------------------------------------------------
-def open_device(
-    cfg: Configuration | None = None, device: Any = None, bitfile: str | None = None
-) -> Any:
-    """Open the Stack board with the adapter of the installed samna's generation, and apply
-    ``cfg`` if given.
-
-    Generations: samna 0.7.1.0 (and older real builds) converts configurations
-    (:func:`to_samna`) but has no device listing, ``NormalGridEvent`` or ``read_events``, so
-    it cannot drive a board; samna 0.14 and later is driven by
-    :func:`~dynapse2.hardware.samna_current.open_board` (see that module).
-
-    Args:
-        cfg: configuration to apply after opening.
-        device: a samna ``DeviceInfo`` to open; default: the only Stack board listed.
-        bitfile: the FPGA bitfile (default ``$DYNAPSE2_BITFILE``).
-
-    Returns:
-        A :class:`~dynapse2.hardware.samna_current.StackBoard`.
-
-    Raises:
-        HardwareUnavailableError: ``reason`` ``"missing"`` or ``"bootstrapper"`` (samna
-            unusable), ``"unsupported"`` (a samna generation that cannot drive a board),
-            or the adapter's (``"no-board"``, ``"no-bitfile"``, ``"too-few-chips"``).
-        TypeError: ``cfg`` is not a Configuration or ``bitfile`` not a path (checked before
-            samna is imported).
-    """
-    if cfg is not None and not isinstance(cfg, Configuration):
-        raise TypeError(
-            f"open_device: cfg must be a Configuration or None, got {type(cfg).__name__}"
-        )
-    if bitfile is not None:
-        bitfile = checks.path("open_device", "bitfile", bitfile)
-    from dynapse2.hardware import samna_current  # noqa: PLC0415
-
-    samna = _require_samna()
-    version = samna_status().version
-    if version is not None and _version_tuple(version) < samna_current.MIN_VERSION:
-        need = ".".join(map(str, samna_current.MIN_VERSION))
-        raise HardwareUnavailableError(
-            "unsupported",
-            f"samna {version} converts configurations (to_samna) but cannot drive a board: it "
-            f"has no device listing, NormalGridEvent or read_events; install the vendor's "
-            f"samna >= {need} (Python >= 3.9) in the environment beside the board, or save the "
-            "configuration with save_samna_json and apply it there.",
-        )
-    return samna_current.open_board(samna, cfg, device, bitfile)

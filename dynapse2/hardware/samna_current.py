@@ -23,7 +23,7 @@ from those facts (``tests/hardware/samna_double``), never against a board:
   32-bit and wrap after 2**32 us (71.6 min); this adapter unwraps them against its own clock,
   so a trial may span a wrap.
 - **State between trials**: drained by applying
-  :func:`~dynapse2.hardware.device.leaky_configuration` for a few ms (no ``LogicReset``).
+  :func:`~dynapse2.hardware.drain.leaky_configuration` for a few ms (no ``LogicReset``).
 
 Unverified (no public source states it; the double assumes the same):
 
@@ -48,8 +48,10 @@ import numpy as np
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Chip, Configuration
 from dynapse2.hardware.config_diff import Changes, changes
+from dynapse2.hardware.drain import leaky_configuration
 from dynapse2.hardware.events import EVENT_DTYPE
 from dynapse2.hardware.masks import bits_mask, mask_bits
+from dynapse2.hardware.samna_backend import HardwareUnavailableError, from_samna, to_samna
 
 __all__ = ["STACK_NAME", "MIN_VERSION", "StackBoard", "open_board", "source_position"]
 
@@ -73,8 +75,6 @@ def source_position(x_hop: np.ndarray, y_hop: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _unavailable(reason: str, message: str) -> Exception:
-    from dynapse2.hardware.samna_backend import HardwareUnavailableError  # noqa: PLC0415
-
     return HardwareUnavailableError(reason, message)
 
 
@@ -137,8 +137,6 @@ class StackBoard:
             RuntimeError: samna refused the configuration, or the board reported errors
                 after applying it (the first five are quoted).
         """
-        from dynapse2.hardware.samna_backend import to_samna  # noqa: PLC0415
-
         cfg = self._padded(cfg)
         ch = None if self.config is None else changes(self.config, cfg)
         if ch is not None and ch.empty:
@@ -161,7 +159,9 @@ class StackBoard:
             )
         self.config = cfg.copy()  # what the board holds, whatever the caller does to cfg
         self.last_changes = ch
-        self._positions = {tuple(c.position): i for i, c in enumerate(cfg.chips)}
+        self._positions = {
+            (int(c.position[0]), int(c.position[1])): i for i, c in enumerate(cfg.chips)
+        }
 
     def _padded(self, cfg: Configuration) -> Configuration:
         """``cfg`` (validated) with reset chips appended up to the board's chip count (samna's
@@ -177,8 +177,6 @@ class StackBoard:
 
     def read_configuration(self) -> Configuration:
         """The configuration the board holds now (samna's copy of the last applied one)."""
-        from dynapse2.hardware.samna_backend import from_samna  # noqa: PLC0415
-
         return from_samna(self.model.get_configuration())
 
     # -- events ----------------------------------------------------------------------------
@@ -206,8 +204,6 @@ class StackBoard:
 
     def drain(self, cfg: Configuration, seconds: float) -> None:
         """Drain the analog state: the leaky configuration for ``seconds``, then ``cfg``."""
-        from dynapse2.hardware.device import leaky_configuration  # noqa: PLC0415
-
         self.apply(leaky_configuration(cfg))
         time.sleep(seconds)
         self.apply(cfg)
@@ -238,6 +234,8 @@ class StackBoard:
         timestamps). The FPGA injects every event at the chip at grid position (0, 0)
         (inferred, see the module docstring), so an event for chip ``c`` with hops
         ``(dx, dy)`` is sent with hops ``position(c) + (dx, dy)``."""
+        if self.config is None:
+            raise RuntimeError("StackBoard.write: apply a configuration before sending events")
         pos = np.array([c.position for c in self.config.chips], np.int64)[events["chip"]]
         x = pos[:, 0] + events["x_hop"]
         y = pos[:, 1] + events["y_hop"]

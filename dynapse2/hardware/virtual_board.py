@@ -63,7 +63,7 @@ from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration
 from dynapse2.hardware.config_diff import Changes, changes
 from dynapse2.hardware.events import EVENT_DTYPE
-from dynapse2.hardware.network import network_from_config, population_neurons
+from dynapse2.hardware.network import network_from_config, pairs, population_neurons
 from dynapse2.nn import DynapSim, Sequential
 from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import draw_mismatch
@@ -138,7 +138,7 @@ class VirtualBoard:
         self.clock_us = 0
         self.config: Configuration | None = None
         self.last_changes: Changes | None = None
-        self.events = dict.fromkeys(_COUNTERS, 0)
+        self.events: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
 
     def __repr__(self) -> str:
         return (
@@ -171,7 +171,7 @@ class VirtualBoard:
             self.last_changes = ch
             return
         net = network_from_config(cfg, backend=self.backend, dt=self.dt)
-        step_s = float(net.modules[1].dt)
+        step_s = float(pairs(net)[0][1].dt)
         step_us = int(round(step_s / C.FPGA_TICK_S))
         if abs(step_us * C.FPGA_TICK_S - step_s) > 1e-12:
             raise ValueError(
@@ -252,7 +252,7 @@ class VirtualBoard:
 
     def _listeners(self) -> list[np.ndarray]:
         """Per core of the first population, the input channels with a nonzero weight."""
-        w0 = np.asarray(self._net.modules[0].weight)
+        w0 = np.asarray(pairs(self._net)[0][0].weight)
         return [np.flatnonzero(w0[:, cols].any(axis=1)) for _, cols in self._cores0]
 
     # -- the event interface (what run_trial drives) ---------------------------------------
@@ -427,11 +427,11 @@ class VirtualBoard:
         concatenated over neurons: ``(n_steps, sum n_l)``. With a batch of deliveries
         ``(batch, n_cores, n_steps, n_in)`` (trials from rest): ``(batch, n_steps, sum n_l)``,
         and the stored state is the last trial's."""
-        mods = self._net.modules
+        layers = pairs(self._net)
         batched = deliveries.ndim == 4
         core_axis = 1 if batched else 0
         x = deliveries.max(axis=core_axis)
-        lin0 = mods[0]
+        lin0 = layers[0][0]
         same = all(
             np.array_equal(d[..., c], x[..., c])
             for d, c in zip(np.moveaxis(deliveries, core_axis, 0), self._listen0, strict=True)
@@ -447,10 +447,10 @@ class VirtualBoard:
                 drive = drive.at[..., cols].set(jnp.asarray(d, jnp.float32) @ w[:, cols])
         spikes = []
         h = drive
-        for li in range(len(mods) // 2):
+        for li, (lin, sim) in enumerate(layers):
             if li > 0:
-                h, _, _ = mods[2 * li](h)
-            dyn = self._with_state(mods[2 * li + 1], self._flat[li])
+                h, _, _ = lin(h)
+            dyn = self._with_state(sim, self._flat[li])
             h, state, _ = dyn(h)
             if batched:
                 state = {k: v[-1] for k, v in state.items()}

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import jax
+import jax.core  # jax.core.Tracer: a submodule that `import jax` does not declare
 import jax.numpy as jnp
 import numpy as np
 

@@ -13,62 +13,85 @@ API
 
 Conventions of NIR read here
 ----------------------------
-NIR is continuous time. A spike is a Dirac delta, so in ``CubaLIF``
-(tau_syn dI/dt = -I + w_in S, tau_mem dv/dt = v_leak - v + R I) a spike through weight W raises
-I by w_in W / tau_syn. An ``Affine`` bias b is a constant input S = b (so I -> w_in b).
+NIR is continuous time and leaves a spike's size to the simulator. Here, as in the
+discrete-time exporters (snnTorch, spyx, Rockpool), a spike is 1 for one step of ``dt``: a
+delta of area dt. So in ``CubaLIF`` (tau_syn dI/dt = -I + w_in S, tau_mem dv/dt = v_leak - v +
+R I) a spike through weight W raises I by w_in W dt / tau_syn (snnTorch writes r = tau_mem/dt,
+w_in = tau_syn/dt with its dt = 1e-4 s: I then jumps by W, as in snnTorch). ``dt`` must be the
+exporter's step for weights and time constants to mean what they meant there. An ``Affine``
+bias b is a constant input S = b (so I -> w_in b). :mod:`dynapse2.nir.reference` simulates a
+graph in these semantics (the yardstick of the tests and ``benchmarks/nir_fidelity.py``).
 
 Mapping of a CubaLIF population (per neuron; kappa = (kappa_n + kappa_p)/2, nominal
 capacitances of :mod:`dynapse2.physics.constants`)
 -----------------------------------------------------------------------------------------------
-The DPI in its linear regime is a first-order low-pass with tau = C U_T / (kappa I_tau), so
+Every imported population uses the chip's thresholded soma (``DynapSim(positive_feedback=
+False)``, latch ``soif_type``): without the exponential positive feedback the DPI soma is a
+leaky integrator from I_gain_mem up to any I_mem, so a LIF maps onto it over its whole range
+(the exponential soma is linear only below its runaway point, a factor ~30 above I_gain_mem,
+and its rates missed the LIF's by +31 % near rheobase and -33 % for ``IF``). The DPI in its
+linear regime is a first-order low-pass with tau = C U_T / (kappa I_tau). The soma's leak node
+is I_sum = I_tau_mem + I_ahp + I_shunt, where the idle AHP and SHUNT DPIs sit at I_0 each; for
+I_mem >> I_gain_mem the soma reads tau_mem dI_mem/dt = -I_mem + G (I_in - I_sum), with
+tau_mem = C_mem U_T / (kappa I_sum) and G = I_gain_mem / I_sum. So
 
-- ``Itau_mem = C_mem U_T / (kappa tau_mem)``, ``Igain_mem = Itau_mem`` (gain ratio G = 1: the
-  soma's linear regime I_gain << I_mem is widest);
+- ``I_sum = C_mem U_T / (kappa tau_mem)``, ``Itau_mem = I_sum - 2 I_0`` (at least
+  ``ITAU_MEM_MIN``: tau_mem is capped at ``TAU_MEM_MAX`` ~ 89 ms), ``Igain_mem = G I_sum``
+  with G = ``GAIN_MEM`` = 0.1 (the soma is linear for I_mem >> I_gain_mem);
 - ``Itau_ampa = C_ampa U_T / (kappa tau_syn)``, ``Itau_gaba = C_gaba U_T / (kappa tau_syn)``,
-  ``Igain_* = 100 Itau_*`` (the nominal synapse gain ratio); NMDA, SHUNT, AHP stay at their
-  defaults (unused: no input reaches them, AHP is off);
-- threshold: the exponential soma runs away to a spike once its positive feedback
-  I_pf = I_0^(1/(k+1)) I_mem^(k/(k+1)) exceeds the leak I_tau_mem, i.e. above
-  ``I_x = Itau_mem^((k+1)/k) / I_0^(1/k)`` (~150 pA for tau_mem = 20 ms): below it the soma is
-  close to linear, above it is not a LIF at all. So ``Ispkthr = I_x`` and the membrane scale
-  is ``alpha = I_x / (v_threshold - v_leak)`` (A per NIR volt): v - v_leak <-> I_mem / alpha;
-- with G = 1 the soma reads tau_mem dI_mem/dt ~ -I_mem + G (I_syn + I_dc - Itau_mem); so
-  ``Idc = Itau_mem + alpha R w_in b / G`` (the DPI's leak offset cancelled; an ``Affine`` bias
+  ``Igain_* = SYN_GAIN Itau_*`` (1000, ten times the nominal ratio, capped at the BG's
+  1.5 uA: an event charges the synapse ten times more, so weights are ten times smaller);
+  NMDA, SHUNT, AHP stay at their defaults (unused: no input reaches them, AHP is off);
+- threshold ``Ispkthr = LIF_THRESHOLD`` (1 nA); the membrane scale is ``alpha = Ispkthr /
+  (v_threshold - v_leak)`` (A per NIR volt): v - v_leak <-> I_mem / alpha;
+- ``Idc = I_sum + alpha R w_in b / G`` (the leak node's offset cancelled; an ``Affine`` bias
   b becomes this DC current, never a Linear bias: the chip has none);
 - synaptic currents I_syn = (alpha R / G) I_nir. One input event of unit weight charges a
   DPI synapse by J = (Igain/Itau) Iscale (1 - exp(-t_pulse / tau_syn)), so the ``Linear``
   weight (units of Iscale; positive -> AMPA, negative -> GABA, as Linear + DynapSim already
-  split them) is ``W_dyn[i, j] = alpha_j R_j w_in_j W_nir[j, i] / (G tau_syn_j J_j)``, which is
-  about ``alpha R w_in W / (G 100 Iscale t_pulse)``: tau_syn cancels. ``Iscale`` keeps its
-  nominal 10 nA, so a NIR unit weight with R = w_in = v_threshold = 1 and tau_mem = 20 ms
-  becomes ~15 Iscale = 150 nA, inside what the base weights SYAM_W0..3 can sum to;
+  split them) is ``W_dyn[i, j] = alpha_j R_j w_in_j dt W_nir[j, i] / (G tau_syn_j J_j)``, about
+  ``alpha R w_in dt W / (G SYN_GAIN Iscale t_pulse)``: tau_syn cancels. For an snnTorch
+  ``Synaptic`` (beta = 0.98, alpha = 0.95 at dt = 1e-4 s) a weight of 0.1 (a strong one
+  there: it alone lifts v by 2 thresholds) becomes ~1 Iscale = 10 nA. ``Iscale`` is the
+  nominal 10 nA unless a weight would exceed ``WEIGHT_MAX`` = 15 units: then the
+  population's Iscale is raised so that the largest weight is 15 units (reported);
 - refractory period: NIR has none; ``Iref`` makes t_ref = dt, the one step DynapSim holds a
   neuron after a spike anyway;
 - ``LIF`` is a ``CubaLIF`` without a synapse: the DPI synapse gets tau_syn = 10 dt (the
-  shortest forward Euler allows); ``IF`` gets the longest membrane tau the soma allows with
-  I_tau_mem = 1 pA (~0.1 s) and R' = R tau; ``LI`` / ``CubaLI`` readouts: DynapSim cannot be
-  made non-spiking (past I_x the soma runs away whatever the threshold), so a readout is a
-  DynapSim with alpha = I_x / readout_range and Ispkthr = I_x, read through its membrane
-  current (``dynapse2.train.losses.output_imem``), as the ``max_imem`` losses do; it is
-  meant to be near-linear while v - v_leak < readout_range and to saturate (spike, reset)
-  above. KNOWN LIMITATION (not yet solved): even with a large readout_range, moderate
-  input pushes the readout past the saddle of the positive feedback and it spikes; the
-  readout's linearity is not verified by the tests.
+  shortest forward Euler allows); ``IF`` gets the longest membrane tau, ``TAU_MEM_MAX``, and
+  R' = R tau.
+
+Readouts (``LI``, ``CubaLI``)
+-----------------------------
+A readout is a non-spiking population: the thresholded soma with its threshold at the top of
+the range (``Ispkthr = SPKTHR_MAX``, 851 nA, the largest SOIF_SPKTHR_P setting). Its membrane
+current is the output, offset by a rest current so that negative potentials are
+representable: v - v_leak = (I_mem - rest) / alpha with ``alpha = READOUT_SPAN /
+readout_range`` (1 nA per ``readout_range``) and ``rest = READOUT_SPAN + 20 max(I_gain_mem)``,
+i.e. ``Idc = I_sum + rest / G`` (+ the bias). The readout follows the LI closed form (up to
+the soma's (1 + I_gain/I_mem) slow-down, < 5 %) for |v - v_leak| <= readout_range; above, it
+stays linear up to I_spkthr (~850 readout ranges); below -readout_range it slows and clips
+at I_0. ``ImportReport.readouts`` holds (rest, alpha, v_leak) per readout and
+``ImportReport.potential(imem)`` decodes the NIR potential; the ``max_imem`` losses and
+``output_imem`` read I_mem directly (same order: one rest and one alpha per population).
 
 Where the mapping breaks (reported per node where it applies)
 -------------------------------------------------------------
-- Time constants shorter than 10 dt are raised to 10 dt (forward Euler); around 10 dt the
-  Euler decay already differs from exp(-dt/tau) by ~5 %.
-- The soma is linear only for I_gain_mem << I_mem < I_x (a factor ~30): the first part of each
-  inter-spike interval, from I_0 after the reset, grows multiplicatively, and the last part
-  accelerates through the positive feedback. DC-driven rates match the analytic LIF within
-  ~15 % for v_inf / v_threshold in 2..4, worse near rheobase (v_inf ~ v_threshold, up to +50 %).
-- v_reset != v_leak (the DPI resets to I_0, i.e. v_leak), reset by subtraction, and
+- Time constants shorter than 10 dt are raised to 10 dt (forward Euler); forward Euler
+  under-fires by ~10-30 % at tau_mem = 20 dt (the soma's step error, as
+  :class:`~dynapse2.solvers.Euler` documents), a few % from ~100 dt. Membrane taus above
+  ~89 ms are lowered (the idle AHP and SHUNT leak 2 I_0 into the leak node).
+- After a reset the soma restarts at I_0 and grows through I < I_gain_mem more slowly than a
+  LIF (the (1 + I_gain/I_mem) factor; see ``GAIN_MEM``); with the one refractory step and
+  forward Euler, rates run a few % to ~10 % below the reference (measured by the tests).
+- v_reset != v_leak (the DPI resets to I_0, i.e. v_leak), reset by subtraction (spyx), and
   refractory periods of NIR models are not represented; v_threshold <= v_leak is rejected.
   Negative v_leak is fine (only v - v_leak matters), but a bias that asks for a negative DC
   current is clipped at I_0 (inhibition by a bias has no DC circuit).
 - Saturation: a synapse charges toward I_inf = 100 Iscale |W|, so the linear closed form
-  holds while I_syn << I_inf; very strong drive also pushes I_mem past I_x at once.
+  holds while I_syn << I_inf.
+- Quantization (``map_network``): weights snap to 15 levels per core, currents to the BG's
+  steps; ``benchmarks/nir_fidelity.py`` measures what that costs.
 
 Rejected before any work (``ValueError`` naming the node, its type, why, and what to do):
 ``Conv1d``/``Conv2d``, pooling, ``Delay``, ``Flatten``, ``Threshold``, ``I``, unknown node types,
@@ -89,6 +112,7 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.errors import FileFormatError
+from dynapse2.hardware.bias import current_range
 from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import CURRENTS, KAPPA_DEFAULT, DynapSim
 from dynapse2.nn.linear import Linear
@@ -101,10 +125,35 @@ from dynapse2.solvers import solver_from_name
 __all__ = ["ImportReport", "ReportRow", "dpi_currents", "from_nir", "runaway_current", "to_nir"]
 
 KAPPA = KAPPA_DEFAULT
-GAIN_MEM = 1.0
-"""I_gain_mem / I_tau_mem of imported populations."""
-IF_ITAU_MEM = 1e-12
-"""I_tau_mem (A) of an imported ``IF`` population (its longest usable membrane tau)."""
+GAIN_MEM = 0.1
+"""G = I_gain_mem / I_sum of imported populations (I_sum: the soma's leak node, see below).
+Below I_gain_mem the soma grows multiplicatively (its (1 + I_gain/I_mem) factor), so a small
+gain keeps that region small: measured on a CubaLIF (tau_syn 2 ms, tau_mem 10-20 ms, dt
+0.1 ms), a small PSP's area is 56-65 % of the LIF's at G = 1, 88 % at 0.3, 96 % at 0.1, and
+Poisson-driven rates 85 % / 90 % / 93 % of the reference. Weights and DC grow as 1 / G."""
+REST_LEAK = 2 * K.IO
+"""I_ahp + I_shunt at rest (A): the AHP and SHUNT DPIs idle at I_0 and add to the leak node."""
+ITAU_MEM_MIN = 2e-13
+"""The smallest I_tau_mem (A) an import uses (just above the leak BG's smallest step); with
+:data:`REST_LEAK` it bounds the membrane tau at C_mem U_T / (kappa (ITAU_MEM_MIN + REST_LEAK))
+~ 89 ms. An ``IF`` population gets it."""
+LIF_THRESHOLD = 1e-9
+"""I_spkthr (A) of an imported spiking population (thresholded soma): v_threshold - v_leak
+maps to it. At 1 nA the soma's slow start below I_gain_mem (~5 pA at tau_mem = 20 ms) is a
+small part of the range, and unit NIR weights stay within the base weights' sums."""
+SYN_GAIN = 1000.0
+"""I_gain / I_tau of imported synapses (the nominal ratio is 100)."""
+WEIGHT_MAX = 15.0
+"""The largest imported weight, in units of the population's Iscale: 4 bits of a unit base
+weight (``dynapse2.train.WEIGHT_BOUND``, fit's default bound). A population whose weights
+would be larger gets a larger Iscale instead (the same currents)."""
+READOUT_SPAN = 1e-9
+"""I_mem swing (A) of an LI/CubaLI readout over ``readout_range`` on each side of its rest."""
+SPKTHR_MAX = current_range("SOIF_SPKTHR_P")[1]
+"""The largest spike threshold (A) the chip's SOIF_SPKTHR_P can set: a readout's."""
+READOUT_FLOOR = 20.0
+"""A readout's rest current sits READOUT_SPAN + READOUT_FLOOR I_gain_mem above 0, so that at
+v - v_leak = -readout_range I_mem is still 20 I_gain_mem: the soma's linear regime."""
 FORMAT = "dynapse2.nir/1"
 
 NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI")
@@ -158,6 +207,29 @@ class ImportReport:
     """What :func:`from_nir` did, one :class:`ReportRow` per NIR node; ``str()`` is a table."""
 
     rows: list[ReportRow] = field(default_factory=list)
+    readouts: dict[str, tuple[float, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Per LI/CubaLI readout node: ``(rest, alpha, v_leak)``, rest in A, alpha in A per NIR
+    volt, v_leak in NIR volts (``(n,)`` each): its potential is v = v_leak + (I_mem - rest) /
+    alpha (see :meth:`potential`)."""
+
+    def potential(self, imem: Any, node: str | None = None) -> np.ndarray:
+        """The NIR potential v (float64, same shape as ``imem``, last axis the neurons) of
+        readout ``node`` (default: the only one) from its membrane current ``imem`` (A),
+        e.g. ``record["<k>_DynapSim"]["imem"]``."""
+        if node is None:
+            if len(self.readouts) != 1:
+                raise ValueError(
+                    f"ImportReport.potential: node = None, but the graph has readouts "
+                    f"{sorted(self.readouts)}; name one"
+                )
+            node = next(iter(self.readouts))
+        if node not in self.readouts:
+            raise ValueError(
+                f"ImportReport.potential: node = {node!r} is not a readout; readouts are "
+                f"{sorted(self.readouts)}"
+            )
+        rest, alpha, v_leak = self.readouts[node]
+        return v_leak + (np.asarray(imem, np.float64) - rest) / alpha
 
     def add(self, node: str, nir_type: str, became: str, approximated: str = "-") -> None:
         """Record what ``node`` (of NIR type ``nir_type``) became and what was approximated."""
@@ -177,27 +249,44 @@ class ImportReport:
 
 
 # --- the mapping, in closed form --------------------------------------------------------------
+def leak_node(itau_mem: Any, io: float = K.IO) -> np.ndarray:
+    """I_sum (A): the soma's leak node at rest, I_tau_mem + I_ahp + I_shunt with the AHP and
+    SHUNT DPIs idle at I_0. In the linear regime the soma relaxes with tau = C_mem U_T /
+    (kappa I_sum) (not I_tau_mem alone) toward I_gain_mem (I_in - I_sum) / I_sum."""
+    return np.asarray(itau_mem, np.float64) + 2 * io
+
+
 def runaway_current(itau_mem: Any, io: float = K.IO, kappa: float = KAPPA) -> Any:
-    """I_x (A): where the soma's positive feedback I_pf equals its leak ``itau_mem``."""
+    """I_x (A): where the soma's positive feedback I_pf = I_0^(1/(k+1)) I_mem^(k/(k+1))
+    equals its leak node :func:`leak_node` (``itau_mem`` + 2 I_0); above it the soma runs
+    away to a spike."""
     checks.number("runaway_current", "io", io, lo=0, lo_open=True)
     checks.number("runaway_current", "kappa", kappa, lo=0, lo_open=True)
-    return np.asarray(itau_mem, np.float64) ** ((kappa + 1) / kappa) / io ** (1 / kappa)
+    return leak_node(itau_mem, io) ** ((kappa + 1) / kappa) / io ** (1 / kappa)
 
 
 def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]:
     """The DynapSim currents (A, float64 ``(n,)``) of a population with these time constants
-    (s): ``Itau_mem``, ``Igain_mem``, ``Itau_ampa``, ``Igain_ampa``, ``Itau_gaba``, ``Igain_gaba``,
-    ``Ispkthr`` (= :func:`runaway_current`) and ``Iref`` (t_ref = dt)."""
+    (s): ``Itau_mem`` (so that the leak node I_sum = C_mem U_T / (kappa tau_mem), at least
+    :data:`ITAU_MEM_MIN`), ``Igain_mem`` (= ``GAIN_MEM`` I_sum), ``Itau_ampa``, ``Igain_ampa``,
+    ``Itau_gaba``, ``Igain_gaba`` (``SYN_GAIN`` Itau, at most the BG's largest I_gain),
+    ``Ispkthr`` (= :data:`LIF_THRESHOLD`) and ``Iref`` (t_ref = dt)."""
     checks.number("dpi_currents", "dt", dt, lo=0, lo_open=True)
     C = K.CAPACITANCES
-    itau_mem = leak_current(C["C_mem"], np.asarray(tau_mem, np.float64), KAPPA, K.UT)
-    out = {"Itau_mem": itau_mem, "Igain_mem": GAIN_MEM * itau_mem}
+    isum = leak_current(C["C_mem"], np.asarray(tau_mem, np.float64), KAPPA, K.UT)
+    itau_mem = np.maximum(isum - REST_LEAK, ITAU_MEM_MIN)
+    out = {"Itau_mem": itau_mem, "Igain_mem": GAIN_MEM * leak_node(itau_mem)}
     for s in ("ampa", "gaba"):
         itau = leak_current(C[f"C_{s}"], np.asarray(tau_syn, np.float64), KAPPA, K.UT)
-        out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, K.GAIN_RATIO_SYNAPSE * itau
-    out["Ispkthr"] = runaway_current(itau_mem)
+        top = current_range(f"Igain_{s}")[1]
+        out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, np.minimum(SYN_GAIN * itau, top)
+    out["Ispkthr"] = np.full_like(itau_mem, LIF_THRESHOLD)
     out["Iref"] = np.full_like(itau_mem, pulse_current(C["C_ref"], dt, K.VTH))
     return out
+
+
+TAU_MEM_MAX = time_constant(K.CAPACITANCES["C_mem"], ITAU_MEM_MIN + REST_LEAK, KAPPA, K.UT)
+"""The longest membrane tau (s) an import reaches (I_tau_mem at :data:`ITAU_MEM_MIN`)."""
 
 
 def _charge(igain: Any, itau: Any, iscale: float, t_pulse: Any, tau: Any) -> np.ndarray:
@@ -253,7 +342,7 @@ def _params(node: Any, dt: float | None = None) -> dict[str, Any]:
     notes = []
     if t == "IF":
         n = a(node.r).shape
-        tau_mem = np.full(n, time_constant(K.CAPACITANCES["C_mem"], IF_ITAU_MEM, KAPPA, K.UT))
+        tau_mem = np.full(n, TAU_MEM_MAX)
         p = dict(tau_mem=tau_mem, r=a(node.r) * tau_mem, v_leak=np.zeros(n), w_in=np.ones(n))
         p |= dict(v_threshold=a(node.v_threshold), v_reset=a(node.v_reset))
         notes.append(f"no leak -> tau_mem {tau_mem[0]:.3g} s")
@@ -274,6 +363,10 @@ def _params(node: Any, dt: float | None = None) -> dict[str, Any]:
             if low.any():
                 p[k] = np.maximum(p[k], K.MIN_TAU_STEPS * dt)
                 notes.append(f"{k} < {K.MIN_TAU_STEPS:g} dt raised ({int(low.sum())} neurons)")
+        high = p["tau_mem"] > TAU_MEM_MAX * (1 + 1e-9)
+        if high.any() and t != "IF":
+            p["tau_mem"] = np.minimum(p["tau_mem"], TAU_MEM_MAX)
+            notes.append(f"tau_mem > {TAU_MEM_MAX:.3g} s lowered ({int(high.sum())} neurons)")
         if p["v_reset"] is not None and not np.allclose(p["v_reset"], p["v_leak"]):
             notes.append("v_reset != v_leak: resets to v_leak")
         notes.append("no refractory -> t_ref = dt")
@@ -526,8 +619,10 @@ def _from_graph(
             modules += mods
             rep.add(name, _type(node), row, "- (exact, from dynapse2 metadata)")
         else:
-            mods, notes = _import_population(name, node, ff, rec, dt, backend, readout_range)
+            mods, notes, scale = _import_population(name, node, ff, rec, dt, backend, readout_range)
             modules += mods
+            if scale is not None:
+                rep.readouts[name] = scale
             what = f"DynapSim({mods[-1].n}{', has_rec' if rec else ''})"
             if _type(node) in ("LI", "CubaLI"):
                 what += " readout (read I_mem)"
@@ -546,23 +641,31 @@ def _from_graph(
 
 
 def _import_population(name, node, ff: _Conn, rec: _Conn | None, dt, backend, v_range=1.0):
+    """``[Linear, DynapSim]`` of a NIR neuron node and the notes of what was approximated;
+    for a readout also ``(rest (A), alpha (A/V, (n,)), v_leak (V, (n,)))``."""
     p = _params(node, dt)
     n = p["tau_mem"].size
     cur = dpi_currents(p["tau_mem"], p["tau_syn"], dt)
+    isum = leak_node(cur["Itau_mem"])
+    gain = cur["Igain_mem"] / isum
     readout = p["v_threshold"] is None
-    if readout:
-        alpha = cur["Ispkthr"] / v_range
-        p["approx"].append(f"I_mem is the output; saturates (spikes) above v = {v_range:g}")
+    if readout:  # thresholded soma (no positive feedback), threshold at the top of its range
+        alpha = np.full(n, READOUT_SPAN / v_range)
+        rest = READOUT_SPAN + READOUT_FLOOR * float(cur["Igain_mem"].max())
+        cur["Ispkthr"] = np.full(n, SPKTHR_MAX)
+        idc = isum + rest / gain
+        p["approx"].append(
+            f"I_mem is the output, v = v_leak + (I_mem - {rest:.3g} A) / {alpha[0]:.3g} A/V; "
+            f"linear for |v - v_leak| <= {v_range:g}, never spikes below {SPKTHR_MAX:.3g} A"
+        )
     else:
         alpha = cur["Ispkthr"] / (p["v_threshold"] - p["v_leak"])
-    t_pulse = K.CAPACITANCES["C_pulse"] * K.VTH / K.T_PULSE
+        rest, idc = None, isum.copy()  # the DC cancels the leak node's offset
+    t_pulse = K.T_PULSE  # the default I_pulse = C_pulse V_th / T_PULSE
     j = _charge(cur["Igain_ampa"], cur["Itau_ampa"], K.ISCALE, t_pulse, p["tau_syn"])
-    gain = cur["Igain_mem"] / cur["Itau_mem"]
-    k_syn = alpha * p["r"] * p["w_in"] / (gain * p["tau_syn"] * j)  # NIR weight -> Iscale
+    # NIR weight -> Iscale; a spike is one step of height 1 (area dt)
+    k_syn = alpha * p["r"] * p["w_in"] * dt / (gain * p["tau_syn"] * j)
     k_dc = alpha * p["r"] * p["w_in"] / gain  # NIR bias -> A
-    # spiking: cancel the DPI's leak offset; readout: keep it (it stabilises the rest state
-    # against the positive feedback, at the cost of a small negative offset)
-    idc = np.full(n, K.IO) if readout else cur["Itau_mem"].copy()
     if ff.b is not None:
         idc = idc + k_dc * ff.b
     if rec is not None and rec.b is not None:
@@ -573,14 +676,39 @@ def _import_population(name, node, ff: _Conn, rec: _Conn | None, dt, backend, v_
     w_in = np.eye(n) if ff.w is None else ff.w
     if w_in.shape[0] != n:
         raise _reject(name, node, f"input weights of shape {w_in.shape}", f"expected ({n}, .)")
-    lin = Linear((w_in.shape[1], n), weight=(w_in * k_syn[:, None]).T)
+    w_ff = (w_in * k_syn[:, None]).T  # (in, n), units of the nominal Iscale
     w_rec = None
     if rec is not None:
         w_rec = (np.eye(n) if rec.w is None else rec.w) * k_syn[:, None]  # (post, pre)
         w_rec = w_rec.T  # DynapSim: row presynaptic, column postsynaptic
+    # the weight unit: raised where a weight would exceed WEIGHT_MAX unit weights, so that
+    # every weight fits the 4 bits of the core's base weights (and fit's default bound)
+    w_max = max(
+        float(np.abs(w_ff).max(initial=0)),
+        float(np.abs(w_rec).max(initial=0)) if w_rec is not None else 0.0,
+    )
+    iscale = K.ISCALE * max(1.0, w_max / WEIGHT_MAX)
+    if iscale > K.ISCALE:
+        w_ff = w_ff * (K.ISCALE / iscale)
+        w_rec = None if w_rec is None else w_rec * (K.ISCALE / iscale)
+        p["approx"].append(f"Iscale {iscale * 1e9:.3g} nA (weights up to {WEIGHT_MAX:g} units)")
+    lin = Linear((w_in.shape[1], n), weight=w_ff)
     values = {k: v for k, v in cur.items()} | {"Idc": idc}
-    pop = DynapSim(n, has_rec=rec is not None, w_rec=w_rec, dt=dt, backend=backend, **values)
-    return [lin, pop], p["approx"]
+    pop = DynapSim(
+        n,
+        has_rec=rec is not None,
+        w_rec=w_rec,
+        dt=dt,
+        backend=backend,
+        positive_feedback=False,
+        Iscale=iscale,
+        **values,
+    )
+    scale = None
+    if readout:  # start at rest (v = v_leak), as the NIR readout does, not at I_0
+        pop = pop.set_attributes({"imem": jnp.full((n,), rest, jnp.float32)})
+        scale = (rest, alpha, p["v_leak"])
+    return [lin, pop], p["approx"], scale
 
 
 # --- exact round trip through metadata --------------------------------------------------------
@@ -619,6 +747,7 @@ def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
         surrogate=d["surrogate"],
         surrogate_slope=d["surrogate_slope"],
         solver=solver_from_name(d.get("solver", "euler"), "dynapse2 metadata: solver"),
+        positive_feedback=d.get("positive_feedback", True),  # older files: the exponential soma
         **values,
     )
     if d["mismatch"] > 0:
@@ -665,12 +794,19 @@ def _pairs(net: Any) -> list[tuple[Linear | None, DynapSim]]:
     return out
 
 
+def _is_readout(m: DynapSim) -> bool:
+    """A non-spiking readout: the thresholded soma with its threshold at the top of the range."""
+    return not m.positive_feedback and float(np.min(m.Ispkthr)) >= SPKTHR_MAX * (1 - 1e-6)
+
+
 def to_nir(net: Any) -> Any:
     """A dynapse2 network (``Sequential`` of ``[Linear,] DynapSim`` pairs, or one ``DynapSim``)
     as a ``nir.NIRGraph``.
 
-    Each population becomes a ``CubaLIF`` (tau_syn = AMPA tau, tau_mem, R = 1, v_leak = v_reset
-    = 0, v_threshold = 1, w_in = 1: the inverse of the import mapping, with alpha = Ispkthr),
+    Each population becomes a ``CubaLIF`` (tau_syn = AMPA tau, tau_mem = C_mem U_T / (kappa
+    I_sum), R = 1, v_leak = v_reset = 0, v_threshold = 1, w_in = 1: the inverse of the import
+    mapping, with alpha = Ispkthr); a readout (``positive_feedback=False`` and the threshold at
+    the top of the range) a ``CubaLI`` (the inverse with readout_range = 1),
     each ``Linear`` an ``Affine`` whose bias carries the population's DC current, recurrence a
     flat cycle through a ``Linear`` node ``w_rec_<i>`` (signed AMPA - GABA; NMDA/SHUNT
     recurrence is in the metadata only). The exact module parameters (float32 arrays of every
@@ -690,12 +826,21 @@ def to_nir(net: Any) -> Any:
         if m.w_rec is not None and not isinstance(m.w_rec, jnp.ndarray | np.ndarray):
             raise ValueError(f"to_nir: population {i} has sparse w_rec; convert it to dense first")
         n = m.n
-        tau_syn, tau_mem = np.asarray(m.tau_ampa, np.float64), np.asarray(m.tau_mem, np.float64)
-        alpha = np.asarray(m.Ispkthr, np.float64)
-        gain = np.asarray(m.Igain_mem, np.float64) / np.asarray(m.Itau_mem, np.float64)
+        tau_syn = np.asarray(m.tau_ampa, np.float64)
+        isum = leak_node(m.Itau_mem, m.Io)
+        tau_mem = time_constant(m.capacitances["C_mem"], isum, m.kappa, m.Ut)
+        gain = np.asarray(m.Igain_mem, np.float64) / isum
+        offset = isum  # the DC that cancels the leak node (the DC above it is a bias)
+        readout = _is_readout(m)
+        if not readout:
+            alpha = np.asarray(m.Ispkthr, np.float64)
+        else:  # the inverse of the import with readout_range = 1
+            alpha = np.full(n, READOUT_SPAN)
+            rest = READOUT_SPAN + READOUT_FLOOR * float(np.max(m.Igain_mem))
+            offset = isum + rest / gain
         j = _charge(m.Igain_ampa, m.Itau_ampa, m.Iscale, m.t_pulse, tau_syn)
-        k_syn = alpha / (gain * tau_syn * j)
-        bias = (np.asarray(m.Idc, np.float64) - np.asarray(m.Itau_mem, np.float64)) * gain / alpha
+        k_syn = alpha * m.dt / (gain * tau_syn * j)
+        bias = (np.asarray(m.Idc, np.float64) - offset) * gain / alpha
         d = {
             "format": FORMAT,
             "n": n,
@@ -713,6 +858,7 @@ def to_nir(net: Any) -> Any:
             "surrogate": m.surrogate,
             "surrogate_slope": m.surrogate_slope,
             "solver": m.solver.name,
+            "positive_feedback": m.positive_feedback,
             "linear_bias": None if lin is None or lin.bias is None else True,
         }
         meta: dict[str, Any] = {"dynapse2": json.dumps(d)}
@@ -722,16 +868,17 @@ def to_nir(net: Any) -> Any:
         for k, v in (m.mismatch_factors or {}).items():
             meta[f"dynapse2.mismatch.{k}"] = f32(v)
         pop = f"pop_{i}"
-        nodes[pop] = nir.CubaLIF(
-            tau_syn=tau_syn,
-            tau_mem=tau_mem,
-            r=np.ones(n),
-            v_leak=np.zeros(n),
-            v_threshold=np.ones(n),
-            v_reset=np.zeros(n),
-            w_in=np.ones(n),
-            metadata=meta,
-        )
+        common = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=np.ones(n), v_leak=np.zeros(n))
+        if not readout:
+            nodes[pop] = nir.CubaLIF(
+                **common,
+                v_threshold=np.ones(n),
+                v_reset=np.zeros(n),
+                w_in=np.ones(n),
+                metadata=meta,
+            )
+        else:
+            nodes[pop] = nir.CubaLI(**common, w_in=np.ones(n), metadata=meta)
         if lin is not None:
             w = np.asarray(lin.weight, np.float64)
             b = bias.copy()

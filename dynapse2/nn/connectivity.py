@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynapse2.hardware.chip import N_CAM as FAN_IN  # the chip facts: the one module nn reads
+from dynapse2.physics.chip import N_CAM as FAN_IN
 from dynapse2.physics.synapses import N_SYNAPSE_TYPES, typed_from_signed
 
 

@@ -11,11 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
-from dynapse2.hardware.chip import N_NEURONS_PER_CORE  # chip facts only, no hardware code
 from dynapse2.nn import backends
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
+from dynapse2.physics.chip import N_NEURONS_PER_CORE
 from dynapse2.physics.dpi import (
     leak_current,
     mean_kappa,
@@ -523,7 +523,7 @@ def _check_key(where: str, name: str, key: Any, optional: bool = False) -> None:
         return
     dtype = getattr(key, "dtype", None)
     ok = dtype is not None and (
-        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        jnp.issubdtype(dtype, jax.dtypes.prng_key)
         or (getattr(dtype, "kind", None) == "u" and len(getattr(key, "shape", ())) >= 1)
     )
     if not ok:

@@ -17,11 +17,13 @@ given parameters or state replaced.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 import equinox as eqx
 
 from dynapse2 import checks
+
+_M = TypeVar("_M", bound="Module")  # methods that return a copy return the same class
 
 
 def parameter(**kwargs: Any) -> Any:
@@ -84,7 +86,7 @@ class Module(eqx.Module):
         """Fixed simulation parameters (dt, capacitances, physical constants, ...)."""
         return self._role("simulation")
 
-    def set_attributes(self, new: dict[str, Any]) -> Module:
+    def set_attributes(self: _M, new: dict[str, Any]) -> _M:
         """Return a copy with the named parameters or state replaced.
 
         Raises:
@@ -107,11 +109,11 @@ class Module(eqx.Module):
             is_leaf=lambda v: v is None,
         )
 
-    def reset_state(self) -> Module:
+    def reset_state(self: _M) -> _M:
         """Return a copy with the state set back to :meth:`initial_state`."""
         return self.set_attributes(self.initial_state())
 
-    def with_backend(self, backend: str) -> Module:
+    def with_backend(self: _M, backend: str) -> _M:
         """Return a copy that simulates with ``backend`` (modules without one return self)."""
         return self
 

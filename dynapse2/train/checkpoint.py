@@ -19,10 +19,11 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
@@ -68,7 +69,9 @@ def _net_bytes(net: Module) -> np.ndarray:
 
 def _serialise_into(f: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     """Write the archive to the open file ``f`` (a seam for tests that simulate a crash)."""
-    np.savez(f, **arrays)
+    # The keys are our field names (none is savez's own ``allow_pickle``), which the stub's
+    # signature cannot know of a dict.
+    np.savez(f, **arrays)  # pyright: ignore[reportArgumentType]
 
 
 def save(
@@ -96,7 +99,7 @@ def save(
         raise ValueError(f"save: epoch = {epoch!r} must be a non-negative integer")
     key_data = None
     if key is not None:
-        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)
         key_data = np.asarray(key).tolist()
     meta = {
@@ -145,8 +148,10 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
     try:
         meta, net, best, opt = _read(path, like)
-        net, best = (_with_solvers(v, meta.get("solvers")) for v in (net, best))
-        net, best = (_with_feedback(v, meta.get("positive_feedback")) for v in (net, best))
+        net = _with_feedback(_with_solvers(net, meta.get("solvers")), meta.get("positive_feedback"))
+        best = _with_feedback(
+            _with_solvers(best, meta.get("solvers")), meta.get("positive_feedback")
+        )
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -225,7 +230,10 @@ def _populations(net: Module) -> list[DynapSim]:
     return [v for v in jax.tree_util.tree_leaves(net, is_leaf=is_pop) if is_pop(v)]
 
 
-def _with_solvers(net: Module | None, names: Any) -> Module | None:
+_Net = TypeVar("_Net", bound=Module | None)
+
+
+def _with_solvers(net: _Net, names: Any) -> _Net:
     """``net`` with the saved solver of each DynapSim (a solver is static, so the leaves do
     not carry it); a checkpoint without them (older files) keeps ``like``'s."""
     if net is None or names is None:
@@ -241,7 +249,7 @@ def _with_solvers(net: Module | None, names: Any) -> Module | None:
     )
 
 
-def _with_feedback(net: Module | None, flags: Any) -> Module | None:
+def _with_feedback(net: _Net, flags: Any) -> _Net:
     """``net`` with the saved ``positive_feedback`` of each DynapSim (static, like the
     solver); a checkpoint without them (older files) keeps ``like``'s."""
     if net is None or flags is None:
@@ -365,7 +373,8 @@ def _size(a: list[int], b: list[int]) -> str:
 
 def _field(path: str) -> str:
     """The layer's attribute a leaf path starts with (``.w_rec.values`` -> ``w_rec``)."""
-    return re.match(r"\.?(\w*)", path).group(1) or path
+    m = re.match(r"\.?(\w*)", path)  # always matches (both parts may be empty)
+    return (m.group(1) if m else "") or path
 
 
 def _leaf_differences(name: str, a: dict[str, list], b: dict[str, list]) -> list[str]:

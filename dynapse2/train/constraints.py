@@ -3,14 +3,14 @@
 - Trained currents: set to the mean over their parameter group (``DynapSim.groups``; on the
   chip a core's neurons share one bias value), then clipped into
   ``[I_min, I_max]``, the smallest nonzero and largest current the bias generator can produce
-  (:func:`dynapse2.hardware.bias.current_range`). Leak currents ``Itau_*`` are also bounded
+  (:func:`dynapse2.physics.bias_generator.current_range`). Leak currents ``Itau_*`` are also bounded
   above so that every DPI time constant ``tau = C U_T / (kappa I_tau)`` stays at least
   ``solver.min_tau_steps * dt``, the shortest the module's solver accepts (10 dt for
   ``Euler()``, 8 dt for ``ExponentialEuler()``; see :mod:`dynapse2.solvers`):
   ``I_tau <= C U_T / (kappa min_tau_steps dt)`` (:meth:`DynapSim.max_leak_current`).
 - Weights (``Linear`` weights and biases, and ``w_rec``, in units of the unit weight current
   ``Iscale``): clipped to ``|w| <= weight_bound``; ``w_rec`` (per synapse type, its sign
-  given by the type) also to ``>= 0``.
+  given by the type; dense, or the weights of its CAM entries) also to ``>= 0``.
 
 Why ``weight_bound = 15`` (:data:`WEIGHT_BOUND`): a core realises a weight as the sum of its
 base currents selected by a 4-bit CAM mask. With base currents of 1, 2, 4 and 8 units those
@@ -26,13 +26,15 @@ from collections.abc import Sequence
 
 import equinox as eqx
 import jax
+import jax.core  # jax.core.Tracer: a submodule that `import jax` does not declare
 import jax.numpy as jnp
 import numpy as np
 
 from dynapse2 import checks
-from dynapse2.hardware.bias import current_range
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Module
+from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.physics.bias_generator import current_range
 from dynapse2.train.trainable import WEIGHTS, modules
 
 __all__ = ["WEIGHT_BOUND", "current_bounds", "group_mean", "project"]
@@ -111,9 +113,14 @@ def project(net: Module, trainable: Sequence[str], weight_bound: float = WEIGHT_
                 getters.append(lambda t, g=get: g(t).bias)
                 values.append(jnp.clip(m.bias, -weight_bound, weight_bound))
         if isinstance(m, DynapSim):
-            if WEIGHTS in trainable and m.w_rec is not None:
-                getters.append(lambda t, g=get: g(t).w_rec)
-                values.append(jnp.clip(m.w_rec, 0.0, weight_bound))
+            w_rec = m.w_rec
+            if WEIGHTS in trainable and w_rec is not None:
+                if isinstance(w_rec, SparseWeights):  # chip-shaped: the weights of its entries
+                    getters.append(lambda t, g=get: g(t).w_rec.weight)
+                    values.append(jnp.clip(w_rec.weight, 0.0, weight_bound))
+                else:
+                    getters.append(lambda t, g=get: g(t).w_rec)
+                    values.append(jnp.clip(w_rec, 0.0, weight_bound))
             for name in trainable:
                 if name in CURRENTS:
                     lo, hi = current_bounds(m, name)

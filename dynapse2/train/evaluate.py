@@ -15,7 +15,7 @@ from dynapse2.nn import Module
 from dynapse2.train.losses import Loss, predict_spike_count
 from dynapse2.train.mismatch import with_mismatch
 
-__all__ = ["check_board_loss", "check_data", "evaluate", "predictor"]
+__all__ = ["check_board_loss", "check_data", "check_key", "evaluate", "predictor"]
 
 Predict = Callable[[jax.Array, dict], jax.Array]
 
@@ -135,6 +135,20 @@ def _batch_metrics(net, x, y, loss, predict, record, mismatch, key, transform):
     return loss(out, rec, y), correct
 
 
+def check_key(where: str, key: Any) -> None:
+    """A ``jax.random`` key: a typed key or raw ``uint32`` key data of shape ``(2,)``."""
+    if key is None:
+        return
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        return
+    if dtype is None or np.dtype(dtype) != np.uint32 or np.shape(key) != (2,):
+        raise ValueError(
+            f"{where}: key = {key!r} must be a jax.random key (jax.random.PRNGKey(seed) or "
+            "jax.random.key(seed))"
+        )
+
+
 def evaluate(
     net: Module,
     x: Any,
@@ -169,9 +183,7 @@ def evaluate(
     """
     checks.integer("evaluate", "batch_size", batch_size, lo=1)
     checks.mismatch("evaluate", "mismatch", mismatch)
-    from dynapse2.train.fit import _check_key  # noqa: PLC0415  (fit imports this module)
-
-    _check_key("evaluate", key)
+    check_key("evaluate", key)
     x, y = check_data(net, x, y)
     if getattr(net, "on_board", False):
         return _evaluate_board(net, x, y, loss, batch_size, predict, mismatch, transform)

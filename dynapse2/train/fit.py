@@ -25,6 +25,7 @@ from dynapse2.train.evaluate import (
     Predict,
     check_board_loss,
     check_data,
+    check_key,
     evaluate,
     predictor,
     record_needed,
@@ -134,8 +135,6 @@ class _Deployed:
     the configuration; sets the calibrated mismatch on the simulation."""
 
     def __init__(self, hardware: Any, net: Module, calibration: Any, mapping: dict | None):
-        from dynapse2.hardware.network import map_network  # noqa: PLC0415
-
         if not getattr(hardware, "on_board", False):
             raise ValueError(
                 f"fit: hardware = {type(hardware).__name__} is not a board; pass the "
@@ -146,13 +145,13 @@ class _Deployed:
                 f"fit: the board runs a network of shape {hardware.shape}; net has shape "
                 f"{net.shape}"
             )
-        self._map, self.kwargs = map_network, dict(mapping or {})
+        self.kwargs = dict(mapping or {})
         self.hw = hardware
         self.update(net)
         self.calibration, self.config = calibration, self.hw.config
 
     def update(self, net: Module) -> None:
-        self.hw.apply(self._map(net, **self.kwargs).config)
+        self.hw.apply_network(net, **self.kwargs)  # the board maps: train never imports hardware
 
     def transform(self, user: Callable[[Module], Module]) -> Callable[[Module], Module]:
         """``user`` followed by the calibrated mismatch of the neurons the network occupies
@@ -195,7 +194,7 @@ def default_optimizer(
         del params
         return optax.EmptyState()
 
-    def update(updates: Any, state: optax.EmptyState, params: Any = None) -> tuple[Any, Any]:
+    def update(updates: Any, state: optax.OptState, params: Any = None) -> tuple[Any, Any]:
         del params
 
         def scale(path: Any, u: Any) -> Any:
@@ -235,20 +234,6 @@ def _check_args(
         isinstance(validation, tuple | list) and len(validation) == 2
     ):
         raise ValueError("fit: validation must be a pair (x_val, y_val)")
-
-
-def _check_key(where: str, key: Any) -> None:
-    """A ``jax.random`` key: a typed key or raw ``uint32`` key data of shape ``(2,)``."""
-    if key is None:
-        return
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        return
-    if dtype is None or np.dtype(dtype) != np.uint32 or np.shape(key) != (2,):
-        raise ValueError(
-            f"{where}: key = {key!r} must be a jax.random key (jax.random.PRNGKey(seed) or "
-            "jax.random.key(seed))"
-        )
 
 
 def fit(
@@ -343,7 +328,7 @@ def fit(
         FloatingPointError: a non-finite loss; the message names the epoch and step.
     """
     _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound, progress)
-    _check_key("fit", key)
+    check_key("fit", key)
     trainable = check_trainable(trainable)
     if resume is not None:
         net = resume.net
@@ -466,9 +451,12 @@ def fit(
                 post |= {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}
                 if vl < best_loss:
                     best_loss, best, history.best_epoch = vl, net, epoch
-                elif early_stopping is not None and epoch - history.best_epoch >= early_stopping:
+                elif (
+                    early_stopping is not None
+                    and epoch - (history.best_epoch or 0) >= early_stopping
+                ):
                     history.stopped_early = stop = True
-            bar.set_postfix(epoch=epoch, **post)
+            bar.set_postfix({"epoch": epoch, **post})
             if checkpoint_path is not None:
                 ckpt.save(
                     checkpoint_path,

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
+import jax.core  # jax.core.Tracer: a submodule that `import jax` does not declare
 import jax.numpy as jnp
 import optax
 
@@ -397,7 +398,10 @@ def weighted_sum(*terms: tuple[Loss, float]) -> Loss:
         pairs.append((f, _option("weighted_sum", f"terms[{k}] weight", w)))
 
     def total(output: jax.Array, record: dict, target: jax.Array) -> jax.Array:
-        return sum(w * f(output, record, target) for f, w in pairs)
+        out = jnp.zeros(())
+        for f, w in pairs:
+            out = out + w * f(output, record, target)
+        return out
 
     total.predict = getattr(pairs[0][0], "predict", None)  # type: ignore[attr-defined]
     total.needs_record = any(  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.nn import Module
-from dynapse2.train.evaluate import Predict, evaluate
+from dynapse2.train.evaluate import Predict, check_key, evaluate
 from dynapse2.train.losses import Loss
 
 __all__ = ["Spread", "mismatch_spread"]
@@ -125,14 +125,12 @@ def mismatch_spread(
     if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
         key = jax.random.PRNGKey(int(key))
     else:
-        from dynapse2.train.fit import _check_key  # noqa: PLC0415  (as evaluate)
-
         if key is None:
             raise TypeError(
                 f"{where}: key = None must be an int seed or a jax.random key "
                 "(jax.random.PRNGKey(seed))"
             )
-        _check_key(where, key)
+        check_key(where, key)
     acc = [
         evaluate(
             net,

@@ -11,6 +11,7 @@ import pytest
 
 from dynapse2.hardware import samna_backend as sb
 from dynapse2.hardware.config import Configuration
+from dynapse2.hardware.device import open_device
 
 
 class _FakeDist:
@@ -68,7 +69,7 @@ def test_open_device_without_samna_says_what_to_do(monkeypatch, no_samna_import)
     _fake_metadata(monkeypatch, None)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(sb.HardwareUnavailableError, match=r"samna is not installed") as e:
-        sb.open_device(Configuration())
+        open_device(Configuration())
     assert e.value.reason == "missing"
     assert "pip install samna==0.7.1.0" in str(e.value) and "Python 3.10" in str(e.value)
     assert isinstance(e.value, RuntimeError)
@@ -79,6 +80,6 @@ def test_open_device_without_samna_says_what_to_do(monkeypatch, no_samna_import)
 def test_open_device_with_bootstrapper_never_imports_it(monkeypatch, no_samna_import):
     _fake_metadata(monkeypatch, _FakeDist("0.40.1", ["samna/__init__.py"]))
     with pytest.raises(sb.HardwareUnavailableError, match=r"samna 0\.40\.1 is a bootstrapper") as e:
-        sb.open_device()
+        open_device()
     assert e.value.reason == "bootstrapper"
     assert "not imported" in str(e.value) and "samna==0.7.1.0" in str(e.value)

@@ -10,6 +10,7 @@ from train_helpers import small_net
 
 from dynapse2.hardware.bias import current_range
 from dynapse2.nn import DynapSim
+from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.physics.constants import MIN_TAU_STEPS
 from dynapse2.train import max_imem_cross_entropy, project, trainable_mask, with_mismatch
 from dynapse2.train.trainable import from_optimizer_space, to_optimizer_space
@@ -74,6 +75,18 @@ def test_projection_ties_groups_and_clips_into_the_bias_generator_range():
     assert float(jnp.max(jnp.abs(out[0].weight))) == 15
     # untrained currents untouched
     assert (m.Itau_ampa == net[1].Itau_ampa).all()
+
+
+def test_projection_clips_chip_shaped_recurrent_weights():
+    """A sparse w_rec (CAM entries) is clipped entry by entry into [0, weight_bound]."""
+    w = SparseWeights.from_dense(np.full((3, 3, 4), 2.0), fan_in=64)
+    sim = DynapSim(3, has_rec=True, w_rec=w)
+    wild = jnp.asarray(np.linspace(-5.0, 40.0, w.weight.size).reshape(w.weight.shape))
+    sim = eqx.tree_at(lambda m: m.w_rec.weight, sim, wild)
+    out = project(sim, ("weights",), weight_bound=15.0)
+    assert isinstance(out.w_rec, SparseWeights)
+    np.testing.assert_array_equal(np.asarray(out.w_rec.weight), np.clip(wild, 0.0, 15.0))
+    np.testing.assert_array_equal(np.asarray(out.w_rec.pre), np.asarray(w.pre))
 
 
 @pytest.mark.parametrize("seed", sweep())

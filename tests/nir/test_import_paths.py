@@ -1,0 +1,215 @@
+"""Each import path against NIR's own semantics: IF, LIF, CubaLIF with an Affine bias (the DC
+current), Scale, and the LI / CubaLI readouts (non-spiking, linear).
+
+The yardstick is :mod:`dynapse2.nir.reference` (a float64 simulation of the graph as the NIR
+specification reads, independent of the import's mapping), itself checked here against the
+closed forms of the LIF, the IF and the LI. Every bound below is deterministic (fixed input
+seeds); the measured values are written beside them.
+"""
+
+import numpy as np
+import pytest
+
+nir = pytest.importorskip("nir")
+
+from dynapse2.nir import from_nir  # noqa: E402
+from dynapse2.nir.convert import GAIN_MEM, LIF_THRESHOLD, SPKTHR_MAX, leak_node  # noqa: E402
+from dynapse2.nir.reference import simulate  # noqa: E402
+
+DT = 1e-4
+ONE = np.ones(1)
+
+
+def dc_graph(node, b):
+    """Input (unused) -> Affine(0, bias b) -> node: the neuron driven by its bias alone."""
+    n = np.size(b)
+    return nir.NIRGraph.from_list(nir.Affine(weight=np.zeros((n, 1)), bias=np.atleast_1d(b)), node)
+
+
+def lif(tau=20e-3):
+    return nir.LIF(tau=tau * ONE, r=ONE, v_leak=0 * ONE, v_threshold=ONE, v_reset=0 * ONE)
+
+
+def rate(spikes, dt=DT):
+    return np.asarray(spikes).sum(axis=-2) / (np.shape(spikes)[-2] * dt)
+
+
+def imported_rate(g, T):
+    return rate(from_nir(g, dt=DT)(np.zeros((T, 1), np.float32))[0])
+
+
+def reference_rate(g, T):
+    return rate(simulate(g, np.zeros((T, 1)), DT)["output"])
+
+
+# --- the reference against closed forms ---------------------------------------------------------
+@pytest.mark.parametrize("v_inf", [1.5, 3.0, 5.0])
+def test_reference_lif_and_if_match_their_closed_forms(v_inf):
+    T = 20000
+    got = reference_rate(dc_graph(lif(), v_inf), T)[0]
+    period = 20e-3 * np.log(v_inf / (v_inf - 1.0))
+    # thresholds are checked at step ends: each period is rounded up to whole steps,
+    # measured -1.1 % / -1.5 % / -0.9 %
+    assert got == pytest.approx(1 / period, rel=0.02)
+    g = dc_graph(nir.IF(r=50 * ONE, v_threshold=ONE, v_reset=0 * ONE), v_inf)
+    assert reference_rate(g, T)[0] == pytest.approx(50 * v_inf, rel=0.01)  # v grows at R b
+
+
+def test_reference_cubali_steps_to_its_closed_form():
+    tau_s, tau_m, r, w_in, b = 2e-3, 10e-3, 2.0, 0.5, 0.7
+    node = nir.CubaLI(
+        tau_syn=tau_s * ONE, tau_mem=tau_m * ONE, r=r * ONE, v_leak=0.3 * ONE, w_in=w_in * ONE
+    )
+    v = simulate(dc_graph(node, b), np.zeros((300, 1)), DT)["output"][:, 0]
+    t = DT * np.arange(1, 301)
+    # the step response of two low-passes in series, from v = v_leak, I = 0
+    step = 1 + (tau_s * np.exp(-t / tau_s) - tau_m * np.exp(-t / tau_m)) / (tau_m - tau_s)
+    np.testing.assert_allclose(v, 0.3 + r * w_in * b * step, rtol=1e-9, atol=1e-12)
+
+
+# --- spiking populations ----------------------------------------------------------------------
+def test_if_imports_as_a_slow_leak_near_the_reference_rate():
+    # IF -> the longest membrane tau the soma reaches (89 ms) with R' = R tau. Measured rates
+    # -8.7 / -7.5 / -5.7 / -7.0 % of the reference at v_inf = 1.5 / 2 / 3 / 5 (the leak)
+    b = np.array([1.5, 2.0, 3.0, 5.0])
+    g = dc_graph(nir.IF(r=np.full(4, 50.0), v_threshold=np.ones(4), v_reset=np.zeros(4)), b)
+    got, ref = imported_rate(g, 20000), reference_rate(g, 20000)
+    np.testing.assert_allclose(got / ref, 1.0, atol=0.12)
+    assert (got < ref).all()  # the leak only ever slows it
+
+
+def test_affine_bias_becomes_the_dc_current_of_a_cubalif():
+    # w_in != 1 and R != 1, so that the bias's path through R w_in is exercised
+    n, r, w_in = 4, 1.5, 2.0
+    node = nir.CubaLIF(
+        tau_syn=np.full(n, 5e-3),
+        tau_mem=np.full(n, 20e-3),
+        r=np.full(n, r),
+        v_leak=np.zeros(n),
+        v_threshold=np.ones(n),
+        v_reset=np.zeros(n),
+        w_in=np.full(n, w_in),
+    )
+    b = np.array([0.5, 0.7, 1.0, 1.6])  # v_inf = R w_in b = 1.5 .. 4.8
+    g = dc_graph(node, b)
+    pop = from_nir(g, dt=DT)[1]
+    # closed form: I_dc = I_sum + alpha R w_in b / G, alpha = I_spkthr / (v_thr - v_leak),
+    # G = I_gain_mem / I_sum
+    isum = leak_node(np.asarray(pop.Itau_mem, np.float64))
+    gain = np.asarray(pop.Igain_mem, np.float64) / isum
+    np.testing.assert_allclose(gain, GAIN_MEM, rtol=1e-5)
+    want = isum + LIF_THRESHOLD * r * w_in * b / GAIN_MEM
+    np.testing.assert_allclose(np.asarray(pop.Idc), want, rtol=1e-5)
+    got, ref = imported_rate(g, 20000), reference_rate(g, 20000)
+    # measured 0 / -0.7 / -1.2 / -3.8 % (the soma's slow start from I_0, forward Euler)
+    np.testing.assert_allclose(got / ref, 1.0, atol=0.10)
+
+
+def test_scale_folds_into_the_linear_weights():
+    rng = np.random.default_rng(0)
+    w, s = rng.normal(0.01, 0.005, (3, 5)), np.array([0.5, 1.0, 2.0])
+    cuba = lambda: nir.CubaLIF(  # noqa: E731
+        tau_syn=np.full(3, 2e-3),
+        tau_mem=np.full(3, 10e-3),
+        r=np.full(3, 100.0),
+        v_leak=np.zeros(3),
+        v_threshold=np.ones(3),
+        v_reset=np.zeros(3),
+        w_in=np.full(3, 20.0),
+    )
+    scaled = nir.NIRGraph.from_list(nir.Linear(weight=w), nir.Scale(scale=s), cuba())
+    folded = nir.NIRGraph.from_list(nir.Linear(weight=s[:, None] * w), cuba())
+    a, rep = from_nir(scaled, dt=DT, report=True)
+    b = from_nir(folded, dt=DT)
+    np.testing.assert_allclose(
+        np.asarray(a.modules[0].weight), np.asarray(b.modules[0].weight), rtol=1e-6
+    )
+    assert "folded into Linear" in str(rep)
+    x = (rng.random((4000, 5)) < 300 * DT).astype(np.float32)
+    got = rate(a(x)[0])
+    ref = rate(simulate(scaled, x, DT)["output"])
+    assert ref.min() > 20 and got.sum() > 0  # every neuron fires: the comparison means something
+    # Poisson-driven at 85-290 Hz, tau_mem = 100 dt: measured ratio 0.912 / 0.929 / 0.922
+    np.testing.assert_allclose(got / ref, 1.0, atol=0.12)
+
+
+# --- readouts ---------------------------------------------------------------------------------
+def cubali(n, r=2.0, w_in=0.5, v_leak=0.3):
+    return nir.CubaLI(
+        tau_syn=np.full(n, 2e-3),
+        tau_mem=np.full(n, 10e-3),
+        r=np.full(n, r),
+        v_leak=np.full(n, v_leak),
+        w_in=np.full(n, w_in),
+    )
+
+
+@pytest.mark.parametrize("kind", ["CubaLI", "LI"])
+def test_readout_is_linear_over_its_range(kind):
+    # biases that put v - v_leak at -0.9 .. +0.9 of the readout range (and 5x above it)
+    b = np.array([-0.9, -0.6, -0.3, 0.0, 0.3, 0.6, 0.9, 5.0])
+    n = b.size
+    if kind == "CubaLI":
+        node, gain = cubali(n), 2.0 * 0.5
+    else:
+        node, gain = nir.LI(tau=np.full(n, 10e-3), r=np.full(n, 1.0), v_leak=np.full(n, 0.3)), 1.0
+    net, rep = from_nir(dc_graph(node, b), dt=DT, report=True, readout_range=1.0)
+    pop = net.modules[1]
+    assert pop.positive_feedback is False
+    np.testing.assert_allclose(np.asarray(pop.Ispkthr), SPKTHR_MAX, rtol=1e-6)
+    spikes, _, rec = net(np.zeros((2000, 1), np.float32), record=True)  # 20 tau_mem
+    assert np.asarray(spikes).sum() == 0  # a readout never spikes, even 5 ranges up
+    v = rep.potential(np.asarray(rec["1_DynapSim"]["imem"]))[-1]
+    # LI closed form at rest: v = v_leak + R w_in b. Measured error 2.5e-5 of the range
+    # (float32 currents); a readout that spiked, saturated or clipped would be off by > 0.1
+    np.testing.assert_allclose(v, 0.3 + gain * b, atol=2e-3)
+
+
+def test_spike_driven_readout_follows_the_reference_trace():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 1, (4, 20))
+    g = nir.NIRGraph.from_list(
+        nir.Affine(weight=w, bias=np.zeros(4)), cubali(4, r=100.0, w_in=20.0, v_leak=0.0)
+    )
+    x = (rng.random((3000, 20)) < 50 * DT).astype(np.float32)
+    ref = simulate(g, x, DT)["output"]
+    span = float(np.abs(ref).max())
+    net, rep = from_nir(g, dt=DT, report=True, readout_range=span)
+    spikes, _, rec = net(x, record=True)
+    v = rep.potential(np.asarray(rec["1_DynapSim"]["imem"]))
+    assert np.asarray(spikes).sum() == 0
+    assert span > 10  # the trace swings through the range: the comparison means something
+    # measured max |v - v_ref| = 1.0 % of the range over 3000 steps (the DPI synapse's pulse
+    # and forward Euler at tau_syn = 20 dt)
+    assert np.abs(v - ref).max() < 0.03 * span
+
+
+def test_hidden_layer_rates_match_the_reference():
+    rng = np.random.default_rng(1)
+    n_in, n_hid = 10, 12
+    hid = nir.CubaLIF(
+        tau_syn=np.full(n_hid, 2e-3),
+        tau_mem=np.full(n_hid, 10e-3),
+        r=np.full(n_hid, 100.0),
+        v_leak=np.zeros(n_hid),
+        v_threshold=np.ones(n_hid),
+        v_reset=np.zeros(n_hid),
+        w_in=np.full(n_hid, 20.0),
+    )
+    g = nir.NIRGraph.from_list(
+        nir.Linear(weight=rng.normal(0.008, 0.006, (n_hid, n_in))),
+        hid,
+        nir.Linear(weight=rng.normal(0, 0.01, (3, n_hid))),
+        cubali(3, r=100.0, w_in=20.0, v_leak=0.0),
+    )
+    x = (rng.random((4000, n_in)) < 200 * DT).astype(np.float32)
+    ref = simulate(g, x, DT)
+    net = from_nir(g, dt=DT)
+    _, _, rec = net(x, record=True)
+    got = rate(rec["1_DynapSim"]["spikes"])
+    want = rate(ref[[k for k in ref if k != "output" and ref[k].shape[-1] == n_hid][0]])
+    active = want > 20
+    assert active.sum() >= 6
+    # at 200-310 Hz: population rate measured -6.9 %, per neuron -7.9 .. -6.0 %
+    assert got[active].sum() / want[active].sum() == pytest.approx(1.0, abs=0.10)
+    np.testing.assert_allclose(got[active] / want[active], 1.0, atol=0.12)
