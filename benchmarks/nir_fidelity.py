@@ -206,7 +206,11 @@ def main() -> None:
         if not name.startswith(args.graphs):
             continue
         for fix in (False, True) if meta["framework"] == "spyx" else (False,):
-            r = evaluate(name, x, y, meta, fix)
+            try:
+                r = evaluate(name, x, y, meta, fix)
+            except ValueError as e:  # a graph the importer refuses: say so, go on
+                print(f"{name}{' (r, w_in fixed)' if fix else ''}: not imported: {e}")
+                continue
             results.append(r)
             print(
                 f"{r['name']}: rates ref {np.round(r['rates']['reference'], 1)} import "

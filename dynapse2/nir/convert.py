@@ -332,6 +332,19 @@ def _check_types(graph: Any, prefix: str = "") -> None:
                     "v_threshold <= v_leak: the neuron would fire at rest, the DPI soma cannot",
                     "export thresholds above the leak potential",
                 )
+            for k in ("tau_mem", "tau_syn"):
+                tau = p[k]
+                bad = None if tau is None else ~(np.isfinite(tau) & (tau > 0))
+                if bad is not None and bad.any():
+                    raise _reject(
+                        name,
+                        node,
+                        f"{k} has {int(bad.sum())} value(s) <= 0 or not finite (e.g. "
+                        f"{float(tau[bad][0])!r} s), which no leaky neuron has",
+                        "export positive time constants (a decay factor beta > 1, which "
+                        "tau = dt / (1 - beta) turns negative, is clipped by some simulators "
+                        "but not by their exporters)",
+                    )
 
 
 def _params(node: Any, dt: float | None = None) -> dict[str, Any]:

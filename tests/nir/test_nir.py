@@ -291,3 +291,17 @@ def test_round_trip_keeps_the_solver(tmp_path):
     graph.nodes["pop_0"].metadata["dynapse2"] = json.dumps(d)
     with pytest.raises(ValueError, match=r"solver = 'rk4'; allowed values are \['euler'"):
         from_nir(graph, dt=DT)
+
+
+def test_rejects_non_positive_time_constants():
+    # spyx 1.0 exports tau_mem = dt / (1 - beta) with the trained beta unclipped: beta > 1
+    # (which its forward pass clips to 1) gives a negative tau
+    node = cubalif(3)
+    node.tau_mem[1] = -3e-3
+    g = nir.NIRGraph.from_list(nir.Linear(weight=np.eye(3)), node)
+    with pytest.raises(
+        ValueError,
+        match=r"from_nir: node '.*' \(CubaLIF\): tau_mem has 1 value\(s\) <= 0 or not finite "
+        r"\(e.g. -0.003 s\)",
+    ):
+        from_nir(g, dt=DT)
