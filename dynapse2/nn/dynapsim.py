@@ -148,8 +148,8 @@ class DynapSim(Module):
             spikes at step ends; rates at ``dt = 1 ms`` are 15-35 % low against the converged
             ones) or ``ExponentialEuler()`` (exact decays, the soma integrated in its linear
             variable, the threshold crossing, reset and refractory period inside the step;
-            rates at 1 ms within about 5 % of the converged ones, each step ~1.3-2.7x the
-            cost of Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
+            rates at 1 ms within 5 % of the converged ones, at 0.5 ms within about 2 %; each
+            step costs 2-3x Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
             ``"exponential_euler"``) is accepted too.
         groups: the parameter group of each neuron, ``(n,)`` non-negative ints. Neurons of a
             group share every current (on the chip, a core's parameter group): training ties
