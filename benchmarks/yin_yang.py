@@ -1,7 +1,8 @@
 """Benchmark of deep training: the Yin-Yang recipe of ``examples/yin_yang.py`` over seeds.
 
 Run: ``PYTHONPATH=. python benchmarks/yin_yang.py`` (all parts, about 2 h on 2 cores), or
-one part: ``--part seeds|sweep|mismatch``; ``--seeds N`` sets how many seeds each part uses.
+one part: ``--part seeds|sweep|mismatch``; ``--seeds N`` sets how many seeds each part uses;
+``--solver exponential_euler`` runs the ``seeds`` part with that solver (default ``euler``).
 
 Parts (each prints a table with one row per run and a summary with mean, std and min):
   * ``seeds``: the recipe (two layers, Adam with a cosine decay) at every seed;
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import yin_yang as recipe  # noqa: E402  (the example is the recipe)
 
 from dynapse2.hardware import map_network  # noqa: E402
+from dynapse2.solvers import SOLVERS  # noqa: E402
 from dynapse2.train import Spread, evaluate, mismatch_spread  # noqa: E402
 
 
@@ -41,10 +43,10 @@ def loss_rise(loss: list[float]) -> float:
     return float(np.max(np.asarray(loss) - best))
 
 
-def run(seed, data, *, depth=2, lr=recipe.LEARNING_RATE, decay=True, mismatch=0.0):
+def run(seed, data, *, depth=2, lr=recipe.LEARNING_RATE, decay=True, mismatch=0.0, solver="euler"):
     start = time.perf_counter()
     net, hist = recipe.train(
-        recipe.build_network(depth, key=seed),
+        recipe.build_network(depth, key=seed, solver=solver),
         data,
         learning_rate=lr,
         decay=decay,
@@ -57,13 +59,16 @@ def run(seed, data, *, depth=2, lr=recipe.LEARNING_RATE, decay=True, mismatch=0.
     return net, hist, evaluate(net, x_test, y_test, recipe.LOSS)[1], seconds
 
 
-def part_seeds(seeds: list[int], data) -> None:
+def part_seeds(seeds: list[int], data, solver: str = "euler") -> None:
     _, _, x_test, y_test = data
-    print(f"\n## seeds: two layers, Adam {recipe.LEARNING_RATE} cosine, {recipe.EPOCHS} epochs")
+    print(
+        f"\n## seeds: two layers, Adam {recipe.LEARNING_RATE} cosine, {recipe.EPOCHS} epochs, "
+        f"solver {solver}"
+    )
     print(f"{'seed':>4} {'test %':>7} {'quantized %':>11} {'chip %':>7} {'rise':>6} {'time s':>7}")
     acc, qacc, cacc, secs = [], [], [], []
     for s in seeds:
-        net, hist, a, t = run(s, data)
+        net, hist, a, t = run(s, data, solver=solver)
         q = evaluate(map_network(net).network, x_test, y_test, recipe.LOSS)[1]
         chip = recipe.deployable(net, data, key=s, progress=False)
         c = evaluate(map_network(chip).network, x_test, y_test, recipe.LOSS)[1]
@@ -124,11 +129,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=("all", "seeds", "sweep", "mismatch"), default="all")
     ap.add_argument("--seeds", type=int, default=5, help="seeds per part (sweep: default 2)")
+    ap.add_argument("--solver", default="euler", choices=list(SOLVERS), help="part seeds only")
     args = ap.parse_args()
     data = recipe.make_data()
     seeds = list(range(args.seeds))
     if args.part in ("all", "seeds"):
-        part_seeds(seeds, data)
+        part_seeds(seeds, data, args.solver)
     if args.part in ("all", "sweep"):
         part_sweep(seeds if args.part == "sweep" else seeds[:2], data)
     if args.part in ("all", "mismatch"):

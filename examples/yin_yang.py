@@ -37,6 +37,7 @@ import optax
 
 from dynapse2.datasets import latency_encode, yin_yang
 from dynapse2.nn import DynapSim, Linear, Module, Sequential, default_currents
+from dynapse2.solvers import SOLVERS, AbstractSolver
 from dynapse2.train import History, Robustness, evaluate, fit, max_imem_loss, mismatch_spread
 
 POOL = 4  # output neurons per class
@@ -103,15 +104,17 @@ def build_network(
     key: int = 0,
     pool: int = POOL,
     currents: tuple[dict[str, float], dict[str, float]] = ({}, {}),
+    solver: AbstractSolver | str = "euler",
 ) -> Sequential:
     """``Linear(20, hidden) -> DynapSim(hidden) -> Linear(hidden, 3 pool) -> DynapSim(3 pool)``
     (``depth = 2``) or ``Linear(20, 3 pool) -> DynapSim(3 pool)`` (``depth = 1``), random
     weights. ``currents``: factors on the default currents of the hidden and the output
-    population (e.g. ``{"Itau_mem": 0.5}`` doubles the membrane time constant)."""
+    population (e.g. ``{"Itau_mem": 0.5}`` doubles the membrane time constant); ``solver``:
+    both populations' solver (:mod:`dynapse2.solvers`, an instance or its name)."""
     n_in, n_out = 5 * COPIES, 3 * pool
     k = jax.random.split(jax.random.PRNGKey(key), 2)
     hidden_currents, output_currents = (
-        {n: f * DEFAULTS[n] for n, f in c.items()} for c in currents
+        dict({n: f * DEFAULTS[n] for n, f in c.items()}, solver=solver) for c in currents
     )
     if depth == 1:
         return Sequential(Linear((n_in, n_out), key=k[0]), DynapSim(n_out, **output_currents))
@@ -219,6 +222,7 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=2, choices=(1, 2))
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--mismatch", type=float, default=0.0, help="e.g. 0.2: the ROBUST recipe")
+    ap.add_argument("--solver", default="euler", choices=list(SOLVERS))
     ap.add_argument("--out", default="yin_yang.png")
     args = ap.parse_args()
 
@@ -231,7 +235,9 @@ def main() -> None:
     hidden, pool = robust.pop("hidden", HIDDEN), robust.pop("pool", POOL)
     currents = robust.pop("currents", ({}, {}))
     net, history = train(
-        build_network(args.depth, hidden, key=args.seed, pool=pool, currents=currents),
+        build_network(
+            args.depth, hidden, key=args.seed, pool=pool, currents=currents, solver=args.solver
+        ),
         data,
         epochs=args.epochs,
         mismatch=args.mismatch,

@@ -17,7 +17,7 @@ import pytest
 
 from dynapse2 import DynapSim, Linear, Sequential, datasets, nir, nn, plot, train
 from dynapse2 import hardware as hw
-from dynapse2.checks import boolean, choice, integer, number, path
+from dynapse2.checks import boolean, choice, integer, mismatch, number, path
 
 KEY = jax.random.PRNGKey(0)
 NET = Sequential(Linear((3, 4), key=KEY), DynapSim(4))
@@ -691,6 +691,30 @@ def test_a_wrong_kind_of_argument_is_named(call, error, match, tmp_path, monkeyp
             TypeError,
             r"path = 3 must be a path \(str or os.PathLike\)",
         ),
+        (
+            lambda v: mismatch("f", "mismatch", v),
+            1.0,
+            ValueError,
+            r"^f: mismatch = 1.0 must be in \[0, 1\)$",
+        ),
+        (
+            lambda v: mismatch("f", "mismatch", v),
+            -0.1,
+            ValueError,
+            r"^f: mismatch = -0.1 must be in \[0, 1\)$",
+        ),
+        (
+            lambda v: mismatch("f", "m", v, zero=False),
+            0.0,
+            ValueError,
+            r"^f: m = 0.0 must be in \(0, 1\)$",
+        ),
+        (
+            lambda v: mismatch("f", "mismatch", v),
+            "0.1",
+            TypeError,
+            r"^f: mismatch = '0.1' must be a number, got str$",
+        ),
     ],
 )
 def test_check_helpers_refuse(check, value, error, match):
@@ -704,3 +728,5 @@ def test_check_helpers_accept_and_convert():
     assert integer("f", "n", np.int64(3), lo=1) == 3 and type(integer("f", "n", np.int64(3))) is int
     assert boolean("f", "b", np.bool_(True)) is True
     assert choice("f", "c", "a", ("a",)) == "a"
+    assert mismatch("f", "m", 0) == 0.0 and type(mismatch("f", "m", np.float32(0.25))) is float
+    assert mismatch("f", "m", 0.999, zero=False) == 0.999

@@ -270,7 +270,10 @@ def route(
     events = _events(pre, placement.chip[post], placement.core[post], conns.n_inputs, placement)
     params = parameters or {}
     cores = [
-        [Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {}) for co in range(4)]
+        [
+            Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {})
+            for co in range(C.N_CORES)
+        ]
         for ch in range(n_chips)
     ]  # empty chips with their parameters
     outputs = [int(g) for g in outputs]

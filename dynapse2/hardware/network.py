@@ -73,9 +73,17 @@ from dynapse2.hardware.mapper import (
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.backends import BACKENDS
-from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.physics import constants as K
+from dynapse2.physics.synapses import (
+    AMPA,
+    GABA,
+    NMDA,
+    SIGNED_TYPES,
+    signed_from_typed,
+    typed_from_signed,
+)
 from dynapse2.solvers import solver_from_name
 
 __all__ = [
@@ -94,7 +102,6 @@ _META_VERSION = 1
 _TYPES = C.SYNAPSE_TYPES
 _CODE = [C.DENDRITE_CODES[t] for t in _TYPES]
 _TYPE_OF_CODE = {code: i for i, code in enumerate(_CODE)}
-_AMPA, _GABA, _NMDA = _TYPES.index("ampa"), _TYPES.index("gaba"), _TYPES.index("nmda")
 _LATCH = {name: i for i, name in enumerate(C.NEURON_LATCHES)}
 _CONSTANTS = ("Ut", "kappa_n", "kappa_p", "Io", "Vth")
 # Current -> latch that switches its circuit on (off: the current is the quantized I_0).
@@ -162,13 +169,6 @@ def pairs(net: Sequential) -> list[tuple[Linear, DynapSim]]:
         raise TypeError(
             f"pairs: expected a Sequential of (Linear, DynapSim) pairs, got {type(net).__name__}"
         )
-    return out
-
-
-def _typed(signed: np.ndarray) -> np.ndarray:
-    out = np.zeros((*signed.shape, len(_TYPES)))
-    out[..., _AMPA] = np.maximum(signed, 0.0)
-    out[..., _GABA] = np.maximum(-signed, 0.0)
     return out
 
 
@@ -430,7 +430,7 @@ def _incoming(
     """The typed incoming weights of population ``m`` (input rows, then recurrent rows),
     pruned to the CAM's 64 entries per neuron with ``prune`` (and how many each lost), else
     a ValueError naming the first neuron over."""
-    rows = [_typed(w_in)]
+    rows = [typed_from_signed(w_in)]
     if m.w_rec is not None:
         rows.append(np.asarray(m.w_rec, np.float64))
     w = np.concatenate(rows, axis=0)
@@ -473,7 +473,7 @@ def _core_settings(
         bg = C.SIM_TO_BG[name]
         on = np.array([s[bg] != _neutral(name, m.Io) for s in neuron_settings], bool)
         latches[glob, _LATCH[latch]] = on
-    latches[glob, _LATCH["denm_nmda"]] = (q.mask[..., _NMDA] > 0).any(axis=0)
+    latches[glob, _LATCH["denm_nmda"]] = (q.mask[..., NMDA] > 0).any(axis=0)
     latches[glob, _LATCH["soif_type"]] = not m.positive_feedback
     return neuron_settings
 
@@ -493,7 +493,7 @@ def _quantized_layer(
     in_q = mag[:n_src]
     return _Layer(
         n=m.n,
-        in_w=in_q[..., _AMPA] - in_q[..., _GABA],
+        in_w=signed_from_typed(in_q),  # a Linear drives AMPA and GABA only
         w_rec=mag[n_src:] if m.w_rec is not None else None,
         currents=_currents(neuron_settings, latches, m.Io),
         groups=_group_ranks(gcore),
@@ -600,13 +600,9 @@ def _default_structure(cfg: Configuration, syn) -> dict[str, Any]:
     sim = _json_sim(
         {
             "dt": 1e-3,
-            "Iscale": K.ISCALE,
+            "Iscale": DEFAULT_CONSTANTS["Iscale"],
             "capacitances": dict(K.CAPACITANCES),
-            "Ut": K.UT,
-            "kappa_n": K.KAPPA_N,
-            "kappa_p": K.KAPPA_P,
-            "Io": K.IO,
-            "Vth": K.VTH,
+            **{k: DEFAULT_CONSTANTS[k] for k in _CONSTANTS},
             "synapse_model": "linear",
         }
     )
@@ -744,7 +740,7 @@ def network_from_config(
             ambiguous configuration.
     """
     checks.choice("network_from_config", "backend", backend, BACKENDS)
-    checks.number("network_from_config", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    checks.mismatch("network_from_config", "mismatch", mismatch)
     if mismatch > 0 and key is None:
         raise TypeError(
             f"network_from_config: key is required when mismatch = {mismatch!r} > 0 (the "
@@ -868,18 +864,18 @@ def _read_synapses(
 def _signed_input(w: np.ndarray, li: int) -> np.ndarray:
     """The signed Linear weights ``(n_src, n)`` of typed input weights ``(n_src, n, 4)``:
     AMPA positive, GABA negative; a ValueError for other types or both on one pair."""
-    other = [t for t in range(len(_TYPES)) if t not in (_AMPA, _GABA) and w[..., t].any()]
+    other = [t for t in range(len(_TYPES)) if t not in SIGNED_TYPES and w[..., t].any()]
     if other:
         raise ValueError(
             f"layer {li} receives {_TYPES[other[0]].upper()} synapses from "
             f"{'the input' if li == 0 else f'layer {li - 1}'}; a Linear drives AMPA and "
             "GABA only"
         )
-    both = (w[..., _AMPA] > 0) & (w[..., _GABA] > 0)
+    both = (w[..., AMPA] > 0) & (w[..., GABA] > 0)
     if both.any():
         i, j = (int(v) for v in np.argwhere(both)[0])
         raise ValueError(
             f"layer {li} neuron {j} hears source {i} through both AMPA and GABA; a Linear "
             "weight has one sign"
         )
-    return w[..., _AMPA] - w[..., _GABA]
+    return signed_from_typed(w)

@@ -40,6 +40,8 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.hardware import bias, chip
+from dynapse2.hardware.masks import bit_table
+from dynapse2.physics.synapses import SIGN
 
 __all__ = [
     "Dropped",
@@ -53,9 +55,9 @@ __all__ = [
 
 _NB = chip.N_WEIGHT_BITS
 _NM = 1 << _NB
-BITS: np.ndarray = ((np.arange(_NM)[:, None] >> np.arange(_NB)) & 1).astype(np.float64)
+BITS: np.ndarray = bit_table(_NB).astype(np.float64)
 """(16, 4) float: row m holds the bits of mask m (bit k selects base current k)."""
-_TYPE_SIGN = np.array([1 if t in chip.EXCITATORY else -1 for t in chip.SYNAPSE_TYPES], np.int8)
+_TYPE_SIGN = np.array(SIGN, np.int8)
 _MAX_ITER = 500
 _SHORT_ITER = 10  # Lloyd steps from every start before the best few run to convergence
 _N_FINAL = 4

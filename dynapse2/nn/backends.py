@@ -35,6 +35,7 @@ from dynapse2.nn.recurrence import (
 from dynapse2.physics.fused import FusedState
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, Ops, State, circuit
+from dynapse2.physics.synapses import SIGNED_TYPES, SYNAPSE_TYPES, split_signed
 
 if TYPE_CHECKING:
     from dynapse2.nn.dynapsim import DynapSim
@@ -98,8 +99,8 @@ def _body(ops: Ops, m: DynapSim, c: Any, w: Any, typed: bool, record: bool) -> C
         if typed:
             cols = [x_t[..., t] for t in range(4)]
         else:
-            zero = xp.zeros_like(x_t)
-            cols = [xp.maximum(x_t, 0), zero, xp.maximum(-x_t, 0), zero]
+            cols = [xp.zeros_like(x_t)] * len(SYNAPSE_TYPES)
+            cols[SIGNED_TYPES[0]], cols[SIGNED_TYPES[1]] = split_signed(xp, x_t)
         if w is not None:
             rec = (s.spikes @ w).reshape(*s.spikes.shape[:-1], n, k)
             for j, t in enumerate(m.rec_types):
@@ -136,7 +137,7 @@ def _package(
     rec = {
         "imem": imem,
         "vmem": membrane_voltage(xp, imem, m.kappa, m.Ut, m.Io),
-        **{f"i{t}": isyn[..., j] for j, t in enumerate(("ampa", "nmda", "gaba", "shunt"))},
+        **{f"i{t}": isyn[..., j] for j, t in enumerate(SYNAPSE_TYPES)},
         "iahp": iahp,
         "spikes": spikes,
     }
@@ -295,7 +296,7 @@ def _scan(
         if typed:
             inp = dict(zip(ext, x_t, strict=True))
         else:
-            inp = {0: jnp.maximum(x_t, 0.0), 2: jnp.maximum(-x_t, 0.0)}
+            inp = dict(zip(SIGNED_TYPES, split_signed(jnp, x_t), strict=True))
             inp = {t: v for t, v in inp.items() if t in ext}
         if r is not None:
             r = rec.split(r)
@@ -334,10 +335,10 @@ def _external_types(x: Any, typed: bool) -> tuple[int, ...]:
     else every type of its layout (typed: all four; signed: AMPA and GABA)."""
     a = concrete(x)
     if a is None:
-        return (0, 1, 2, 3) if typed else (0, 2)
+        return tuple(range(len(SYNAPSE_TYPES))) if typed else SIGNED_TYPES
     if typed:
         return tuple(t for t in range(4) if a[..., t].any())
-    return tuple(t for t, v in ((0, (a > 0).any()), (2, (a < 0).any())) if v)
+    return tuple(t for t, v in zip(SIGNED_TYPES, ((a > 0).any(), (a < 0).any()), strict=True) if v)
 
 
 def _computed_types(m: DynapSim, ext: tuple[int, ...]) -> tuple[int, ...]:

@@ -17,36 +17,58 @@ from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.physics import constants as K
 from dynapse2.physics.chip import N_NEURONS_PER_CORE
-from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.dpi import (
+    leak_current,
+    mean_kappa,
+    pulse_current,
+    pulse_width,
+    time_constant,
+)
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
+from dynapse2.physics.synapses import (
+    N_SYNAPSE_TYPES,
+    SIGNED_TYPES,
+    SYNAPSE_TYPES,
+    typed_from_signed,
+)
 from dynapse2.solvers import AbstractSolver, Euler, check_solver
 
-SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
-KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
+KAPPA_DEFAULT = mean_kappa(K.KAPPA_N, K.KAPPA_P)
+"""Nominal mean subthreshold slope factor."""
+DEFAULT_CONSTANTS: dict[str, float] = {
+    "Ut": K.UT,
+    "kappa_n": K.KAPPA_N,
+    "kappa_p": K.KAPPA_P,
+    "Io": K.IO,
+    "Vth": K.VTH,
+    "Iscale": K.ISCALE,
+}
+"""Nominal physical constants of DynapSim, by field name: U_T (V), kappa_n, kappa_p, I_0 (A),
+V_th (V), I_scale (A)."""
 
 
 def default_currents() -> dict[str, float]:
     """Nominal currents (A) of every DynapSim parameter, derived from the nominal time
     constants, pulse widths and gain ratios of :mod:`dynapse2.physics.constants`."""
     C, T = K.CAPACITANCES, K.TIME_CONSTANTS
-    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSES}
+    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSE_TYPES}
     itau_mem = leak_current(C["C_mem"], T["tau_mem"], KAPPA_DEFAULT, K.UT)
     itau_ahp = leak_current(C["C_ahp"], T["tau_ahp"], KAPPA_DEFAULT, K.UT)
-    out = {f"Itau_{s}": itau[s] for s in SYNAPSES}
-    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSES}
+    out = {f"Itau_{s}": itau[s] for s in SYNAPSE_TYPES}
+    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSE_TYPES}
     out |= {
         "Itau_mem": itau_mem,
         "Igain_mem": K.GAIN_RATIO_MEM * itau_mem,
         "Idc": K.IDC,
         "If_nmda": K.IF_NMDA,
         "Ispkthr": K.ISPKTHR,
-        "Iref": C["C_ref"] * K.VTH / K.T_REF,
-        "Ipulse": C["C_pulse"] * K.VTH / K.T_PULSE,
+        "Iref": pulse_current(C["C_ref"], K.T_REF, K.VTH),
+        "Ipulse": pulse_current(C["C_pulse"], K.T_PULSE, K.VTH),
         "Itau_ahp": itau_ahp,
         "Igain_ahp": K.GAIN_RATIO_SYNAPSE * itau_ahp,
         "Iw_ahp": K.IW_AHP,
-        "Ipulse_ahp": C["C_pulse_ahp"] * K.VTH / K.T_PULSE_AHP,
+        "Ipulse_ahp": pulse_current(C["C_pulse_ahp"], K.T_PULSE_AHP, K.VTH),
     }
     return dict(sorted(out.items()))
 
@@ -55,7 +77,7 @@ CURRENTS: tuple[str, ...] = tuple(default_currents())
 """Names of the per-neuron currents of DynapSim (its trainable circuit parameters)."""
 
 TAU_OF: dict[str, tuple[str, str]] = {
-    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSES},
+    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSE_TYPES},
     "tau_mem": ("C_mem", "Itau_mem"),
     "tau_ahp": ("C_ahp", "Itau_ahp"),
 }
@@ -127,8 +149,8 @@ class DynapSim(Module):
             spikes at step ends; rates at ``dt = 1 ms`` are 15-35 % low against the converged
             ones) or ``ExponentialEuler()`` (exact decays, the soma integrated in its linear
             variable, the threshold crossing, reset and refractory period inside the step;
-            rates at 1 ms within about 5 % of the converged ones, each step ~1.3-2.7x the
-            cost of Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
+            rates at 1 ms within 5 % of the converged ones, at 0.5 ms within about 2 %; each
+            step costs 2-3x Euler's, see ``benchmarks/README.md``). A solver's name (``"euler"``,
             ``"exponential_euler"``) is accepted too.
         groups: the parameter group of each neuron, ``(n,)`` non-negative ints. Neurons of a
             group share every current (on the chip, a core's parameter group): training ties
@@ -232,7 +254,7 @@ class DynapSim(Module):
         solver = Euler() if solver is None else check_solver(solver)
         _check_feedback(where, solver, positive_feedback)
         dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
-        mismatch = checks.number(where, "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+        mismatch = checks.mismatch(where, "mismatch", mismatch)
         if surrogate_slope is None:
             surrogate_slope = SURROGATE_SLOPES[surrogate]
         surrogate_slope = checks.number(
@@ -244,14 +266,7 @@ class DynapSim(Module):
                 f"DynapSim: key is required when mismatch = {mismatch!r} > 0 (the mismatch "
                 "factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
             )
-        constants = {
-            "Ut": K.UT,
-            "kappa_n": K.KAPPA_N,
-            "kappa_p": K.KAPPA_P,
-            "Io": K.IO,
-            "Vth": K.VTH,
-            "Iscale": K.ISCALE,
-        }
+        constants = dict(DEFAULT_CONSTANTS)
         caps = dict(K.CAPACITANCES)
         currents = default_currents()
         for name, v in values.items():
@@ -310,7 +325,7 @@ class DynapSim(Module):
     @property
     def kappa(self) -> float:
         """Mean subthreshold slope factor (kappa_n + kappa_p) / 2 used by every DPI."""
-        return (self.kappa_n + self.kappa_p) / 2
+        return mean_kappa(self.kappa_n, self.kappa_p)
 
     def _tau(self, name: str) -> jax.Array:
         c, i = TAU_OF[name]
@@ -326,12 +341,12 @@ class DynapSim(Module):
     @property
     def t_ref(self) -> jax.Array:
         """Refractory period C_ref V_th / I_ref (s), (n,)."""
-        return self.capacitances["C_ref"] * self.Vth / self.Iref
+        return pulse_width(self.capacitances["C_ref"], self.Iref, self.Vth)
 
     @property
     def t_pulse(self) -> jax.Array:
         """Synaptic pulse width C_pulse V_th / I_pulse (s), (n,)."""
-        return self.capacitances["C_pulse"] * self.Vth / self.Ipulse
+        return pulse_width(self.capacitances["C_pulse"], self.Ipulse, self.Vth)
 
     def _nominal(self) -> dict[str, Any]:
         return {
@@ -359,7 +374,7 @@ class DynapSim(Module):
         io = jnp.full((self.n,), self.Io, jnp.float32)
         return {
             "imem": io,
-            "isyn": jnp.full((self.n, 4), self.Io, jnp.float32),
+            "isyn": jnp.full((self.n, N_SYNAPSE_TYPES), self.Io, jnp.float32),
             "iahp": io,
             "timer": z,
             "spikes": z,
@@ -378,9 +393,7 @@ class DynapSim(Module):
         where = "DynapSim.resample_mismatch"
         _check_key(where, "key", key)
         fraction = (
-            self.mismatch
-            if fraction is None
-            else checks.number(where, "fraction", fraction, lo=0, hi=1, hi_open=True)
+            self.mismatch if fraction is None else checks.mismatch(where, "fraction", fraction)
         )
         if fraction == 0:
             return self
@@ -499,7 +512,7 @@ def _check_setting(where: str, name: str, v: Any, m: DynapSim) -> Any:
     if name == "solver":
         return check_solver(v, where)
     if name == "mismatch":
-        return checks.number(where, name, v, lo=0, hi=1, hi_open=True)
+        return checks.mismatch(where, name, v)
     if name == "groups":
         return _groups(v, m.n)
     if name == "rec_types":
@@ -631,7 +644,7 @@ def _check_time_constants(
 
 def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if w is None:
-        return jnp.zeros((n, n, 4), jnp.float32), (0, 2)
+        return jnp.zeros((n, n, N_SYNAPSE_TYPES), jnp.float32), SIGNED_TYPES
     if isinstance(w, SparseWeights):
         pre, wt = np.asarray(w.pre), np.asarray(w.weight)
         if w.n_post != n or (pre.size and pre.max() >= n):
@@ -652,10 +665,8 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if a.shape == (n, n):
         if not np.isfinite(a).all():
             raise ValueError("DynapSim: w_rec contains NaN or inf")
-        typed = np.zeros((n, n, 4))
-        typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
-        return jnp.asarray(typed, jnp.float32), (0, 2)
-    if a.shape != (n, n, 4):
+        return jnp.asarray(typed_from_signed(a), jnp.float32), SIGNED_TYPES
+    if a.shape != (n, n, N_SYNAPSE_TYPES):
         raise ValueError(
             f"DynapSim: w_rec has shape {a.shape}; expected (n, n, 4) = {(n, n, 4)} "
             f"(non-negative, per synapse type) or a signed (n, n) = {(n, n)}"
@@ -668,7 +679,7 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
             f"DynapSim: w_rec{list(idx)} = {float(a[idx])!r} is negative; per-type weights must be "
             f">= 0 (the sign comes from the synapse type); pass a signed (n, n) array instead"
         )
-    types = tuple(int(t) for t in range(4) if a[..., t].any())
+    types = tuple(int(t) for t in range(N_SYNAPSE_TYPES) if a[..., t].any())
     return jnp.asarray(a, jnp.float32), types
 
 
@@ -691,9 +702,9 @@ def _input_layout(x: Any, n: int) -> tuple[bool, bool]:
         )
     shape = tuple(np.shape(x))
     expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
-    if len(shape) == 4 and shape[-2:] == (n, 4):
+    if len(shape) == 4 and shape[-2:] == (n, N_SYNAPSE_TYPES):
         layout = True, True
-    elif len(shape) == 3 and shape[-2:] == (n, 4):
+    elif len(shape) == 3 and shape[-2:] == (n, N_SYNAPSE_TYPES):
         layout = True, False
     elif len(shape) == 3 and shape[-1] == n:
         layout = False, True

@@ -15,11 +15,10 @@ while the membrane is integrated. Per step of length dt:
                  = (I_gain/I_tau)(I_in - I_sum) - I_sum I_mem / I_tau
 
    (:func:`dynapse2.physics.soma.membrane_drive`). With the inputs held, R is affine in I_mem
-   but for the positive feedback I_pf(I_mem) (in I_sum) and the NMDA gate (in I_in). The
-   step linearises R around the state, R ~ R_n - k (y - y_n) with
-   k = -R'(I_mem) dI_mem/dy = -R'(I_mem) I_mem / (I_mem + I_gain) (the NMDA gate's slope
-   counted at :data:`NMDA_SLOPE` of its tangent), and integrates that
-   exactly (an exponential Rosenbrock-Euler step in y):
+   but for the positive feedback I_pf(I_mem) (in I_sum) and the NMDA gate
+   I_nmda I_mem / (I_mem + I_f) (in I_in). The step linearises R around the state,
+   R ~ R_n - k (y - y_n) with k = -R'(I_mem) dI_mem/dy = -R'(I_mem) I_mem / (I_mem + I_gain),
+   and integrates that exactly (an exponential Rosenbrock-Euler step in y):
 
        y_{n+1} = y_n + (h/tau) phi_1(-k h/tau) R_n,   phi_1(z) = (exp(z) - 1)/z.
 
@@ -28,15 +27,30 @@ while the membrane is integrated. Per step of length dt:
    ln I_mem grows linearly at the rate I_in / (tau I_tau), which no step in I_mem or in
    ln I_mem alone gets right: from rest under nA drive the membrane grows e-fold in ~10 us
    and saturates at I_gain), and follows the runaway of the positive feedback (k < 0:
-   exponential growth with the local rate). I_mem is recovered from y by Newton's method
-   on e^u + I_gain u = y (u = ln I_mem) from a bracketing first guess.
-   Only ``h = dt - (refractory time left)`` of the step integrates.
-3. Spike: where y crosses y_thr = I_spkthr + I_gain ln I_spkthr, the crossing time t_c is
+   exponential growth with the local rate). Only ``h = dt - (refractory time left)`` of the
+   step integrates.
+
+   The NMDA gate is concave in I_mem and a step can carry I_mem across all of it (from
+   I_f / 100 to 100 I_f): its tangent at the start overstates the growth of the input
+   within the step, holding it understates it. Its slope in k is the *chord* of the gate
+   between I_mem at the start of the step and I_p, the end of the step without the
+   linear part's relaxation (y + h R_n / tau, inverted with the first guess of the
+   inversion below); where NMDA is computed the soma takes the step in :data:`NMDA_SUBSTEPS`
+   halves, each with its own chord (the gate's change within a step is the one effect
+   the exponential step does not follow; see ``benchmarks/solvers.py``).
+
+   I_mem is recovered from y by one Newton step on e^w a + (1 - a) w = d (w = ln(I/I_n))
+   from a bracketing first guess.
+3. Spike where y crosses y_thr = I_spkthr + I_gain ln I_spkthr, the crossing time t_c is
    solved on the step's exponential trajectory, t_c = -(tau/k) ln(1 - k (y_thr - y_n)/R_n);
    I_mem resets to I_0 and the refractory period starts at t_c, so that t_ref - (h - t_c)
    of it is left at the end of the step. Inter-spike intervals are therefore not whole
    numbers of steps. At most one spike per step; if t_ref is shorter than the rest of the
    step after a spike, the neuron stays at I_0 until the step ends.
+
+Cost: five transcendental functions per neuron and step (Euler: two), of which the
+crossing time and the Newton step share one ``log`` (a neuron that crosses needs the
+crossing time, one that does not needs the Newton step).
 
 Gradients: as :class:`~dynapse2.solvers.Euler` (surrogate spike on the end-of-step I_mem,
 ``detach_feedback`` stops the gradient through I_pf, and ``detach_reset`` through the
@@ -53,13 +67,8 @@ from dynapse2.physics.fused import AMPA, GABA, NMDA, SHUNT, FusedState
 from dynapse2.physics.step import Circuit, Ops
 from dynapse2.solvers.base import AbstractSolver
 
-NMDA_SLOPE = 0.5
-"""Fraction of the NMDA gate's tangent slope d(I_mem/(I_mem + I_f_nmda))/dI_mem used in the
-step's linearisation. The gate is concave in I_mem: its tangent (1) overstates its growth over
-a step in which I_mem grows (measured: NMDA-driven rates +11 % at 1 ms), holding it (0)
-understates it (-14 %). One half, the secant over a step that about triples I_mem near
-I_f_nmda, is a heuristic between the two bounds (measured: -5 % .. -2 % at 1 ms); NMDA-driven
-neurons are ExponentialEuler's least accurate case."""
+NMDA_SUBSTEPS = 2
+"""Soma sub-steps per step where NMDA is computed (the NMDA gate re-linearised at each)."""
 Z_MAX = 30.0
 """Largest growth exponent -k h / tau of one step: a membrane that grows by more than e^30 in
 a step has crossed threshold near the start of it (the cap only avoids float overflow)."""
@@ -79,6 +88,7 @@ class ExpPrepared(NamedTuple):
     ahp_charge: Any
     ahp_gain: Any
     tau_mem: Any  # s
+    r_tau: Any  # 1 / tau_mem (1/s)
     mem_g: Any  # I_gain_mem / I_tau_mem
     mem_r_itau: Any  # 1 / I_tau_mem (1/A)
     itau_mem: Any
@@ -100,25 +110,101 @@ def _growth(xp: Any, z: Any) -> tuple[Any, Any]:
     return em1, xp.where(small, series, em1 / zs)
 
 
-def _invert(xp: Any, dy: Any, u0: Any, i0: Any, igain: Any, io: float) -> Any:
-    """I_mem (A) after y = I_mem + I_gain ln I_mem changed by ``dy`` from ``i0`` (ln: ``u0``).
-
-    I_mem = i0 v with a (v - 1) + (1 - a) ln v = d, a = i0 / (i0 + I_gain),
-    d = dy / (i0 + I_gain): v = 1 + d for I_mem >> I_gain, e^d for I_mem << I_gain. The first
-    guess is the lower of the two, an upper bound of v when y grew (when it fell: 1 + dy / i0
-    where that is above I_gain / i0, a lower bound, else e^d); then one Newton step in ln v,
-    where the equation is convex and increasing, with exp(-delta) ~ 1 / (1 + delta + delta^2/2).
-    """
-    s = i0 + igain
-    d = dy / s
-    a = i0 / s
-    v_exp = xp.exp(xp.minimum(d, 60.0))
+def _first_guess(xp: Any, dy: Any, i0: Any, igain: Any, io: float) -> Any:
+    """A bracketing first guess of v = I_mem / ``i0`` after y = I_mem + I_gain ln I_mem changed
+    by ``dy`` from ``i0``: v = 1 + d' (d' = dy / i0) for I_mem >> I_gain, e^d (d = dy / (i0 +
+    I_gain)) for I_mem << I_gain. Where y grew, the lower of the two (an upper bound of v);
+    where it fell, 1 + d' where that stays above I_gain / i0 (a lower bound), else e^d."""
+    v_exp = xp.exp(xp.minimum(dy / (i0 + igain), 60.0))
     v_lin = 1.0 + dy / i0
     v = xp.where(dy > 0, xp.minimum(v_exp, v_lin), xp.where(i0 + dy > igain, v_lin, v_exp))
-    v = xp.maximum(v, io / i0)
-    delta = (a * (v - 1.0) + (1.0 - a) * xp.log(v) - d) * s / (i0 * v + igain)
-    v = v / (1.0 + delta + 0.5 * delta * delta)
-    return xp.maximum(i0 * v, io)
+    return xp.maximum(v, io / i0)
+
+
+class _Held(NamedTuple):
+    """The soma's inputs held over a step (A, ``(..., n)``)."""
+
+    i_in: Any  # I_dc + I_ampa - I_gaba
+    nmda: Any  # the NMDA current before its gate (I_0 where NMDA is not computed)
+    i_leak: Any  # I_tau + I_ahp + I_shunt: I_sum without the positive feedback
+
+
+def _soma(
+    ops: Ops,
+    p: ExpPrepared,
+    imem: Any,
+    timer: Any,
+    held: _Held,
+    dt: Any,
+    *,
+    chord: bool,
+    positive_feedback: bool,
+    kappa: float,
+    io: float,
+    detach_feedback: bool,
+    detach_reset: bool,
+    slope: float,
+    surrogate: str,
+) -> tuple[Any, Any, Any]:
+    """The soma over ``dt`` seconds (a float or per neuron) from ``imem`` (A) with ``timer`` (s)
+    of refractory period left (see the module docstring, steps 2 and 3): ``(imem, spikes,
+    timer)`` at its end. ``chord``: linearise the NMDA gate by its chord (else its slope is
+    left out: NMDA at I_0). ``positive_feedback=False``: I_pf = 0 (the thresholded soma; R is
+    then affine in I_mem but for the NMDA gate, and the step exact for it)."""
+    xp = ops.xp
+    igain = p.igain_mem
+    u0 = xp.log(imem)
+    beta = kappa / (kappa + 1.0)
+    ipf = 0.0
+    if positive_feedback:
+        ipf = xp.exp(beta * u0 + math.log(io) / (kappa + 1.0))
+        if detach_feedback:
+            ipf = ops.stop_gradient(ipf)
+    h_tau = xp.maximum(dt - timer, 0.0) * p.r_tau  # the part out of the refractory period / tau
+    i_sum = held.i_leak - ipf
+    q = imem / (imem + igain)  # dI_mem / dy
+    gate_den = imem + p.if_nmda
+    i_in = held.i_in + held.nmda * imem / gate_den
+    drive = p.mem_g * (i_in - i_sum) - i_sum * imem * p.mem_r_itau
+    if chord:  # the gate's chord from I_mem to I_p, the end of the step without the relaxation
+        i_p = imem * _first_guess(xp, xp.maximum(h_tau * drive, 0.0), imem, igain, io)
+        d_iin = held.nmda * p.if_nmda / (gate_den * (i_p + p.if_nmda))
+        d_iin = xp.where(held.nmda > io, d_iin, 0.0)  # NMDA at I_0: as where not computed
+    else:  # NMDA not computed (at I_0): its gate's term in R, but not linearised
+        d_iin = 0.0
+    # d drive / d I_mem, with d I_sum / d I_mem = -beta I_pf / I_mem
+    d_drive = p.mem_g * (d_iin + beta * ipf / imem) - (i_sum - beta * ipf) * p.mem_r_itau
+    z = xp.minimum(d_drive * q * h_tau, Z_MAX)  # -k h / tau
+    em1, phi1 = _growth(xp, z)
+    y0 = imem + igain * u0
+    dy = xp.maximum(h_tau * phi1 * drive, io + igain * math.log(io) - y0)
+    crossed = (y0 + dy >= p.y_thr) & (y0 < p.y_thr)
+
+    # I_mem from y: first guess, then one Newton step in w = ln v on
+    # a (e^w - 1) + (1 - a) w = d, a = q, d = dy / (I_mem + I_gain), where it is convex and
+    # increasing, with e^-delta ~ 1 / (1 + delta + delta^2 / 2). A neuron that crossed
+    # resets: its end value only decides the spike (the guess bounds v from above), and the
+    # log serves its crossing time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1).
+    v = _first_guess(xp, dy, imem, igain, io)
+    r = xp.clip((p.y_thr - y0) / xp.where(crossed, dy, 1.0), 0.0, 1.0)
+    ln = xp.log(xp.where(crossed, xp.maximum(1.0 + r * em1, 1e-30), v))
+    sm = imem + igain
+    delta = (q * (v - 1.0) + (1.0 - q) * ln - dy / sm) * sm / (imem * v + igain)
+    v = xp.where(crossed, v, v / (1.0 + delta + 0.5 * delta * delta))
+    new = xp.maximum(imem * v, io)
+
+    spikes = ops.spike(new, p.ispkthr, slope, surrogate)
+    flat = xp.abs(z) < 1e-3
+    theta = xp.where(flat, r, ln / xp.where(flat, 1.0, z))  # crossing time / h
+    # a spike without a crossing of y: above threshold from the start (0) or by rounding (1)
+    theta = xp.where(crossed, xp.clip(theta, 0.0, 1.0), xp.where(y0 < p.y_thr, 1.0, 0.0))
+    rest = h_tau * p.tau_mem * (1.0 - theta)  # time from the crossing to the end (s)
+    if detach_reset:
+        rest = ops.stop_gradient(rest)
+    fired = ops.stop_gradient(spikes) if detach_reset else spikes
+    imem = new * (1.0 - fired) + io * fired
+    timer = xp.where(spikes > 0, xp.maximum(p.t_ref - rest, 0.0), xp.maximum(timer - dt, 0.0))
+    return imem, spikes, timer
 
 
 class ExponentialEuler(AbstractSolver):
@@ -168,6 +254,7 @@ class ExponentialEuler(AbstractSolver):
             ahp_charge=-xp.expm1(-c.t_pulse_ahp / c.ahp_tau),
             ahp_gain=c.ahp_igain / c.ahp_itau * c.iw_ahp,
             tau_mem=c.tau_mem,
+            r_tau=1.0 / c.tau_mem,
             mem_g=c.igain_mem / c.itau_mem,
             mem_r_itau=1.0 / c.itau_mem,
             itau_mem=c.itau_mem,
@@ -195,7 +282,10 @@ class ExponentialEuler(AbstractSolver):
         detach_reset: bool = True,
         slope: float = 1.0,
         surrogate: str = "log",
+        positive_feedback: bool = True,
     ) -> FusedState:
+        """See :meth:`AbstractSolver.step`; ``positive_feedback=False`` drops the soma's I_pf
+        (the thresholded soma, see :func:`dynapse2.physics.step.step`)."""
         xp = ops.xp
         # 1. synapses: the step's pulse at its start, then the exact decay; the soma sees the mean
         isyn, mean = [], {}
@@ -215,45 +305,29 @@ class ExponentialEuler(AbstractSolver):
         iahp_mean = xp.maximum(iahp * p.ahp_mean, io)
         iahp = xp.maximum(iahp * p.ahp_keep, io)
 
-        # 2. soma: R = tau (1 + Ig/I) dI/dt and its slope in y, at the start of the step
-        imem, igain = s.imem, p.igain_mem
-        u0 = xp.log(imem)
-        beta = kappa / (kappa + 1.0)
-        ipf = xp.exp(beta * u0 + math.log(io) / (kappa + 1.0))
-        if detach_feedback:
-            ipf = ops.stop_gradient(ipf)
-        nmda = mean.get(NMDA, io)
-        gate_den = imem + p.if_nmda
-        i_in = p.idc + mean.get(AMPA, io) - mean.get(GABA, io) + nmda * imem / gate_den
-        i_sum = p.itau_mem + iahp_mean + mean.get(SHUNT, io) - ipf
-        drive = p.mem_g * (i_in - i_sum) - i_sum * imem * p.mem_r_itau
-        d_isum = -beta * ipf / imem  # d I_sum / d I_mem
-        d_iin = NMDA_SLOPE * nmda * p.if_nmda / (gate_den * gate_den)  # d I_in / d I_mem
-        d_drive = p.mem_g * (d_iin - d_isum) - (d_isum * imem + i_sum) * p.mem_r_itau
-        k = -d_drive * imem / (imem + igain)  # relaxation rate of y, in units of 1/tau
-        h = xp.maximum(dt - s.timer, 0.0)  # the part of the step out of the refractory period
-        h_tau = h / p.tau_mem
-        y0 = imem + igain * u0
-        z = xp.minimum(-k * h_tau, Z_MAX)
-        em1, phi1 = _growth(xp, z)
-        dy = h_tau * phi1 * drive
-        y1 = xp.maximum(y0 + dy, io + igain * math.log(io))
-        new = _invert(xp, y1 - y0, u0, imem, igain, io)
-
-        # 3. spike where y crossed y_thr: the crossing time on the step's trajectory
-        #    y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1); reset and refractory period from it
-        spikes = ops.spike(new, p.ispkthr, slope, surrogate)
-        crossed = spikes > 0
-        r = xp.clip((p.y_thr - y0) / xp.where(crossed, dy, 1.0), 0.0, 1.0)
-        r = xp.where(crossed, r, 0.5)
-        flat = xp.abs(z) < 1e-3
-        theta = xp.where(flat, r, xp.log(1.0 + r * em1) / xp.where(flat, 1.0, z))
-        t_c = xp.clip(theta, 0.0, 1.0) * h
-        if detach_reset:
-            t_c = ops.stop_gradient(t_c)
-        fired = ops.stop_gradient(spikes) if detach_reset else spikes
-        imem = new * (1.0 - fired) + io * fired
-        timer = xp.where(
-            crossed, xp.maximum(p.t_ref - (h - t_c), 0.0), xp.maximum(s.timer - dt, 0.0)
+        # 2.-3. soma, spike, reset and refractory period; a neuron whose NMDA current is above
+        # I_0 takes the step in NMDA_SUBSTEPS parts, the others in one (then a part of 0 s)
+        held = _Held(
+            p.idc + mean.get(AMPA, io) - mean.get(GABA, io),
+            mean.get(NMDA, io),
+            p.itau_mem + iahp_mean + mean.get(SHUNT, io),
         )
+
+        def soma(imem: Any, timer: Any, h: Any) -> tuple[Any, Any, Any]:
+            return _soma(
+                ops, p, imem, timer, held, h, chord=NMDA in mean,
+                positive_feedback=positive_feedback, kappa=kappa, io=io,
+                detach_feedback=detach_feedback, detach_reset=detach_reset, slope=slope,
+                surrogate=surrogate,
+            )  # fmt: skip
+
+        if NMDA not in mean:
+            imem, spikes, timer = soma(s.imem, s.timer, dt)
+            return FusedState(imem, tuple(isyn), iahp, timer, spikes)
+        part = xp.where(held.nmda > io, dt / NMDA_SUBSTEPS, 0.0)
+        imem, timer, spikes = s.imem, s.timer, None
+        for k in range(NMDA_SUBSTEPS):
+            h = dt - (NMDA_SUBSTEPS - 1) * part if k == 0 else part
+            imem, fired, timer = soma(imem, timer, h)
+            spikes = fired if spikes is None else xp.maximum(spikes, fired)
         return FusedState(imem, tuple(isyn), iahp, timer, spikes)

@@ -7,10 +7,8 @@ the optimizer state, in tree order) and ``meta`` (UTF-8 JSON: format version, ep
 history, PRNG key data, and per DynapSim its solver and its settings, the static fields the
 leaves do not carry: see :meth:`dynapse2.nn.DynapSim.settings`).
 
-Atomic write: the archive goes to a temporary file in the destination's directory, is
-flushed and ``fsync``-ed, then ``os.replace``-d over the destination (and the directory
-fsync-ed). A crash at any point leaves either the previous checkpoint or the new one, never a
-partial file; the temporary file is removed on error.
+Written with :func:`dynapse2.atomic.atomic_write`: a crash at any point leaves either the
+previous checkpoint or the new one, never a partial file.
 """
 
 from __future__ import annotations

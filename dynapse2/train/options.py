@@ -42,7 +42,7 @@ class Robustness:
 
     def __post_init__(self) -> None:
         where = "Robustness"
-        m = checks.number(where, "mismatch", self.mismatch, lo=0, hi=1, hi_open=True)
+        m = checks.mismatch(where, "mismatch", self.mismatch)
         b = checks.number(where, "weight_bound", self.weight_bound, lo=0, lo_open=True)
         if self.transform is not None and not callable(self.transform):
             raise TypeError(

@@ -80,15 +80,29 @@ def test_backends_and_steps_agree_without_feedback():
     assert (on.imem > a.imem).all()  # the feedback adds growth; off, it is gone
 
 
+class _WithoutTheOption(Euler):
+    """A solver whose step does not take ``positive_feedback``."""
+
+    def step(self, ops, p, s, x, dt, *, types, **options):
+        return super().step(ops, p, s, x, dt, types=types, **options)
+
+
 def test_solvers_that_do_not_honour_it_are_refused():
+    # both library solvers honour it (tests/solvers/test_exponential_euler.py checks
+    # ExponentialEuler's fixed point and rates without feedback)
+    m = DynapSim(2, positive_feedback=False, solver=ExponentialEuler())
+    assert m.positive_feedback is False and m.solver == ExponentialEuler()
+    assert DynapSim(2, positive_feedback=False).with_solver(ExponentialEuler()).solver == (
+        ExponentialEuler()
+    )
     with pytest.raises(
         ValueError,
         match=r"DynapSim: positive_feedback=False is not supported "
-        r"by ExponentialEuler\(\) yet",
+        r"by _WithoutTheOption\(\) yet",
     ):
-        DynapSim(2, positive_feedback=False, solver=ExponentialEuler())
+        DynapSim(2, positive_feedback=False, solver=_WithoutTheOption())
     with pytest.raises(ValueError, match=r"DynapSim.with_solver: positive_feedback=False"):
-        DynapSim(2, positive_feedback=False).with_solver(ExponentialEuler())
+        DynapSim(2, positive_feedback=False).with_solver(_WithoutTheOption())
     with pytest.raises(TypeError, match=r"DynapSim: positive_feedback = 1 must be True or False"):
         DynapSim(2, positive_feedback=1)
     m = DynapSim(2, positive_feedback=False)

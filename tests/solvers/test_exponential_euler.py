@@ -148,6 +148,58 @@ def test_adapting_nmda_and_shunt_rates_at_coarse_steps_match_converged_euler():
     np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
 
 
+def test_nmda_driven_rates_at_coarse_steps_match_converged_euler():
+    # NMDA the only drive (default DC), gates at 0.5 and 1.5 nA, strong and weak input:
+    # the case the gate's chord and the two half steps are for (a held gate: -15..-30 %)
+    kw = dict(n=3, If_nmda=[5e-10, 1.5e-9, 1e-9])
+    x_of = _poisson(3, [1000.0, 2500.0, 600.0], [[9.0], [5.0], [14.0]], (1,), seed=5)
+    r = _rates(kw, x_of)
+    assert (r[2e-5] > 50).all()
+    np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
+    np.testing.assert_allclose(r[5e-4], r[2e-5], rtol=0.02)
+
+
+def test_a_neuron_without_nmda_current_steps_as_if_nmda_were_not_computed():
+    # neuron 0 receives NMDA events, neuron 1 only AMPA: neuron 1 takes the step in one part
+    # (its second part lasts 0 s), as in a run where NMDA is not computed at all
+    rng = np.random.default_rng(4)
+    x = np.zeros((400, 2, 4), np.float32)
+    x[:, :, 0] = (rng.random((400, 2)) < 0.3) * 3.0
+    x[:, 0, 1] = (rng.random(400) < 0.3) * 4.0
+    kw = dict(solver=ExponentialEuler(), Idc=1e-9)
+    both, _, rb = DynapSim(2, **kw)(x, record=True)
+    alone, _, ra = DynapSim(1, **kw)(x[:, 1:], record=True)  # no NMDA input: not computed
+    both, alone = np.asarray(both), np.asarray(alone)
+    assert both[:, 0].sum() > 20 and alone.sum() > 20
+    np.testing.assert_array_equal(both[:, 1], alone[:, 0])
+    # the same equations (NMDA at I_0 adds I_0 I/(I + I_f) to the input, unlinearised); the
+    # float32 rounding of another compiled program differs, and the growth to threshold
+    # magnifies it (measured: at most 8e-4 relative over these 400 steps)
+    imem_b, imem_a = np.asarray(rb["imem"])[:, 1], np.asarray(ra["imem"])[:, 0]
+    np.testing.assert_allclose(imem_b, imem_a, rtol=3e-3)
+    assert (both.max(axis=0) <= 1).all()
+
+
+def test_without_positive_feedback_fixed_point_and_rates_match_closed_form_and_euler():
+    # the thresholded soma (positive_feedback=False): R is affine in I_mem, the step exact.
+    # Below threshold: the fixed point I* = I_gain (I_in - I_sum) / I_sum (NMDA at I_0 adds
+    # I_0 I/(I + I_f) to I_in); above: a leaky integrator that fires at the converged rate
+    itau, gain = 5e-12, 4.0
+    kw = dict(positive_feedback=False, Itau_mem=itau, Igain_mem=gain * itau)
+    idc = np.array([0.05, 0.2]) * 1e-9
+    m = DynapSim(2, solver=ExponentialEuler(), Idc=idc, Ispkthr=1e-6, backend="numpy", **kw)
+    _, st, _ = m(np.zeros((3000, 2)))
+    isum = itau + 2 * m.Io  # leak + AHP and SHUNT at I_0
+    f = lambda i: gain * itau * (idc + m.Io * i / (i + 1e-9) - isum) / isum - i  # noqa: E731
+    fixed = [brentq(lambda i, j=j: f(i)[j], 1e-12, 1e-7, xtol=1e-25) for j in (0, 1)]
+    np.testing.assert_allclose(st["imem"], fixed, rtol=1e-6)
+    # fixed points at 2x and 6x a 20 nA threshold: spikes at rates of a leaky integrator
+    r = _rates(dict(n=2, Idc=[10e-9 * 2, 30e-9 * 2], Ispkthr=2e-8, **kw), _dc(2))
+    assert (r[2e-5] > 10).all()
+    np.testing.assert_allclose(r[1e-3], r[2e-5], rtol=0.05)
+    np.testing.assert_allclose(r[5e-4], r[2e-5], rtol=0.02)
+
+
 def test_gradients_through_exponential_euler_exist_and_are_finite():
     # the default detach options, as for Euler (without them BPTT overflows with either solver)
     rng = np.random.default_rng(0)
@@ -202,9 +254,11 @@ def test_a_small_network_trains_through_exponential_euler(seed):
     net, _ = fit(net0, x, y, max_imem_cross_entropy, key=jax.random.PRNGKey(seed), **kw)
     after = evaluate(net, x, y, max_imem_cross_entropy)
     print(f"seed {seed}: loss after / before {after[0] / before[0]:.4f}, accuracy {after[1]:.3f}")
-    # 12 seeds: loss after / before min / median / max 0.0013 / 0.040 / 0.543 (Euler on the
+    # 12 seeds: loss after / before min / median / max 0.0013 / 0.029 / 0.551 (Euler on the
     # same seeds: 0.0001 / 0.021 / 0.184)
     assert after[0] < 0.75 * before[0]
-    # 12 seeds: accuracy 0.729 / 1.000 / 1.000 (Euler 0.938 / 1.000 / 1.000); 48 samples,
-    # chance 0.5: the bound is 31 of 48, 4 samples below the worst seed
-    assert after[1] >= 0.65
+    # 12 seeds: accuracy 0.708 / 1.000 / 1.000 (Euler 0.938 / 1.000 / 1.000); 48 samples,
+    # chance 0.5: the bound is 30 of 48, 4 samples below the worst seed. The two low seeds
+    # (6: 0.896, 7: 0.708) sit on a plateau of the max-I_mem loss (an output neuron that
+    # spikes for both classes) that they leave after 2-4 more epochs (8 epochs: 1.000 both)
+    assert after[1] >= 0.625
