@@ -5,7 +5,7 @@ The layers of the package, each importing only the ones above it in this list:
 chip's physical facts they need), ``solvers``, ``nn`` (modules and simulation backends),
 ``train``, ``hardware`` (chip tables, quantization, configuration, boards, samna), then
 ``nir``, ``datasets``, ``plot`` and ``doctor``. The one exception: ``Module.to_hardware()``
-imports the hardware layer inside the method. No two modules import
+and ``Module.to_config()`` import the hardware layer inside the method. No two modules import
 each other, directly or around a loop. The contracts are in ``pyproject.toml``
 (``lint-imports``).
 """

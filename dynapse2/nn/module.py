@@ -118,6 +118,13 @@ class Module(eqx.Module):
         return self
 
     # -- deployment (lazy: the module system never imports the hardware package at import) --
+    def to_config(self, **kwargs: Any) -> Any:
+        """The Dynap-SE2 configuration of this network
+        (:func:`dynapse2.hardware.config_from_network`; issue 4 asked for both spellings)."""
+        from dynapse2.hardware.network import config_from_network  # noqa: PLC0415
+
+        return config_from_network(self, **kwargs)
+
     def to_hardware(self, device: Any = None, **kwargs: Any) -> Module:
         """Run this network on a Dynap-SE2 board (:func:`dynapse2.hardware.to_hardware`)."""
         from dynapse2.hardware.device import to_hardware  # noqa: PLC0415

@@ -143,6 +143,8 @@ def test_bare_dynapsim_and_deep_sequential():
     assert m.placement.global_core.tolist() == [0] * 15 + [1] * 15 + [2] * 8
     rebuilt = network_from_config(m.config)
     assert config_from_network(rebuilt) == m.config
+    assert rebuilt.to_config() == m.config  # the method spelling (Module.to_config)
+    assert rebuilt.to_config().to_json() == m.config.to_json()
     x = (rng.random((80, 10)) < 0.2).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(m.network(x)[0]), np.asarray(rebuilt(x)[0]))
     assert len(m.config.output_map) == 8
