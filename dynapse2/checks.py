@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["boolean", "choice", "integer", "is_real", "number", "path"]
+__all__ = ["boolean", "choice", "integer", "is_real", "mismatch", "number", "path"]
 
 
 def is_real(v: Any) -> bool:
@@ -75,6 +75,12 @@ def number(
             f"{where}: {name} = {value!r} must be {_allowed(lo, hi, lo_open, hi_open, finite)}"
         )
     return v
+
+
+def mismatch(where: str, name: str, value: Any, *, zero: bool = True) -> float:
+    """A relative standard deviation of device mismatch: a number in [0, 1) (in (0, 1) with
+    ``zero=False``); as a Python float."""
+    return number(where, name, value, lo=0, hi=1, lo_open=not zero, hi_open=True)
 
 
 def _allowed(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool, finite: bool) -> str:

@@ -23,7 +23,7 @@ import optax
 
 from dynapse2.datasets import frozen_noise, train_test_split
 from dynapse2.nn import DynapSim, Linear, Module, Sequential
-from dynapse2.train import History, evaluate, fit, max_imem_loss
+from dynapse2.train import History, Robustness, evaluate, fit, max_imem_loss
 
 N_CLASSES, N_CHANNELS, DURATION, DT = 4, 60, 0.5, 1e-3
 POOL = 8  # output neurons per class
@@ -71,7 +71,8 @@ def train(
     progress: bool = True,
 ) -> tuple[Module, History]:
     """Train ``net`` on ``data`` (from :func:`make_data`) with Adam, batches of 32 and a fresh
-    20 % mismatch every step, validating on the test set; ``transform`` as in ``fit``."""
+    20 % mismatch every step, validating on the test set; ``transform`` as in
+    :class:`~dynapse2.train.Robustness`."""
     x_train, y_train, x_test, y_test = data
     return fit(
         net,
@@ -82,9 +83,8 @@ def train(
         epochs=epochs,
         batch_size=32,
         key=jax.random.PRNGKey(key),
-        mismatch=MISMATCH,
         validation=(x_test, y_test),
-        transform=transform,
+        robustness=Robustness(mismatch=MISMATCH, transform=transform),
         progress=progress,
     )
 

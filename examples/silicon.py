@@ -7,8 +7,8 @@ its accuracy. Recovery, each on the same board:
 - (a) **mismatch-aware training**: train with a fresh 20 % mismatch draw every step;
 - (b) **calibration**: ``calibrate(hw)`` fits the board's mismatch, then the network is
   retrained on the calibrated simulation (``cal.apply(net)``) and deployed again;
-- (c) **chip-in-the-loop**: ``fit(net, ..., hardware=hw)``, the board in the forward pass
-  and the gradient from the simulation.
+- (c) **chip-in-the-loop**: ``fit(net, ..., in_the_loop=InTheLoop(hw))``, the board in the
+  forward pass and the gradient from the simulation.
 
 Tasks:
 
@@ -43,7 +43,7 @@ import optax
 from dynapse2.datasets import frozen_noise, train_test_split
 from dynapse2.hardware import VirtualBoard, calibrate, map_network, network_from_config, to_hardware
 from dynapse2.nn import DynapSim, Linear, Sequential
-from dynapse2.train import Spread, evaluate, fit, spike_count_loss
+from dynapse2.train import InTheLoop, Robustness, Spread, evaluate, fit, spike_count_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yin_yang  # noqa: E402  (the Yin-Yang recipe's data and network)
@@ -68,7 +68,7 @@ class Task:
         cosine: decay the learning rate to 0 along a cosine over each run.
         loop_samples: training samples used in the loop (``None``: all).
         loop_calibrated: take the loop's gradient from the calibrated simulation
-            (``fit(..., calibration=cal)``): a hidden layer runs on the board as the
+            (``InTheLoop(hw, calibration=cal)``): a hidden layer runs on the board as the
             calibrated simulation predicts, not as the nominal one does.
     """
 
@@ -138,7 +138,7 @@ def train(
         lr = optax.cosine_decay_schedule(lr, epochs * max(1, len(x_tr) // 32))
     return fit(
         net, x_tr, y_tr, task.loss, optimizer=optax.adam(lr), epochs=epochs, batch_size=32,
-        mismatch=mismatch, key=jax.random.PRNGKey(2), progress=False,
+        robustness=Robustness(mismatch=mismatch), key=jax.random.PRNGKey(2), progress=False,
     )[0]  # fmt: skip
 
 
@@ -160,7 +160,8 @@ def in_the_loop(task: Task, net: Sequential, board: VirtualBoard, data: Data, ca
     hw = to_hardware(net, device=board)
     _, history = fit(
         net, x_tr[:n], y_tr[:n], task.loss, optimizer=optax.adam(lr), epochs=epochs,
-        batch_size=32, hardware=hw, calibration=calibration, key=jax.random.PRNGKey(0),
+        batch_size=32, in_the_loop=InTheLoop(hw, calibration=calibration),
+        key=jax.random.PRNGKey(0),
         progress=False,
     )  # fmt: skip
     return hw, history

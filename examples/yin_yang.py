@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import functools
 import time
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -37,7 +38,7 @@ import optax
 from dynapse2.datasets import latency_encode, yin_yang
 from dynapse2.nn import DynapSim, Linear, Module, Sequential, default_currents
 from dynapse2.solvers import SOLVERS, AbstractSolver
-from dynapse2.train import History, evaluate, fit, max_imem_loss, mismatch_spread
+from dynapse2.train import History, Robustness, evaluate, fit, max_imem_loss, mismatch_spread
 
 POOL = 4  # output neurons per class
 COPIES = 4  # repetitions of the 5 input channels
@@ -135,14 +136,15 @@ def train(
     learning_rate: float = LEARNING_RATE,
     decay: bool = True,
     mismatch: float = 0.0,
+    transform: Callable[[Module], Module] | None = None,
     key: int = 0,
     progress: bool = True,
-    **kwargs,
 ) -> tuple[Module, History]:
     """Train ``net`` on the training half of ``data`` with Adam and batches of 32 (a fresh
-    ``mismatch`` draw every step when > 0); with ``decay`` the learning rate follows a cosine
+    ``mismatch`` draw every step when > 0, ``transform`` applied in the loss: see
+    :class:`~dynapse2.train.Robustness`); with ``decay`` the learning rate follows a cosine
     from ``learning_rate`` to 0 over the run, else it stays constant. The loss is
-    :func:`loss_for` the network's pool size. Other keywords go to ``fit``."""
+    :func:`loss_for` the network's pool size."""
     x_train, y_train, _, _ = data
     lr = learning_rate
     if decay:
@@ -156,9 +158,8 @@ def train(
         epochs=epochs,
         batch_size=32,
         key=jax.random.PRNGKey(key),
-        mismatch=mismatch,
+        robustness=Robustness(mismatch=mismatch, transform=transform),
         progress=progress,
-        **kwargs,
     )
 
 

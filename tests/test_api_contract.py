@@ -17,7 +17,7 @@ import pytest
 
 from dynapse2 import DynapSim, Linear, Sequential, datasets, nir, nn, plot, train
 from dynapse2 import hardware as hw
-from dynapse2.checks import boolean, choice, integer, number, path
+from dynapse2.checks import boolean, choice, integer, mismatch, number, path
 
 KEY = jax.random.PRNGKey(0)
 NET = Sequential(Linear((3, 4), key=KEY), DynapSim(4))
@@ -93,9 +93,9 @@ CASES = [
     # dynapse2.train
     *_case(
         "fit", _fit, {"epochs": 1, "batch_size": 2, "progress": False},
-        epochs="index", batch_size="count", early_stopping="optional_count",
-        mismatch="nonnegative", weight_bound="positive", progress="bool",
+        epochs="index", batch_size="count", early_stopping="optional_count", progress="bool",
     ),
+    *_case("Robustness", train.Robustness, {}, mismatch="fraction", weight_bound="positive"),
     *_case(
         "evaluate", train.evaluate,
         {"net": NET, "x": X, "y": Y, "loss": train.max_imem_loss()},
@@ -283,7 +283,7 @@ def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch
     ("call", "error", "match"),
     [
         (
-            lambda: Sequential(Linear((3, 4)), "x"),
+            lambda: Sequential(Linear((3, 4), key=jax.random.PRNGKey(0)), "x"),
             TypeError,
             r"Sequential: modules\[1\] = 'x' must be a dynapse2 Module",
         ),
@@ -371,7 +371,7 @@ def test_a_bad_option_is_named(where, fn, base, name, bad, tmp_path, monkeypatch
             r"from_nir: graph_or_path must be a nir.NIRGraph or a path",
         ),
         (
-            lambda: train.current_bounds(Linear((2, 2)), "Itau_mem"),
+            lambda: train.current_bounds(Linear((2, 2), key=jax.random.PRNGKey(0)), "Itau_mem"),
             TypeError,
             r"current_bounds: m must be a DynapSim",
         ),
@@ -691,6 +691,30 @@ def test_a_wrong_kind_of_argument_is_named(call, error, match, tmp_path, monkeyp
             TypeError,
             r"path = 3 must be a path \(str or os.PathLike\)",
         ),
+        (
+            lambda v: mismatch("f", "mismatch", v),
+            1.0,
+            ValueError,
+            r"^f: mismatch = 1.0 must be in \[0, 1\)$",
+        ),
+        (
+            lambda v: mismatch("f", "mismatch", v),
+            -0.1,
+            ValueError,
+            r"^f: mismatch = -0.1 must be in \[0, 1\)$",
+        ),
+        (
+            lambda v: mismatch("f", "m", v, zero=False),
+            0.0,
+            ValueError,
+            r"^f: m = 0.0 must be in \(0, 1\)$",
+        ),
+        (
+            lambda v: mismatch("f", "mismatch", v),
+            "0.1",
+            TypeError,
+            r"^f: mismatch = '0.1' must be a number, got str$",
+        ),
     ],
 )
 def test_check_helpers_refuse(check, value, error, match):
@@ -704,3 +728,5 @@ def test_check_helpers_accept_and_convert():
     assert integer("f", "n", np.int64(3), lo=1) == 3 and type(integer("f", "n", np.int64(3))) is int
     assert boolean("f", "b", np.bool_(True)) is True
     assert choice("f", "c", "a", ("a",)) == "a"
+    assert mismatch("f", "m", 0) == 0.0 and type(mismatch("f", "m", np.float32(0.25))) is float
+    assert mismatch("f", "m", 0.999, zero=False) == 0.999

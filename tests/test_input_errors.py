@@ -29,7 +29,9 @@ def _meta_edit(edit):
             lambda: (
                 NET.set_backend("numpy")(np.zeros((0, 3)))
                 if hasattr(NET, "set_backend")
-                else Sequential(Linear((3, 4)), DynapSim(4, backend="numpy"))(np.zeros((0, 3)))
+                else Sequential(
+                    Linear((3, 4), key=jax.random.PRNGKey(0)), DynapSim(4, backend="numpy")
+                )(np.zeros((0, 3)))
             ),
             ValueError,
             r"no time steps",

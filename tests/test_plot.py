@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -218,7 +219,10 @@ def test_placement_takes_a_mapper_placement(tmp_path):
     from dynapse2.hardware import map_network
 
     net = Sequential(
-        Linear((3, 300), weight=np.ones((3, 300))), DynapSim(300), Linear((300, 5)), DynapSim(5)
+        Linear((3, 300), weight=np.ones((3, 300))),
+        DynapSim(300),
+        Linear((300, 5), key=jax.random.PRNGKey(0)),
+        DynapSim(5),
     )
     pl = map_network(net, prune=True).placement
     assert pl.locate(1, 4) == (int(pl.chip[304]), int(pl.core[304]), int(pl.neuron[304]))

@@ -43,7 +43,7 @@ import numpy as np
 from dynapse2.hardware import map_network, network_from_config
 from dynapse2.nir import from_nir, to_nir
 from dynapse2.nir.reference import simulate
-from dynapse2.train import fit, spike_count_loss, with_mismatch
+from dynapse2.train import Robustness, fit, spike_count_loss, with_mismatch
 
 t_start = time.perf_counter()
 DATA = "tests/data/nir"
@@ -143,9 +143,10 @@ for i, (a, b) in enumerate(zip(ref_rates, rates, strict=True)):
 # Every chip differs from the nominal model: each current and capacitance of each neuron is
 # off by some 20 %. On simulated chips (`with_mismatch`) the imported network loses some
 # accuracy. A few epochs of training with a fresh mismatch draw every step
-# (`fit(..., mismatch=0.2)`, the weights trained) make it robust to the chips it will meet.
-# The import keeps every weight within 15 unit weights (`fit`'s default bound and what the
-# base weights hold), raising a population's `Iscale` where needed.
+# (`fit(..., robustness=Robustness(mismatch=0.2))`, the weights trained) make it robust to
+# the chips it will meet. The import keeps every weight within 15 unit weights (`fit`'s
+# default bound and what the base weights hold), raising a population's `Iscale` where
+# needed.
 
 # %%
 chips = [jax.random.PRNGKey(100 + i) for i in range(5)]
@@ -157,7 +158,8 @@ def on_chips(net):
 
 before = on_chips(net)
 tuned, history = fit(net, x_train, y_train, spike_count_loss(), epochs=15, batch_size=50,
-                     mismatch=0.2, key=jax.random.PRNGKey(0), progress=False)  # fmt: skip
+                     robustness=Robustness(mismatch=0.2), key=jax.random.PRNGKey(0),
+                     progress=False)  # fmt: skip
 after = on_chips(tuned)
 print(f"5 chips at 20 % mismatch: imported {100 * before.mean():.1f} ± {100 * before.std():.1f} %, "
       f"fine-tuned {100 * after.mean():.1f} ± {100 * after.std():.1f} %")  # fmt: skip

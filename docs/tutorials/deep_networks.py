@@ -189,8 +189,9 @@ print(f"nominal training, on 10 chips with 20 % mismatch: {spread}")
 # one is an all-or-none decision, and a 20 % error in a neuron's gain moves where it
 # switches.
 #
-# Training with a fresh mismatch draw every step (`fit(..., mismatch=0.2)`) makes a network
-# that no longer cares which chip it is on, but 60 hidden neurons are too few to be both
+# Training with a fresh mismatch draw every step
+# (`fit(..., robustness=Robustness(mismatch=0.2))`) makes a network that no longer cares
+# which chip it is on, but 60 hidden neurons are too few to be both
 # robust and accurate: about 81 %. What works is a population that averages its neurons'
 # errors, and letting training set the cores' currents: the recipe `recipe.ROBUST` (256
 # hidden neurons, pools of 16 outputs per class, Adam 1e-2, the cores' membrane and synapse

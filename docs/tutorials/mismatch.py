@@ -136,7 +136,7 @@ plt.show()
 import optax  # noqa: E402
 
 from dynapse2.datasets import frozen_noise, train_test_split  # noqa: E402
-from dynapse2.train import evaluate, fit, max_imem_loss  # noqa: E402
+from dynapse2.train import Robustness, evaluate, fit, max_imem_loss  # noqa: E402
 
 N_CLASSES, N_IN = 4, 60
 x, y = frozen_noise(
@@ -158,7 +158,7 @@ for s in (0.0, 0.2):
         optimizer=optimizer,
         epochs=20,
         key=jax.random.PRNGKey(2),
-        mismatch=s,
+        robustness=Robustness(mismatch=s),
         progress=False,
     )
     nominal = evaluate(trained[s], x_test, y_test, loss)[1]

@@ -187,7 +187,7 @@ plt.show()
 # %%
 import optax  # noqa: E402
 
-from dynapse2.train import evaluate, fit, max_imem_loss  # noqa: E402
+from dynapse2.train import Robustness, evaluate, fit, max_imem_loss  # noqa: E402
 
 loss = max_imem_loss(pool=POOL)
 print("untrained: test accuracy", f"{evaluate(net, x_test, y_test, loss)[1]:.0%}")
@@ -201,7 +201,7 @@ net, history = fit(
     epochs=20,
     batch_size=32,
     key=jax.random.PRNGKey(2),
-    mismatch=0.2,
+    robustness=Robustness(mismatch=0.2),  # a fresh 20 % mismatch draw every step
     validation=(x_test, y_test),
     progress=False,  # a progress bar (tqdm) in a terminal or notebook otherwise
 )

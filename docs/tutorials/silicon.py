@@ -102,8 +102,8 @@ print(f"retrained on the calibrated simulation, on the board: {acc_b:.0%}")
 # %% [markdown]
 # ## (c) Chip in the loop
 #
-# `fit(net, x, y, loss, hardware=hw)` runs every batch on the board: the board's output
-# spikes give the loss, the simulation of the same batch gives the gradient (straight
+# `fit(net, x, y, loss, in_the_loop=InTheLoop(hw))` runs every batch on the board: the
+# board's output spikes give the loss, the simulation of the same batch gives the gradient (straight
 # through: the simulated spikes carry the board's values forward), and after each step the
 # network is quantized, mapped and applied to the board again (incrementally: only the
 # neurons whose weights changed are written). The loss must read spikes only;
@@ -152,7 +152,7 @@ bars(rows, "frozen noise: 5 virtual boards, 20 % mismatch (mean, std, each board
 # output neurons per class, read by their spike counts. Under mismatch the hidden layer now
 # computes something else too, and in the loop the simulation's hidden activity is all the
 # gradient knows of it: so (c) takes its gradient from the calibrated simulation of (b)
-# (`fit(..., hardware=hw, calibration=cal)`), which predicts the board's hidden layer.
+# (`InTheLoop(hw, calibration=cal)`), which predicts the board's hidden layer.
 
 # %%
 yy = recipe.YIN_YANG

@@ -92,6 +92,7 @@ JAX_FREE: tuple[str, ...] = (
     "drain",
     "events",
     "mapper",
+    "masks",
     "samna_json",
     "samna_json_tables",
 )

@@ -41,7 +41,7 @@ from dynapse2.hardware import chip as C
 from dynapse2.hardware.config import Configuration, InputRoute, OutputRoute, Parameter
 from dynapse2.hardware.network import META_KEY, network_from_config, pairs, population_neurons
 from dynapse2.nn import DynapSim, Sequential
-from dynapse2.nn.dynapsim import CURRENTS, MISMATCHED
+from dynapse2.nn.dynapsim import CURRENTS, DEFAULT_CONSTANTS, MISMATCHED
 
 __all__ = ["FITTED", "Calibration", "calibrate"]
 
@@ -207,12 +207,7 @@ def _like(m: DynapSim, currents: dict[str, np.ndarray]) -> DynapSim:
         positive_feedback=m.positive_feedback,
         synapse_model=m.synapse_model,
         **values,
-        Iscale=m.Iscale,
-        Ut=m.Ut,
-        kappa_n=m.kappa_n,
-        kappa_p=m.kappa_p,
-        Io=m.Io,
-        Vth=m.Vth,
+        **{k: getattr(m, k) for k in DEFAULT_CONSTANTS},
     )
 
 

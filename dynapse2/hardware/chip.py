@@ -21,6 +21,9 @@ from dynapse2.physics.chip import N_CAM as N_CAM
 from dynapse2.physics.chip import N_CORES as N_CORES
 from dynapse2.physics.chip import N_NEURONS_PER_CHIP as N_NEURONS_PER_CHIP
 from dynapse2.physics.chip import N_NEURONS_PER_CORE as N_NEURONS_PER_CORE
+from dynapse2.physics.synapses import EXCITATORY as EXCITATORY
+from dynapse2.physics.synapses import INHIBITORY as INHIBITORY
+from dynapse2.physics.synapses import SYNAPSE_TYPES as SYNAPSE_TYPES
 
 # --- Layout (N_CORES, N_NEURONS_PER_CORE, N_NEURONS_PER_CHIP, N_CAM: dynapse2.physics.chip) --
 N_SRAM: int = 4
@@ -52,10 +55,7 @@ hands the event to the host (samna's ``read_events``); SynSense's Dynap-SE2 exam
 neurons this way (``x_hop=-7``). No chip may therefore sit at that offset from a sender."""
 
 # --- Synapse (dendrite) types -----------------------------------------------------------
-SYNAPSE_TYPES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")
-"""Order of the synapse-type axis everywhere in the package (last axis of typed inputs)."""
-EXCITATORY: tuple[str, ...] = ("ampa", "nmda")
-INHIBITORY: tuple[str, ...] = ("gaba", "shunt")
+# SYNAPSE_TYPES (the axis order), EXCITATORY, INHIBITORY: dynapse2.physics.synapses.
 DENDRITE_CODES: dict[str, int] = {"none": 0, "ampa": 1024, "gaba": 512, "nmda": 256, "shunt": 128}
 """samna's `Dendrite` enum values."""
 

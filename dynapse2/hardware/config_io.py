@@ -393,12 +393,8 @@ def _strict(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def save(cfg: _Tree, path: str | os.PathLike) -> None:
-    """Write ``cfg`` as JSON to ``path`` atomically.
-
-    The document is streamed into a temporary file in the same directory, flushed and
-    fsync'ed, then moved over ``path`` with ``os.replace``. If anything fails on the way,
-    the temporary file is removed and a previous file at ``path`` is left untouched.
-    """
+    """Write ``cfg`` as JSON to ``path`` atomically (:func:`dynapse2.atomic.atomic_write`: a
+    failure leaves a previous file at ``path`` untouched and no partial file)."""
     path = checks.path("Configuration.save", "path", path)
     doc = _strict(to_dict(cfg))
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.hardware import chip as C
+from dynapse2.hardware.masks import bits_mask, mask_bits
 
 __all__ = [
     "Parameter",
@@ -429,10 +430,6 @@ class _Entry:
             )
 
 
-def _mask_bits(mask: int, n: int) -> tuple[bool, ...]:
-    return tuple(bool((mask >> i) & 1) for i in range(n))
-
-
 def _bits_mask(where: str, field: str, bits: Any, n: int) -> int:
     if isinstance(bits, (int, np.integer)) and not isinstance(bits, bool):
         return _check_scalar_int(where, field, bits, 0, (1 << n) - 1)
@@ -443,7 +440,7 @@ def _bits_mask(where: str, field: str, bits: Any, n: int) -> int:
     items = list(bits)
     if len(items) != n:
         raise ValueError(f"{where}: {field} must have {n} booleans, got {len(items)}")
-    return sum(int(_check_bool(where, field, b)) << i for i, b in enumerate(items))
+    return bits_mask([_check_bool(where, field, b) for b in items])
 
 
 class Synapse(_Entry):
@@ -481,7 +478,7 @@ class Synapse(_Entry):
     @property
     def weight(self) -> tuple[bool, bool, bool, bool]:
         """samna's ``weight``: bit i selects base weight SYAM_Wi_P. Set with 4 bools or a mask."""
-        return _mask_bits(int(self._get("weight")), C.N_WEIGHT_BITS)  # type: ignore[return-value]
+        return mask_bits(int(self._get("weight")), C.N_WEIGHT_BITS)  # type: ignore[return-value]
 
     @weight.setter
     def weight(self, value: Sequence[bool] | int) -> None:
@@ -535,7 +532,7 @@ class Destination(_Entry):
     @property
     def core(self) -> tuple[bool, bool, bool, bool]:  # type: ignore[override]
         """samna's ``core``: bit i means core i of the target chip receives the event."""
-        return _mask_bits(int(self._get("core")), C.N_CORES)  # type: ignore[return-value]
+        return mask_bits(int(self._get("core")), C.N_CORES)  # type: ignore[return-value]
 
     @core.setter
     def core(self, value: Sequence[bool] | int) -> None:

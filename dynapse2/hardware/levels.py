@@ -30,13 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynapse2.hardware import bias, chip
+from dynapse2.hardware.masks import bit_table
 from dynapse2.hardware.weights import QuantizedWeights, quantize_weights
 
 __all__ = ["CanonicalWeights", "canonical_quantize", "level_table", "recover"]
 
 _NB = chip.N_WEIGHT_BITS
 _NM = 1 << _NB
-_BITS = [[(m >> k) & 1 for k in range(_NB)] for m in range(_NM)]
+_BITS = bit_table(_NB).tolist()
 # Masks in preference order: fewest bases, then smallest integer.
 _PREFERENCE = sorted(range(1, _NM), key=lambda m: (bin(m).count("1"), m))
 # recover() snaps a base to one register's BG table and may place it in another: that is

@@ -263,15 +263,61 @@ def route(
         ValueError: a limit of the chip is exceeded; the message names the neuron (or chip)
             and the limit.
     """
-    n_in, pos = conns.n_inputs, placement.positions
     n_chips = placement.n_chips
     pre = np.asarray(conns.pre, np.int64)
     post = np.asarray(conns.post, np.int64)
-    src_chip_of = np.concatenate([np.full(n_in, -1), placement.chip])
-    tchip = placement.chip[post]
-    tcore = placement.core[post]
+    _check_fan_in(placement, post)  # first: the most common way a network does not fit
+    events = _events(pre, placement.chip[post], placement.core[post], conns.n_inputs, placement)
+    params = parameters or {}
+    cores = [
+        [
+            Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {})
+            for co in range(C.N_CORES)
+        ]
+        for ch in range(n_chips)
+    ]  # empty chips with their parameters
+    outputs = [int(g) for g in outputs]
+    out_tags = usable_tags(len(outputs))
+    if len(out_tags) < len(outputs):
+        raise ValueError(
+            f"{len(outputs)} output channels, but only {len(usable_tags(C.TAG_MAX + 1))} "
+            "tags can tell outputs apart at the host"
+        )
+    _write_destinations(cores, placement, events, conns.n_inputs, outputs, out_tags)
+    _write_cam(cores, placement, conns, events)
+    if latches is not None:
+        for g in range(len(placement.layer)):
+            core = cores[int(placement.chip[g])][int(placement.core[g])]
+            core.latches[int(placement.neuron[g])] = latches[g]
+    output_map = {
+        j: OutputRoute(
+            chip=int(placement.chip[g]),
+            core=int(placement.core[g]),
+            neuron=int(placement.neuron[g]),
+            tag=int(out_tags[j]),
+        )
+        for j, g in enumerate(outputs)
+    }
+    chips = [Chip._unchecked(cores[ch], placement.positions[ch], {}, {}) for ch in range(n_chips)]
+    input_map = _input_map(events, conns.n_inputs)
+    return Configuration(chips, input_map=input_map, output_map=output_map, meta=meta)
 
-    # CAM budget first: the most common way a network does not fit.
+
+@dataclass
+class _Events:
+    """One event per (source, target chip) pair, reaching the cores of its partners there,
+    in increasing order of ``source * n_chips + chip``, with its tag on that chip;
+    ``inverse`` maps each synapse to its event."""
+
+    source: np.ndarray  # input channel, or n_inputs + global neuron id
+    chip: np.ndarray  # target chip
+    core_mask: np.ndarray  # bit c: the event reaches core c of the chip
+    inverse: np.ndarray  # (n_synapses,) event of each synapse
+    tag: np.ndarray  # tag of the event on its chip
+
+
+def _check_fan_in(placement: Placement, post: np.ndarray) -> None:
+    """At most 64 synapses (CAM entries) per postsynaptic neuron."""
     fan_in = np.bincount(post, minlength=len(placement.layer))
     if fan_in.size and fan_in.max() > C.N_CAM:
         g = int(np.argmax(fan_in))
@@ -280,20 +326,30 @@ def route(
             f"{C.N_CAM} CAM entries (prune its inputs to at most {C.N_CAM})"
         )
 
-    # One event per (source, target chip), reaching the cores of its partners there.
+
+def _events(
+    pre: np.ndarray, tchip: np.ndarray, tcore: np.ndarray, n_in: int, placement: Placement
+) -> _Events:
+    n_chips = placement.n_chips
     key = pre * n_chips + tchip
     uniq, inv = np.unique(key, return_inverse=True)
     cmask = np.zeros(uniq.size, np.int64)
     np.bitwise_or.at(cmask, inv, 1 << tcore)
-    u_pre, u_chip = uniq // n_chips, uniq % n_chips
+    source, chip_of = uniq // n_chips, uniq % n_chips
+    tag = _assign_tags(source, chip_of, n_in, placement)
+    return _Events(source, chip_of, cmask, inv.ravel(), tag)
 
-    # Tags per receiving chip: sources in increasing order (inputs, then neurons).
-    tag = np.zeros(uniq.size, np.int64)
+
+def _assign_tags(
+    source: np.ndarray, chip_of: np.ndarray, n_in: int, placement: Placement
+) -> np.ndarray:
+    """Tags per receiving chip: sources in increasing order (inputs, then neurons)."""
+    tag = np.zeros(source.size, np.int64)
     all_tags = usable_tags(C.TAG_MAX + 1)
-    for ch in range(n_chips):
-        sel = np.flatnonzero(u_chip == ch)  # already sorted by source (uniq is sorted)
+    for ch in range(placement.n_chips):
+        sel = np.flatnonzero(chip_of == ch)  # already sorted by source
         if sel.size > all_tags.size:
-            first = int(u_pre[sel[all_tags.size]])
+            first = int(source[sel[all_tags.size]])
             raise ValueError(
                 f"chip {ch} receives events from {sel.size} distinct sources, but a chip has "
                 f"only {all_tags.size} usable tags (0..{C.TAG_MAX} less the reserved "
@@ -301,34 +357,32 @@ def route(
                 f"{_source_name(first, n_in, placement)}"
             )
         tag[sel] = all_tags[: sel.size]
-    tag_of = dict(zip(uniq.tolist(), tag.tolist(), strict=True))
+    return tag
 
-    # Empty chips with their parameters.
-    params = parameters or {}
-    cores = [
-        [Core._unchecked(dict(params.get(ch * C.N_CORES + co, {})), 0, {}, {}) for co in range(4)]
-        for ch in range(n_chips)
-    ]
 
-    # SRAM destinations of neurons (and the host route of output neurons).
-    outputs = [int(g) for g in outputs]
-    out_tags = usable_tags(len(outputs))
-    if len(out_tags) < len(outputs):
-        raise ValueError(
-            f"{len(outputs)} output channels, but only {len(usable_tags(C.TAG_MAX + 1))} "
-            "tags can tell outputs apart at the host"
-        )
+def _write_destinations(
+    cores: list[list[Core]],
+    placement: Placement,
+    events: _Events,
+    n_in: int,
+    outputs: list[int],
+    out_tags: np.ndarray,
+) -> None:
+    """SRAM destinations of neurons (and the host route of output neurons)."""
+    pos = placement.positions
     dests: dict[int, list[tuple[int, int, int, int]]] = {}
     for p, ch, m, t in zip(
-        u_pre.tolist(), u_chip.tolist(), cmask.tolist(), tag.tolist(), strict=True
-    ):
+        events.source.tolist(), events.chip.tolist(), events.core_mask.tolist(),
+        events.tag.tolist(), strict=True,
+    ):  # fmt: skip
         if p < n_in:
             continue
         g = p - n_in
-        dx, dy = _hops(pos, int(src_chip_of[p]), ch)
+        src = int(placement.chip[g])
+        dx, dy = _hops(pos, src, ch)
         if not (C.HOP_MIN <= dx <= C.HOP_MAX and C.HOP_MIN <= dy <= C.HOP_MAX):
             raise ValueError(
-                f"{placement.describe(g)} at {pos[int(src_chip_of[p])]} projects to chip {ch} "
+                f"{placement.describe(g)} at {pos[src]} projects to chip {ch} "
                 f"at {pos[ch]}: hops ({dx}, {dy}) are outside {C.HOP_MIN}..{C.HOP_MAX}"
             )
         if (dx, dy) == _HOST:
@@ -352,7 +406,13 @@ def route(
             core.dest_tag[n, k], core.dest_core[n, k] = t, m
             core.dest_x_hop[n, k], core.dest_y_hop[n, k] = dx, dy
 
-    # CAM entries: per postsynaptic neuron, ordered by source then synapse type.
+
+def _write_cam(
+    cores: list[list[Core]], placement: Placement, conns: Connections, events: _Events
+) -> None:
+    """CAM entries: per postsynaptic neuron, ordered by source then synapse type."""
+    pre = np.asarray(conns.pre, np.int64)
+    post = np.asarray(conns.post, np.int64)
     code_rank = {code: r for r, code in enumerate(sorted(set(C.DENDRITE_CODES.values())))}
     rank = np.array([code_rank[int(d)] for d in conns.dendrite], np.int64)
     order = np.lexsort((rank, pre, post))
@@ -361,35 +421,24 @@ def route(
     slot = np.arange(order.size) - start
     for i, k in zip(order.tolist(), slot.tolist(), strict=True):
         g = int(post[i])
-        core = cores[int(tchip[i])][int(tcore[i])]
+        core = cores[int(placement.chip[g])][int(placement.core[g])]
         n = int(placement.neuron[g])
-        core.syn_tag[n, k] = tag_of[int(pre[i]) * n_chips + int(tchip[i])]
+        core.syn_tag[n, k] = int(events.tag[events.inverse[i]])
         core.syn_dendrite[n, k] = int(conns.dendrite[i])
         core.syn_weight[n, k] = int(conns.weight[i])
 
-    if latches is not None:
-        for g in range(len(placement.layer)):
-            core = cores[int(placement.chip[g])][int(placement.core[g])]
-            core.latches[int(placement.neuron[g])] = latches[g]
 
+def _input_map(events: _Events, n_in: int) -> dict[int, tuple[InputRoute, ...]]:
+    """The chips, tags and cores each input channel's events go to."""
     input_map: dict[int, tuple[InputRoute, ...]] = {}
     for p, ch, m, t in zip(
-        u_pre.tolist(), u_chip.tolist(), cmask.tolist(), tag.tolist(), strict=True
-    ):
+        events.source.tolist(), events.chip.tolist(), events.core_mask.tolist(),
+        events.tag.tolist(), strict=True,
+    ):  # fmt: skip
         if p < n_in:
             input_map.setdefault(p, ())
             input_map[p] = input_map[p] + (InputRoute(chip=ch, tag=t, core_mask=m),)
-    output_map = {
-        j: OutputRoute(
-            chip=int(placement.chip[g]),
-            core=int(placement.core[g]),
-            neuron=int(placement.neuron[g]),
-            tag=int(out_tags[j]),
-        )
-        for j, g in enumerate(outputs)
-    }
-    chips = [Chip._unchecked(cores[ch], pos[ch], {}, {}) for ch in range(n_chips)]
-    return Configuration(chips, input_map=input_map, output_map=output_map, meta=meta)
+    return input_map
 
 
 @dataclass(frozen=True)
@@ -415,17 +464,11 @@ class Synapses:
     dangling: int
 
 
-def unroute(cfg: Configuration) -> Synapses:
-    """Read the connections a configuration implements.
-
-    Every active destination (non-empty core mask) delivers its tag to the cores in its mask
-    on the chip its hops lead to (``chip.HOST_HOPS`` leads to the host); every input route
-    likewise from its chip. A CAM entry hears the source that delivers its tag to its core.
-
-    Raises:
-        ValueError: a destination leads to a position without a chip, or two sources deliver
-            the same tag to the same core (the configuration is ambiguous).
-    """
+def _delivered(
+    cfg: Configuration,
+) -> tuple[dict[tuple[int, int, int], tuple[bool, int]], dict[int, int]]:
+    """Who delivers which tag where: ``(chip, core, tag) -> (from an input, source id)``, and
+    the host tag -> neuron of every output route."""
     where = {tuple(c.position): i for i, c in enumerate(cfg.chips)}
     heard: dict[tuple[int, int, int], tuple[bool, int]] = {}
     outputs: dict[int, int] = {}
@@ -469,6 +512,15 @@ def unroute(cfg: Configuration) -> Synapses:
                     int(core.dest_tag[n, k]),
                     f"chip {ci} core {co} neuron {n}",
                 )
+    return heard, outputs
+
+
+def _cam_entries(
+    cfg: Configuration, heard: dict[tuple[int, int, int], tuple[bool, int]]
+) -> tuple[list[list[np.ndarray]], int]:
+    """Every core's CAM entries with the source that delivers their tag: the columns
+    ``(pre_input, pre, post, dendrite, weight)``, and the number of entries no source
+    reaches."""
     # Dense (chip, core, tag) -> source tables, then every core's CAM entries at once.
     src_id = np.full((len(cfg.chips), C.N_CORES, C.TAG_MAX + 1), -1, np.int64)
     src_input = np.zeros(src_id.shape, bool)
@@ -495,6 +547,22 @@ def unroute(cfg: Configuration) -> Synapses:
                 strict=True,
             ):
                 out.append(v)
+    return cols, dangling
+
+
+def unroute(cfg: Configuration) -> Synapses:
+    """Read the connections a configuration implements.
+
+    Every active destination (non-empty core mask) delivers its tag to the cores in its mask
+    on the chip its hops lead to (``chip.HOST_HOPS`` leads to the host); every input route
+    likewise from its chip. A CAM entry hears the source that delivers its tag to its core.
+
+    Raises:
+        ValueError: a destination leads to a position without a chip, or two sources deliver
+            the same tag to the same core (the configuration is ambiguous).
+    """
+    heard, outputs = _delivered(cfg)
+    cols, dangling = _cam_entries(cfg, heard)
     pre_input, pre, post, dendrite, weight = (np.concatenate(c) if c else np.zeros(0) for c in cols)
     return Synapses(
         pre_input=pre_input.astype(bool),

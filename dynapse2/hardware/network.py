@@ -73,9 +73,17 @@ from dynapse2.hardware.mapper import (
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.backends import BACKENDS
-from dynapse2.nn.dynapsim import TAU_OF
+from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.physics import constants as K
+from dynapse2.physics.synapses import (
+    AMPA,
+    GABA,
+    NMDA,
+    SIGNED_TYPES,
+    signed_from_typed,
+    typed_from_signed,
+)
 from dynapse2.solvers import solver_from_name
 
 __all__ = [
@@ -94,7 +102,6 @@ _META_VERSION = 1
 _TYPES = C.SYNAPSE_TYPES
 _CODE = [C.DENDRITE_CODES[t] for t in _TYPES]
 _TYPE_OF_CODE = {code: i for i, code in enumerate(_CODE)}
-_AMPA, _GABA, _NMDA = _TYPES.index("ampa"), _TYPES.index("gaba"), _TYPES.index("nmda")
 _LATCH = {name: i for i, name in enumerate(C.NEURON_LATCHES)}
 _CONSTANTS = ("Ut", "kappa_n", "kappa_p", "Io", "Vth")
 # Current -> latch that switches its circuit on (off: the current is the quantized I_0).
@@ -162,13 +169,6 @@ def pairs(net: Sequential) -> list[tuple[Linear, DynapSim]]:
         raise TypeError(
             f"pairs: expected a Sequential of (Linear, DynapSim) pairs, got {type(net).__name__}"
         )
-    return out
-
-
-def _typed(signed: np.ndarray) -> np.ndarray:
-    out = np.zeros((*signed.shape, len(_TYPES)))
-    out[..., _AMPA] = np.maximum(signed, 0.0)
-    out[..., _GABA] = np.maximum(-signed, 0.0)
     return out
 
 
@@ -388,7 +388,7 @@ def map_network(
     n_in, layers, in_ws = _layers(net)
     placement = place([m.groups for m in layers], positions)
     offsets = np.cumsum([0] + [m.n for m in layers])
-    pre_l, post_l, code_l, mask_l = [], [], [], []
+    conns: list[tuple[np.ndarray, ...]] = []
     params: dict[int, dict[str, Parameter]] = {}
     latches = np.zeros((len(placement.layer), len(C.NEURON_LATCHES)), bool)
     built: list[_Layer] = []
@@ -396,81 +396,118 @@ def map_network(
     for li, (m, w_in) in enumerate(zip(layers, in_ws, strict=True)):
         glob = placement.of_layer(li)  # global ids, in layer order
         gcore = placement.global_core[glob]
-        cores, local = np.unique(gcore, return_inverse=True)
-        rows = [_typed(w_in)]
-        if m.w_rec is not None:
-            rows.append(np.asarray(m.w_rec, np.float64))
-        w = np.concatenate(rows, axis=0)
+        w, lost = _incoming(m, w_in, prune, placement, glob)
         if prune:
-            w, lost = _prune(w, C.N_CAM)
             pruned.append(lost)
-        fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
-        if fan.size and fan.max() > C.N_CAM:
-            j = int(np.argmax(fan))
-            raise ValueError(
-                f"{placement.describe(int(glob[j]))} has {int(fan[j])} nonzero incoming "
-                f"weights; a neuron has {C.N_CAM} CAM entries (prune its inputs to at most "
-                f"{C.N_CAM}, or pass prune=True to keep the strongest)"
-            )
         try:
-            q = canonical_quantize(w, local.ravel(), m.Iscale)
+            q = canonical_quantize(w, np.unique(gcore, return_inverse=True)[1].ravel(), m.Iscale)
         except ValueError as e:
             raise ValueError(f"layer {li}: {e}") from e
         weights.append(q)
         table, per_core = _quantize_currents(m, gcore, reduce, li)
         tables.append(table)
-
         # Connections: source ids are input channels, or n_in + global neuron id.
         n_src = w_in.shape[0]
         src_ids = np.arange(n_src) if li == 0 else n_in + offsets[li - 1] + np.arange(n_src)
         if m.w_rec is not None:
             src_ids = np.concatenate([src_ids, n_in + offsets[li] + np.arange(m.n)])
         r, c, t = np.nonzero(q.mask)
-        pre_l.append(src_ids[r])
-        post_l.append(glob[c])
-        code_l.append(np.asarray(_CODE)[t])
-        mask_l.append(q.mask[r, c, t])
+        conns.append((src_ids[r], glob[c], np.asarray(_CODE)[t], q.mask[r, c, t]))
+        neuron_settings = _core_settings(m, q, gcore, per_core, params, latches, glob)
+        built.append(_quantized_layer(m, q, gcore, n_src, neuron_settings, latches[glob]))
+    cat = lambda i: np.concatenate([c[i] for c in conns]).astype(np.int64)  # noqa: E731
+    connections = Connections(n_in, cat(0), cat(1), cat(2), cat(3))
+    outputs = placement.of_layer(len(layers) - 1).tolist()
+    meta = _meta(n_in, placement, layers)
+    cfg = route(placement, connections, outputs, parameters=params, latches=latches, meta=meta)
+    network = _build(built, backend, 0.0, None)
+    return NetworkMapping(cfg, placement, network, tuple(weights), tuple(tables), tuple(pruned))
 
-        # Parameters and latches per core.
-        io = m.Io
-        settings = []
-        for k, gc in enumerate(cores.tolist()):
-            s = dict(per_core[gc])
-            for b, name in enumerate(C.BASE_WEIGHT_PARAMETERS):
-                s[name] = (int(q.coarse[k, b]), int(q.fine[k, b]))
-            params[gc] = {n: Parameter(cf[0], cf[1], C.CORE_PARAMETERS[n]) for n, cf in s.items()}
-            settings.append(s)
-        neuron_settings = [settings[k] for k in local.ravel().tolist()]
-        for name, latch in _LATCHED.items():
-            bg = C.SIM_TO_BG[name]
-            on = np.array([s[bg] != _neutral(name, io) for s in neuron_settings], bool)
-            latches[glob, _LATCH[latch]] = on
-        nmda = (q.mask[..., _NMDA] > 0).any(axis=0)
-        latches[glob, _LATCH["denm_nmda"]] = nmda
-        latches[glob, _LATCH["soif_type"]] = not m.positive_feedback
 
-        lv = level_table(q.base, m.Iscale)  # (n_cores, 16)
-        mag = lv[local.ravel()[None, :, None], q.mask]  # typed magnitudes
-        in_q = mag[:n_src]
-        signed = in_q[..., _AMPA] - in_q[..., _GABA]
-        built.append(
-            _Layer(
-                n=m.n,
-                in_w=signed,
-                w_rec=mag[n_src:] if m.w_rec is not None else None,
-                currents=_currents(neuron_settings, latches[glob], io),
-                groups=_group_ranks(gcore),
-                sim={
-                    **_sim_of(m),
-                    **{k: getattr(m, k) for k in _SIM_OPTIONS},
-                    "positive_feedback": m.positive_feedback,
-                },
-            )
+def _incoming(
+    m: DynapSim, w_in: np.ndarray, prune: bool, placement: Placement, glob: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The typed incoming weights of population ``m`` (input rows, then recurrent rows),
+    pruned to the CAM's 64 entries per neuron with ``prune`` (and how many each lost), else
+    a ValueError naming the first neuron over."""
+    rows = [typed_from_signed(w_in)]
+    if m.w_rec is not None:
+        rows.append(np.asarray(m.w_rec, np.float64))
+    w = np.concatenate(rows, axis=0)
+    lost = None
+    if prune:
+        w, lost = _prune(w, C.N_CAM)
+    fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
+    if fan.size and fan.max() > C.N_CAM:
+        j = int(np.argmax(fan))
+        raise ValueError(
+            f"{placement.describe(int(glob[j]))} has {int(fan[j])} nonzero incoming "
+            f"weights; a neuron has {C.N_CAM} CAM entries (prune its inputs to at most "
+            f"{C.N_CAM}, or pass prune=True to keep the strongest)"
         )
+    return w, lost
 
-    cat = lambda xs: np.concatenate(xs).astype(np.int64)  # noqa: E731
-    conns = Connections(n_in, cat(pre_l), cat(post_l), cat(code_l), cat(mask_l))
-    meta = {
+
+def _core_settings(
+    m: DynapSim,
+    q: CanonicalWeights,
+    gcore: np.ndarray,
+    per_core: dict[int, dict[str, tuple[int, int]]],
+    params: dict[int, dict[str, Parameter]],
+    latches: np.ndarray,
+    glob: np.ndarray,
+) -> list[dict[str, tuple[int, int]]]:
+    """Write the BG parameters of the population's cores into ``params`` and its neurons'
+    latches into ``latches``; returns each neuron's core settings (BG name -> (coarse,
+    fine))."""
+    cores, local = np.unique(gcore, return_inverse=True)
+    settings = []
+    for k, gc in enumerate(cores.tolist()):
+        s = dict(per_core[gc])
+        for b, name in enumerate(C.BASE_WEIGHT_PARAMETERS):
+            s[name] = (int(q.coarse[k, b]), int(q.fine[k, b]))
+        params[gc] = {n: Parameter(cf[0], cf[1], C.CORE_PARAMETERS[n]) for n, cf in s.items()}
+        settings.append(s)
+    neuron_settings = [settings[k] for k in local.ravel().tolist()]
+    for name, latch in _LATCHED.items():
+        bg = C.SIM_TO_BG[name]
+        on = np.array([s[bg] != _neutral(name, m.Io) for s in neuron_settings], bool)
+        latches[glob, _LATCH[latch]] = on
+    latches[glob, _LATCH["denm_nmda"]] = (q.mask[..., NMDA] > 0).any(axis=0)
+    latches[glob, _LATCH["soif_type"]] = not m.positive_feedback
+    return neuron_settings
+
+
+def _quantized_layer(
+    m: DynapSim,
+    q: CanonicalWeights,
+    gcore: np.ndarray,
+    n_src: int,
+    neuron_settings: list[dict[str, tuple[int, int]]],
+    latches: np.ndarray,
+) -> _Layer:
+    """The population as the chips hold it: level weights, BG currents, core groups."""
+    local = np.unique(gcore, return_inverse=True)[1].ravel()
+    lv = level_table(q.base, m.Iscale)  # (n_cores, 16)
+    mag = lv[local[None, :, None], q.mask]  # typed magnitudes
+    in_q = mag[:n_src]
+    return _Layer(
+        n=m.n,
+        in_w=signed_from_typed(in_q),  # a Linear drives AMPA and GABA only
+        w_rec=mag[n_src:] if m.w_rec is not None else None,
+        currents=_currents(neuron_settings, latches, m.Io),
+        groups=_group_ranks(gcore),
+        sim={
+            **_sim_of(m),
+            **{k: getattr(m, k) for k in _SIM_OPTIONS},
+            "positive_feedback": m.positive_feedback,
+        },
+    )
+
+
+def _meta(n_in: int, placement: Placement, layers: list[DynapSim]) -> dict[str, Any]:
+    """``Configuration.meta``: the network structure and simulation settings (META_KEY)."""
+    return {
         META_KEY: {
             "version": _META_VERSION,
             "n_in": int(n_in),
@@ -488,10 +525,6 @@ def map_network(
             ],
         }
     }
-    outputs = placement.of_layer(len(layers) - 1).tolist()
-    cfg = route(placement, conns, outputs, parameters=params, latches=latches, meta=meta)
-    network = _build(built, backend, 0.0, None)
-    return NetworkMapping(cfg, placement, network, tuple(weights), tuple(tables), tuple(pruned))
 
 
 def _prune(w: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
@@ -567,13 +600,9 @@ def _default_structure(cfg: Configuration, syn) -> dict[str, Any]:
     sim = _json_sim(
         {
             "dt": 1e-3,
-            "Iscale": K.ISCALE,
+            "Iscale": DEFAULT_CONSTANTS["Iscale"],
             "capacitances": dict(K.CAPACITANCES),
-            "Ut": K.UT,
-            "kappa_n": K.KAPPA_N,
-            "kappa_p": K.KAPPA_P,
-            "Io": K.IO,
-            "Vth": K.VTH,
+            **{k: DEFAULT_CONSTANTS[k] for k in _CONSTANTS},
             "synapse_model": "linear",
         }
     )
@@ -698,7 +727,8 @@ def network_from_config(
     Args:
         cfg: the configuration.
         backend: backend of the DynapSim layers.
-        mismatch, key: device mismatch to simulate (default none) and its random key.
+        mismatch, key: device mismatch to simulate (default none) and the ``jax.random`` key
+            of its draw (required when ``mismatch > 0``).
         dt: simulation time step (s) of every population; default the one the configuration
             records (1 ms without ``meta["dynapse2"]``).
 
@@ -710,63 +740,86 @@ def network_from_config(
             ambiguous configuration.
     """
     checks.choice("network_from_config", "backend", backend, BACKENDS)
-    checks.number("network_from_config", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+    checks.mismatch("network_from_config", "mismatch", mismatch)
+    if mismatch > 0 and key is None:
+        raise TypeError(
+            f"network_from_config: key is required when mismatch = {mismatch!r} > 0 (the "
+            "mismatch factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
+        )
     if dt is not None:
         checks.number("network_from_config", "dt", dt, lo=0, lo_open=True)
     syn = unroute(cfg)
     meta = _structure(cfg, syn)
-    n_in = int(meta["n_in"])
-    where: dict[int, tuple[int, int]] = {}
+    where: dict[int, tuple[int, int]] = {}  # flat neuron id -> (layer, index in it)
     for li, L in enumerate(meta["layers"]):
         for i, f in enumerate(L["neurons"]):
             where[int(f)] = (li, i)
-    n_layers = len(meta["layers"])
+    read = [_read_layer(cfg, meta, li, dt) for li in range(len(meta["layers"]))]
+    layers = [r[0] for r in read]
+    typed_in = _read_synapses(syn, where, read)
+    for li, L in enumerate(layers):
+        L.in_w = _signed_input(typed_in[li], li)
+    if not layers:
+        raise ValueError("the configuration describes no population")
+    return _build(layers, backend, mismatch, key)
 
-    layers: list[_Layer] = []
-    lv_of, gcore_of = [], []
-    for li, L in enumerate(meta["layers"]):
-        flat = np.asarray(L["neurons"], np.int64)
-        gcore = flat // C.N_NEURONS_PER_CORE
-        cores, local = np.unique(gcore, return_inverse=True)
-        settings, bases = {}, np.zeros((cores.size, C.N_WEIGHT_BITS))
-        for k, gc in enumerate(cores.tolist()):
-            core = cfg.chips[gc // C.N_CORES].cores[gc % C.N_CORES]
-            settings[gc] = {n: (p.coarse, p.fine) for n, p in core.parameters.items()}
-            for b, name in enumerate(C.BASE_WEIGHT_PARAMETERS):
-                p = core.parameters[name]
-                bases[k, b] = float(bias.current(name, p.coarse, p.fine))
-        lat = (
-            np.stack(
-                [
-                    cfg.chips[f // C.N_NEURONS_PER_CHIP]
-                    .cores[(f // C.N_NEURONS_PER_CORE) % C.N_CORES]
-                    .latches[f % C.N_NEURONS_PER_CORE]
-                    for f in flat.tolist()
-                ]
-            )
-            if flat.size
-            else np.zeros((0, len(C.NEURON_LATCHES)), bool)
-        )
-        sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
-        sim.update({k: L[k] for k in _SIM_OPTIONS if k in L})  # older files: the defaults
-        if dt is not None:
-            sim["dt"] = float(dt)
-        sim["positive_feedback"] = _feedback_of(lat, li)
-        n = flat.size
-        n_src = n_in if li == 0 else len(meta["layers"][li - 1]["neurons"])
-        layers.append(
-            _Layer(
-                n=n,
-                in_w=np.zeros((n_src, n)),
-                w_rec=np.zeros((n, n, len(_TYPES))) if L["has_rec"] else None,
-                currents=_currents([settings[g] for g in gcore.tolist()], lat, float(L["Io"])),
-                groups=_group_ranks(gcore),
-                sim=sim,
-            )
-        )
-        lv_of.append(level_table(bases, float(L["Iscale"])))
-        gcore_of.append(local.ravel())
 
+def _read_layer(
+    cfg: Configuration, meta: dict[str, Any], li: int, dt: float | None
+) -> tuple[_Layer, np.ndarray, np.ndarray]:
+    """Population ``li`` of the structure ``meta`` with its currents and settings (weights
+    zero, filled by :func:`_read_synapses`), the weight levels of its cores ``(n_cores, 16)``
+    (units of Iscale) and the core index of each neuron among them ``(n,)``."""
+    L = meta["layers"][li]
+    flat = np.asarray(L["neurons"], np.int64)
+    gcore = flat // C.N_NEURONS_PER_CORE
+    cores, local = np.unique(gcore, return_inverse=True)
+    settings, bases = {}, np.zeros((cores.size, C.N_WEIGHT_BITS))
+    for k, gc in enumerate(cores.tolist()):
+        core = cfg.chips[gc // C.N_CORES].cores[gc % C.N_CORES]
+        settings[gc] = {n: (p.coarse, p.fine) for n, p in core.parameters.items()}
+        for b, name in enumerate(C.BASE_WEIGHT_PARAMETERS):
+            p = core.parameters[name]
+            bases[k, b] = float(bias.current(name, p.coarse, p.fine))
+    lat = (
+        np.stack(
+            [
+                cfg.chips[f // C.N_NEURONS_PER_CHIP]
+                .cores[(f // C.N_NEURONS_PER_CORE) % C.N_CORES]
+                .latches[f % C.N_NEURONS_PER_CORE]
+                for f in flat.tolist()
+            ]
+        )
+        if flat.size
+        else np.zeros((0, len(C.NEURON_LATCHES)), bool)
+    )
+    sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
+    sim.update({k: L[k] for k in _SIM_OPTIONS if k in L})  # older files: the defaults
+    if dt is not None:
+        sim["dt"] = float(dt)
+    sim["positive_feedback"] = _feedback_of(lat, li)
+    n = flat.size
+    n_src = int(meta["n_in"]) if li == 0 else len(meta["layers"][li - 1]["neurons"])
+    layer = _Layer(
+        n=n,
+        in_w=np.zeros((n_src, n)),
+        w_rec=np.zeros((n, n, len(_TYPES))) if L["has_rec"] else None,
+        currents=_currents([settings[g] for g in gcore.tolist()], lat, float(L["Io"])),
+        groups=_group_ranks(gcore),
+        sim=sim,
+    )
+    return layer, level_table(bases, float(L["Iscale"])), local.ravel()
+
+
+def _read_synapses(
+    syn: Any,
+    where: dict[int, tuple[int, int]],
+    read: list[tuple[_Layer, np.ndarray, np.ndarray]],
+) -> list[np.ndarray]:
+    """Add every CAM entry's weight to its population's ``w_rec`` (in place) or to the typed
+    input weights it returns ``(n_src, n, 4)`` per population; a ValueError for connections
+    a Sequential cannot express."""
+    layers = [r[0] for r in read]
     typed_in = [np.zeros((*L.in_w.shape, len(_TYPES))) for L in layers]
     for is_in, pre, post, code, mask in zip(
         syn.pre_input.tolist(),
@@ -780,7 +833,8 @@ def network_from_config(
             continue  # a neuron outside the described populations
         li, j = where[post]
         t = _TYPE_OF_CODE[code]
-        value = lv_of[li][gcore_of[li][j], mask]
+        _, lv, local = read[li]
+        value = lv[local[j], mask]
         if is_in:
             if li != 0:
                 raise ValueError(
@@ -804,23 +858,24 @@ def network_from_config(
                 f"layer {lp} neuron {i} projects to layer {li} neuron {j}: a Sequential only "
                 "connects a population to itself (w_rec) and to the next one"
             )
-    for li, L in enumerate(layers):
-        w = typed_in[li]
-        other = [t for t in range(len(_TYPES)) if t not in (_AMPA, _GABA) and w[..., t].any()]
-        if other:
-            raise ValueError(
-                f"layer {li} receives {_TYPES[other[0]].upper()} synapses from "
-                f"{'the input' if li == 0 else f'layer {li - 1}'}; a Linear drives AMPA and "
-                "GABA only"
-            )
-        both = (w[..., _AMPA] > 0) & (w[..., _GABA] > 0)
-        if both.any():
-            i, j = (int(v) for v in np.argwhere(both)[0])
-            raise ValueError(
-                f"layer {li} neuron {j} hears source {i} through both AMPA and GABA; a Linear "
-                "weight has one sign"
-            )
-        L.in_w = w[..., _AMPA] - w[..., _GABA]
-    if n_layers == 0:
-        raise ValueError("the configuration describes no population")
-    return _build(layers, backend, mismatch, key)
+    return typed_in
+
+
+def _signed_input(w: np.ndarray, li: int) -> np.ndarray:
+    """The signed Linear weights ``(n_src, n)`` of typed input weights ``(n_src, n, 4)``:
+    AMPA positive, GABA negative; a ValueError for other types or both on one pair."""
+    other = [t for t in range(len(_TYPES)) if t not in SIGNED_TYPES and w[..., t].any()]
+    if other:
+        raise ValueError(
+            f"layer {li} receives {_TYPES[other[0]].upper()} synapses from "
+            f"{'the input' if li == 0 else f'layer {li - 1}'}; a Linear drives AMPA and "
+            "GABA only"
+        )
+    both = (w[..., AMPA] > 0) & (w[..., GABA] > 0)
+    if both.any():
+        i, j = (int(v) for v in np.argwhere(both)[0])
+        raise ValueError(
+            f"layer {li} neuron {j} hears source {i} through both AMPA and GABA; a Linear "
+            "weight has one sign"
+        )
+    return signed_from_typed(w)

@@ -2,9 +2,11 @@
 
 :func:`quantization_aware` returns a transform for :func:`dynapse2.train.fit`::
 
-    qat = quantization_aware(net)                      # fits the chip's levels once
-    net, _ = fit(net, x, y, loss, transform=qat, ...)  # forward: quantized; backward: identity
-    mapping = map_network(qat(net))                    # deploy the weights training saw
+    qat = quantization_aware(net)     # fits the chip's levels once
+    net, _ = fit(net, x, y, loss, robustness=Robustness(transform=qat), ...)
+    mapping = map_network(qat(net))   # deploy the weights training saw
+
+(forward: quantized; backward: identity).
 
 Inside the loss, every weight the mapper quantizes (each ``Linear`` weight feeding a
 ``DynapSim`` and each ``w_rec``) is replaced by its nearest level on its postsynaptic core,
@@ -154,7 +156,8 @@ def quantization_aware(
     currents: bool = True,
     positions: Sequence[tuple[int, int]] | None = None,
 ) -> QuantizationAware:
-    """Build the quantization-aware transform of ``net`` for ``fit(..., transform=...)``.
+    """Build the quantization-aware transform of ``net`` for
+    ``fit(..., robustness=Robustness(transform=...))``.
 
     Maps ``net`` once (:func:`~dynapse2.hardware.network.map_network`, same placement and
     weight fit as deployment) and freezes, per population and core, the 16 weight levels

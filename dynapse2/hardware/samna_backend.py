@@ -48,6 +48,7 @@ from dynapse2.hardware.config import (
     Parameter,
 )
 from dynapse2.hardware.config_diff import Changes
+from dynapse2.hardware.masks import bits_mask, mask_bits
 
 __all__ = [
     "SUPPORTED_SAMNA_VERSION",
@@ -213,7 +214,8 @@ def _write_core(score: Any, core: Core, dendrite: Any, neurons: Any = None) -> N
     dx, dy = core.dest_x_hop.tolist(), core.dest_y_hop.tolist()
     latches = core.latches.tolist()
     enums = {code: dendrite(code) for code in C.DENDRITE_CODES.values()}
-    bits = [[bool((m >> i) & 1) for i in range(4)] for m in range(16)]
+    weight_bits = [list(mask_bits(m, C.N_WEIGHT_BITS)) for m in range(1 << C.N_WEIGHT_BITS)]
+    core_bits = [list(mask_bits(m, C.N_CORES)) for m in range(1 << C.N_CORES)]
     latch_attrs = [f"latch_{name}" for name in C.NEURON_LATCHES]
     sneurons = score.neurons
     for n in range(len(sneurons)) if neurons is None else neurons.tolist():
@@ -221,21 +223,17 @@ def _write_core(score: Any, core: Core, dendrite: Any, neurons: Any = None) -> N
         for k, ss in enumerate(sn.synapses):
             ss.tag = tag[n][k]
             ss.dendrite = enums[dend[n][k]]
-            ss.weight = bits[weight[n][k]]
+            ss.weight = weight_bits[weight[n][k]]
             ss.stp = stp[n][k]
             ss.precise_delay = pd[n][k]
             ss.mismatched_delay = md[n][k]
         for k, sd in enumerate(sn.destinations):
             sd.tag = dtag[n][k]
-            sd.core = bits[dcore[n][k]]
+            sd.core = core_bits[dcore[n][k]]
             sd.x_hop = dx[n][k]
             sd.y_hop = dy[n][k]
         for attr, value in zip(latch_attrs, latches[n], strict=True):
             setattr(sn, attr, value)
-
-
-def _mask(bools: Any) -> int:
-    return sum(int(bool(b)) << i for i, b in enumerate(bools))
 
 
 def _read_core(score: Any) -> Core:
@@ -250,7 +248,14 @@ def _read_core(score: Any) -> Core:
         raise ValueError(f"samna core has {len(neurons)} neurons, expected {C.N_NEURONS_PER_CORE}")
     for n, sn in enumerate(neurons):
         rows = [
-            (s.tag, int(s.dendrite), _mask(s.weight), s.stp, s.precise_delay, s.mismatched_delay)
+            (
+                s.tag,
+                int(s.dendrite),
+                bits_mask(s.weight),
+                s.stp,
+                s.precise_delay,
+                s.mismatched_delay,
+            )
             for s in sn.synapses
         ]
         if len(rows) != C.N_CAM:
@@ -258,7 +263,7 @@ def _read_core(score: Any) -> Core:
         cols = list(zip(*rows, strict=True))
         for key, col in zip(syn, cols, strict=True):
             syn[key][n] = col
-        drows = [(d.tag, _mask(d.core), d.x_hop, d.y_hop) for d in sn.destinations]
+        drows = [(d.tag, bits_mask(d.core), d.x_hop, d.y_hop) for d in sn.destinations]
         if len(drows) != C.N_SRAM:
             raise ValueError(f"samna neuron {n} has {len(drows)} destinations, expected {C.N_SRAM}")
         for key, col in zip(dest, zip(*drows, strict=True), strict=True):

@@ -50,6 +50,7 @@ from dynapse2.hardware.config import Chip, Configuration
 from dynapse2.hardware.config_diff import Changes, changes
 from dynapse2.hardware.drain import leaky_configuration
 from dynapse2.hardware.events import EVENT_DTYPE
+from dynapse2.hardware.masks import bits_mask, mask_bits
 from dynapse2.hardware.samna_backend import HardwareUnavailableError, from_samna, to_samna
 
 __all__ = ["STACK_NAME", "MIN_VERSION", "StackBoard", "open_board", "source_position"]
@@ -183,7 +184,7 @@ class StackBoard:
         se2 = self._samna.dynapse2
         dest = se2.Dynapse2Destination()
         dest.tag = int(tag)
-        dest.core = [bool(core_mask >> i & 1) for i in range(C.N_CORES)]
+        dest.core = list(mask_bits(core_mask, C.N_CORES))
         dest.x_hop, dest.y_hop = int(x_hop), int(y_hop)
         ev = se2.NormalGridEvent()
         ev.event = dest
@@ -264,7 +265,7 @@ class StackBoard:
                 self._clock = self._unwrap(ev.timestamp)
                 x, y = source_position(d.x_hop, d.y_hop)
                 chip = self._positions.get((int(x), int(y)), -1)
-                mask = sum(int(bool(b)) << i for i, b in enumerate(d.core))
+                mask = bits_mask(d.core)
                 rows.append((chip, d.tag, mask, d.x_hop, d.y_hop, self._clock))
             if done:
                 break

@@ -98,6 +98,7 @@ from dynapse2.hardware.config import (
     Core,
     Parameter,
 )
+from dynapse2.hardware.masks import bits_mask, mask_bits, masks_of
 
 __all__ = [
     "SAMNA_JSON_VERSION",
@@ -194,7 +195,7 @@ def _neuron_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     bool_text = np.array(["false", "true"], dtype=object)
     bits_text = np.array(
         [
-            _indented(_fixed([bool((m >> i) & 1) for i in range(C.N_WEIGHT_BITS)]), _BITS_INDENT)
+            _indented(_fixed(mask_bits(m, C.N_WEIGHT_BITS)), _BITS_INDENT)
             for m in range(1 << C.N_WEIGHT_BITS)
         ],
         dtype=object,
@@ -422,7 +423,7 @@ def _check_bool(value: Any, path: str) -> bool:
 
 def _mask_of(node: Any, n: int, path: str) -> int:
     bits = _array(node, n, path)
-    return sum(int(_check_bool(b, f"{path}.value{i}")) << i for i, b in enumerate(bits))
+    return bits_mask([_check_bool(b, f"{path}.value{i}") for i, b in enumerate(bits)])
 
 
 def _read_parameters(node: Any, table: Mapping[str, str], path: str) -> dict[str, Parameter]:
@@ -510,13 +511,13 @@ def _read_neurons_fast(neurons: list, path: str) -> dict[str, np.ndarray]:
     return {
         "syn_dendrite": _int_array([s["dendrite"] for s in syn], syn_at("dendrite")),
         "syn_stp": _bool_array([s["stp"] for s in syn], syn_at("stp")),
-        "syn_weight": w.reshape(-1, nb) @ (1 << np.arange(nb)),
+        "syn_weight": masks_of(w.reshape(-1, nb)),
         "syn_precise_delay": _bool_array([s["preciseDelay"] for s in syn], syn_at("preciseDelay")),
         "syn_mismatched_delay": _bool_array(
             [s["mismatchedDelay"] for s in syn], syn_at("mismatchedDelay")
         ),
         "syn_tag": _int_array([s["tag"] for s in syn], syn_at("tag")),
-        "dest_core": c.reshape(-1, C.N_CORES) @ (1 << np.arange(C.N_CORES)),
+        "dest_core": masks_of(c.reshape(-1, C.N_CORES)),
         "dest_x_hop": _int_array([d["xHop"] for d in dest], dest_at("xHop")),
         "dest_y_hop": _int_array([d["yHop"] for d in dest], dest_at("yHop")),
         "dest_tag": _int_array([d["tag"] for d in dest], dest_at("tag")),

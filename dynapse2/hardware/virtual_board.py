@@ -112,7 +112,7 @@ class VirtualBoard:
     ) -> None:
         where = "VirtualBoard"
         checks.integer(where, "n_chips", n_chips, lo=1, hi=C.GRID_SIZE**2)
-        checks.number(where, "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+        checks.mismatch(where, "mismatch", mismatch)
         checks.integer(where, "seed", seed, lo=0)
         if dt is not None:
             checks.number(where, "dt (s, at least one FPGA tick)", dt, lo=C.FPGA_TICK_S)

@@ -40,6 +40,8 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.hardware import bias, chip
+from dynapse2.hardware.masks import bit_table
+from dynapse2.physics.synapses import SIGN
 
 __all__ = [
     "Dropped",
@@ -53,9 +55,9 @@ __all__ = [
 
 _NB = chip.N_WEIGHT_BITS
 _NM = 1 << _NB
-BITS: np.ndarray = ((np.arange(_NM)[:, None] >> np.arange(_NB)) & 1).astype(np.float64)
+BITS: np.ndarray = bit_table(_NB).astype(np.float64)
 """(16, 4) float: row m holds the bits of mask m (bit k selects base current k)."""
-_TYPE_SIGN = np.array([1 if t in chip.EXCITATORY else -1 for t in chip.SYNAPSE_TYPES], np.int8)
+_TYPE_SIGN = np.array(SIGN, np.int8)
 _MAX_ITER = 500
 _SHORT_ITER = 10  # Lloyd steps from every start before the best few run to convergence
 _N_FINAL = 4
@@ -398,68 +400,24 @@ def quantize_weights(
     """
     w, core, iscale = _check_inputs(w, core, iscale, max_fan_in, prune, bias_quantize)
     typed = w.ndim == 3
-    n_pre, n_post = w.shape[:2]
+    n_post = w.shape[1]
     mag = np.abs(w)
-
-    # Fan-in: nonzero entries per postsynaptic neuron over pre and types.
-    flat = np.moveaxis(mag, 1, -1).reshape(-1, n_post) if typed else mag  # (n_pre*T, n_post)
-    counts = np.count_nonzero(flat, axis=0)
-    over = np.flatnonzero(counts > max_fan_in)
-    keep = mag > 0
-    if over.size and not prune:
-        listed = ", ".join(f"neuron {j}: {counts[j]}" for j in over[:10])
-        raise ValueError(
-            f"postsynaptic {listed}{' ...' if over.size > 10 else ''} nonzero incoming "
-            f"connections exceed max_fan_in={max_fan_in} (CAM entries per neuron); "
-            f"pass prune=True to keep the strongest"
-        )
-    if over.size:
-        rank = np.empty((flat.shape[0], over.size), dtype=np.int64)
-        order = np.argsort(-flat[:, over], axis=0, kind="stable")
-        np.put_along_axis(rank, order, np.arange(flat.shape[0])[:, None], axis=0)
-        cut = np.zeros_like(flat, dtype=bool)
-        cut[:, over] = rank >= max_fan_in
-        cut &= flat > 0
-        if typed:
-            cut = np.moveaxis(cut.reshape(n_pre, len(chip.SYNAPSE_TYPES), n_post), -1, 1)
-        keep &= ~cut
-    else:
-        cut = np.zeros_like(keep)
+    keep, cut = _fan_in_cut(mag, typed, max_fan_in, prune)
     kept_mag = np.where(keep, mag, 0.0)
-
     n_cores = int(core.max()) + 1 if n_post else 0
-    col_core = core[None, :, None] if typed else core[None, :]
-    col_core = np.broadcast_to(col_core, w.shape)
+    col_core = np.broadcast_to(core[None, :, None] if typed else core[None, :], w.shape)
     base = np.zeros((n_cores, _NB))
     for c in range(n_cores):
         sel = keep & (col_core == c)
         base[c] = fit_bases(kept_mag[sel]) * iscale
-
     base_coarse = base_fine = None
     if bias_quantize:
-        base_coarse = np.zeros((n_cores, _NB), dtype=np.int64)
-        base_fine = np.zeros((n_cores, _NB), dtype=np.int64)
-        for k, name in enumerate(chip.BASE_WEIGHT_PARAMETERS):
-            hi = bias.current_range(name)[1]
-            if np.any(base[:, k] > hi):
-                c = int(np.argmax(base[:, k]))
-                raise ValueError(
-                    f"core {c}: base weight current {k} ({name}) = {base[c, k]:.4g} A is above "
-                    f"the {hi:.4g} A the bias generator can produce; use an iscale below "
-                    f"{iscale * hi / base[c, k]:.3g} A (now {iscale:.3g} A)"
-                )
-            base_coarse[:, k], base_fine[:, k] = bias.quantize_current(name, base[:, k])
-            base[:, k] = bias.current(name, base_coarse[:, k], base_fine[:, k])
-
+        base, base_coarse, base_fine = _snap_bases(base, iscale)
     mask = np.zeros(w.shape, dtype=np.int64)
     for c in range(n_cores):
         sel = keep & (col_core == c)
         mask[sel] = _assign(kept_mag[sel], base[c] / iscale)
-    if typed:
-        sign = np.where(mask > 0, _TYPE_SIGN, 0).astype(np.int8)
-    else:
-        sign = np.where(mask > 0, np.sign(w), 0).astype(np.int8)
-
+    sign = np.where(mask > 0, _TYPE_SIGN if typed else np.sign(w), 0).astype(np.int8)
     result = QuantizedWeights(
         base=base,
         base_coarse=base_coarse,
@@ -476,13 +434,68 @@ def quantize_weights(
         pruned=_dropped(cut, w),
         dropped=_dropped(keep & (mask == 0), w),
     )
-    diff2 = (result.dequantize() - w) ** 2
-    ref2 = w**2
-    axes = (0, 2) if typed else (0,)
-    num = np.bincount(core, weights=diff2.sum(axis=axes), minlength=n_cores)
-    den = np.bincount(core, weights=ref2.sum(axis=axes), minlength=n_cores)
-    error = np.sqrt(np.divide(num, den, out=np.zeros(n_cores), where=den > 0))
-    return replace(result, error=error)
+    return replace(result, error=_core_errors(result, w, n_cores))
+
+
+def _fan_in_cut(
+    mag: np.ndarray, typed: bool, max_fan_in: int, prune: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, cut)``: the connections kept (nonzero, within the fan-in) and those pruned,
+    both of ``mag``'s shape; a ValueError naming the neurons over ``max_fan_in`` unless
+    ``prune`` (the strongest are kept; ties: lower pre index, then lower type index)."""
+    n_pre, n_post = mag.shape[:2]
+    flat = np.moveaxis(mag, 1, -1).reshape(-1, n_post) if typed else mag  # (n_pre*T, n_post)
+    counts = np.count_nonzero(flat, axis=0)
+    over = np.flatnonzero(counts > max_fan_in)
+    keep = mag > 0
+    if over.size and not prune:
+        listed = ", ".join(f"neuron {j}: {counts[j]}" for j in over[:10])
+        raise ValueError(
+            f"postsynaptic {listed}{' ...' if over.size > 10 else ''} nonzero incoming "
+            f"connections exceed max_fan_in={max_fan_in} (CAM entries per neuron); "
+            f"pass prune=True to keep the strongest"
+        )
+    if not over.size:
+        return keep, np.zeros_like(keep)
+    rank = np.empty((flat.shape[0], over.size), dtype=np.int64)
+    order = np.argsort(-flat[:, over], axis=0, kind="stable")
+    np.put_along_axis(rank, order, np.arange(flat.shape[0])[:, None], axis=0)
+    cut = np.zeros_like(flat, dtype=bool)
+    cut[:, over] = rank >= max_fan_in
+    cut &= flat > 0
+    if typed:
+        cut = np.moveaxis(cut.reshape(n_pre, len(chip.SYNAPSE_TYPES), n_post), -1, 1)
+    return keep & ~cut, cut
+
+
+def _snap_bases(base: np.ndarray, iscale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(base, coarse, fine)``: the base currents (A) ``(n_cores, 4)`` snapped to the BG's
+    grid (SYAM_Wk_P) and their settings; a ValueError naming the core above the BG's range."""
+    base = base.copy()
+    n_cores = base.shape[0]
+    base_coarse = np.zeros((n_cores, _NB), dtype=np.int64)
+    base_fine = np.zeros((n_cores, _NB), dtype=np.int64)
+    for k, name in enumerate(chip.BASE_WEIGHT_PARAMETERS):
+        hi = bias.current_range(name)[1]
+        if np.any(base[:, k] > hi):
+            c = int(np.argmax(base[:, k]))
+            raise ValueError(
+                f"core {c}: base weight current {k} ({name}) = {base[c, k]:.4g} A is above "
+                f"the {hi:.4g} A the bias generator can produce; use an iscale below "
+                f"{iscale * hi / base[c, k]:.3g} A (now {iscale:.3g} A)"
+            )
+        base_coarse[:, k], base_fine[:, k] = bias.quantize_current(name, base[:, k])
+        base[:, k] = bias.current(name, base_coarse[:, k], base_fine[:, k])
+    return base, base_coarse, base_fine
+
+
+def _core_errors(q: QuantizedWeights, w: np.ndarray, n_cores: int) -> np.ndarray:
+    """Relative RMS error of the dequantized weights per core, ``(n_cores,)``."""
+    diff2 = (q.dequantize() - w) ** 2
+    axes = (0, 2) if q.typed else (0,)
+    num = np.bincount(q.core, weights=diff2.sum(axis=axes), minlength=n_cores)
+    den = np.bincount(q.core, weights=(w**2).sum(axis=axes), minlength=n_cores)
+    return np.sqrt(np.divide(num, den, out=np.zeros(n_cores), where=den > 0))
 
 
 # --- quantization-aware training --------------------------------------------------------------

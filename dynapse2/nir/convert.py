@@ -106,7 +106,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
@@ -114,16 +113,17 @@ from dynapse2 import checks
 from dynapse2.errors import FileFormatError
 from dynapse2.hardware.bias import current_range
 from dynapse2.nn.backends import BACKENDS
-from dynapse2.nn.dynapsim import CURRENTS, DynapSim
+from dynapse2.nn.dynapsim import CURRENTS, KAPPA_DEFAULT, DynapSim, _replace
 from dynapse2.nn.linear import Linear
 from dynapse2.nn.sequential import Sequential
 from dynapse2.physics import constants as K
-from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.dpi import leak_current, pulse_current, time_constant
+from dynapse2.physics.synapses import signed_from_typed
 from dynapse2.solvers import solver_from_name
 
 __all__ = ["ImportReport", "ReportRow", "dpi_currents", "from_nir", "runaway_current", "to_nir"]
 
-KAPPA = (K.KAPPA_N + K.KAPPA_P) / 2
+KAPPA = KAPPA_DEFAULT
 GAIN_MEM = 0.1
 """G = I_gain_mem / I_sum of imported populations (I_sum: the soma's leak node, see below).
 Below I_gain_mem the soma grows multiplicatively (its (1 + I_gain/I_mem) factor), so a small
@@ -280,7 +280,7 @@ def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]
         top = current_range(f"Igain_{s}")[1]
         out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, np.minimum(SYN_GAIN * itau, top)
     out["Ispkthr"] = np.full_like(itau_mem, LIF_THRESHOLD)
-    out["Iref"] = np.full_like(itau_mem, C["C_ref"] * K.VTH / dt)
+    out["Iref"] = np.full_like(itau_mem, pulse_current(C["C_ref"], dt, K.VTH))
     return out
 
 
@@ -751,7 +751,6 @@ def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
         w_rec=arr("w_rec") if has_rec else None,
         dt=d["dt"],
         groups=np.asarray(d["groups"], np.int64),
-        mismatch=d["mismatch"],
         backend=backend,
         synapse_model=d["synapse_model"],
         detach_feedback=d["detach_feedback"],
@@ -762,9 +761,10 @@ def _rebuild(node, ff: _Conn, rec: _Conn | None, nodes, dt, backend):
         positive_feedback=d.get("positive_feedback", True),  # older files: the exponential soma
         **values,
     )
-    if d["mismatch"] > 0:
+    mismatch = checks.mismatch("from_nir", "dynapse2 metadata: mismatch", d["mismatch"])
+    if mismatch > 0:  # the stored factors, not a fresh draw
         factors = {k: jnp.asarray(arr(f"mismatch.{k}")) for k in d["mismatch_names"]}
-        pop = eqx.tree_at(lambda m: m.mismatch_factors, pop, factors)
+        pop = _replace(pop, mismatch=mismatch, mismatch_factors=factors)
     mods: list[Any] = []
     if ff.via:
         exact = [v for v in ff.via if "dynapse2.weight" in (nodes[v].metadata or {})]
@@ -904,8 +904,7 @@ def to_nir(net: Any) -> Any:
         else:
             edges.append((prev, pop))
         if m.w_rec is not None:
-            wr = np.asarray(m.w_rec, np.float64)
-            signed = wr[..., 0] + wr[..., 1] - wr[..., 2] - wr[..., 3]
+            signed = signed_from_typed(np.asarray(m.w_rec, np.float64))
             nodes[f"w_rec_{i}"] = nir.Linear(weight=(signed / k_syn[None, :]).T)
             edges += [(pop, f"w_rec_{i}"), (f"w_rec_{i}", pop)]
         prev = pop

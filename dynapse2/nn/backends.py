@@ -24,6 +24,7 @@ from dynapse2.nn.inputs import check_input, concrete
 from dynapse2.nn.params import SimParams
 from dynapse2.nn.simulate import batched_state, package, step_options
 from dynapse2.physics.step import NUMPY_OPS, Ops, State, circuit
+from dynapse2.physics.synapses import SIGNED_TYPES, SYNAPSE_TYPES, split_signed
 
 BACKENDS: tuple[str, ...] = ("jax", "numpy")
 
@@ -39,8 +40,8 @@ def _body(ops: Ops, p: SimParams, c: Any, w: Any, typed: bool, record: bool) -> 
         if typed:
             cols = [x_t[..., t] for t in range(4)]
         else:
-            zero = xp.zeros_like(x_t)
-            cols = [xp.maximum(x_t, 0), zero, xp.maximum(-x_t, 0), zero]
+            cols = [xp.zeros_like(x_t)] * len(SYNAPSE_TYPES)
+            cols[SIGNED_TYPES[0]], cols[SIGNED_TYPES[1]] = split_signed(xp, x_t)
         if w is not None:
             rec = (s.spikes @ w).reshape(*s.spikes.shape[:-1], n, k)
             for j, t in enumerate(p.rec_types):
@@ -65,10 +66,10 @@ def input_types(x: Any, typed: bool) -> tuple[int, ...]:
     else every type of its layout (typed: all four; signed: AMPA and GABA)."""
     a = concrete(x)
     if a is None:
-        return (0, 1, 2, 3) if typed else (0, 2)
+        return tuple(range(len(SYNAPSE_TYPES))) if typed else SIGNED_TYPES
     if typed:
         return tuple(t for t in range(4) if a[..., t].any())
-    return tuple(t for t, v in ((0, (a > 0).any()), (2, (a < 0).any())) if v)
+    return tuple(t for t, v in zip(SIGNED_TYPES, ((a > 0).any(), (a < 0).any()), strict=True) if v)
 
 
 def integrated_types(p: SimParams, ext: tuple[int, ...]) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynapse2.physics.chip import N_CAM as FAN_IN
+from dynapse2.physics.synapses import N_SYNAPSE_TYPES, typed_from_signed
 
 
 class SparseWeights(eqx.Module):
@@ -72,9 +73,7 @@ class SparseWeights(eqx.Module):
         """
         a = np.asarray(w, np.float64)
         if a.ndim == 2:
-            typed = np.zeros((a.shape[0], a.shape[1], 4))
-            typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
-            a = typed
+            a = typed_from_signed(a)
         if a.ndim != 3 or a.shape[-1] != 4:
             raise ValueError(
                 f"SparseWeights.from_dense: w has shape {a.shape}; expected "
@@ -110,7 +109,7 @@ class SparseWeights(eqx.Module):
     def types(self) -> tuple[int, ...]:
         """Synapse types with at least one nonzero weight (needs concrete values)."""
         t, w = np.asarray(self.syn_type), np.asarray(self.weight)
-        return tuple(int(k) for k in range(4) if ((t == k) & (w != 0)).any())
+        return tuple(int(k) for k in range(N_SYNAPSE_TYPES) if ((t == k) & (w != 0)).any())
 
     def by_type(self, types: tuple[int, ...]) -> jax.Array:
         """``(len(types), n_post, fan_in)`` weights, entry weights masked to each type."""

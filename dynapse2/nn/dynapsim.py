@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any
 
@@ -20,36 +21,58 @@ from dynapse2.nn.params import STATE_NDIM, SimParams, effective_values
 from dynapse2.nn.plan import Plan, PlanOptions, Structure, make_plan
 from dynapse2.physics import constants as K
 from dynapse2.physics.chip import N_NEURONS_PER_CORE
-from dynapse2.physics.dpi import leak_current, time_constant
+from dynapse2.physics.dpi import (
+    leak_current,
+    mean_kappa,
+    pulse_current,
+    pulse_width,
+    time_constant,
+)
 from dynapse2.physics.spike import SURROGATE_SLOPES, SURROGATES
 from dynapse2.physics.step import SYNAPSE_MODELS
+from dynapse2.physics.synapses import (
+    N_SYNAPSE_TYPES,
+    SIGNED_TYPES,
+    SYNAPSE_TYPES,
+    typed_from_signed,
+)
 from dynapse2.solvers import AbstractSolver, Euler, check_solver
 
-SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
-KAPPA_DEFAULT = (K.KAPPA_N + K.KAPPA_P) / 2
+KAPPA_DEFAULT = mean_kappa(K.KAPPA_N, K.KAPPA_P)
+"""Nominal mean subthreshold slope factor."""
+DEFAULT_CONSTANTS: dict[str, float] = {
+    "Ut": K.UT,
+    "kappa_n": K.KAPPA_N,
+    "kappa_p": K.KAPPA_P,
+    "Io": K.IO,
+    "Vth": K.VTH,
+    "Iscale": K.ISCALE,
+}
+"""Nominal physical constants of DynapSim, by field name: U_T (V), kappa_n, kappa_p, I_0 (A),
+V_th (V), I_scale (A)."""
 
 
 def default_currents() -> dict[str, float]:
     """Nominal currents (A) of every DynapSim parameter, derived from the nominal time
     constants, pulse widths and gain ratios of :mod:`dynapse2.physics.constants`."""
     C, T = K.CAPACITANCES, K.TIME_CONSTANTS
-    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSES}
+    itau = {s: leak_current(C[f"C_{s}"], T[f"tau_{s}"], KAPPA_DEFAULT, K.UT) for s in SYNAPSE_TYPES}
     itau_mem = leak_current(C["C_mem"], T["tau_mem"], KAPPA_DEFAULT, K.UT)
     itau_ahp = leak_current(C["C_ahp"], T["tau_ahp"], KAPPA_DEFAULT, K.UT)
-    out = {f"Itau_{s}": itau[s] for s in SYNAPSES}
-    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSES}
+    out = {f"Itau_{s}": itau[s] for s in SYNAPSE_TYPES}
+    out |= {f"Igain_{s}": K.GAIN_RATIO_SYNAPSE * itau[s] for s in SYNAPSE_TYPES}
     out |= {
         "Itau_mem": itau_mem,
         "Igain_mem": K.GAIN_RATIO_MEM * itau_mem,
         "Idc": K.IDC,
         "If_nmda": K.IF_NMDA,
         "Ispkthr": K.ISPKTHR,
-        "Iref": C["C_ref"] * K.VTH / K.T_REF,
-        "Ipulse": C["C_pulse"] * K.VTH / K.T_PULSE,
+        "Iref": pulse_current(C["C_ref"], K.T_REF, K.VTH),
+        "Ipulse": pulse_current(C["C_pulse"], K.T_PULSE, K.VTH),
         "Itau_ahp": itau_ahp,
         "Igain_ahp": K.GAIN_RATIO_SYNAPSE * itau_ahp,
         "Iw_ahp": K.IW_AHP,
-        "Ipulse_ahp": C["C_pulse_ahp"] * K.VTH / K.T_PULSE_AHP,
+        "Ipulse_ahp": pulse_current(C["C_pulse_ahp"], K.T_PULSE_AHP, K.VTH),
     }
     return dict(sorted(out.items()))
 
@@ -58,7 +81,7 @@ CURRENTS: tuple[str, ...] = tuple(default_currents())
 """Names of the per-neuron currents of DynapSim (its trainable circuit parameters)."""
 
 TAU_OF: dict[str, tuple[str, str]] = {
-    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSES},
+    **{f"tau_{s}": (f"C_{s}", f"Itau_{s}") for s in SYNAPSE_TYPES},
     "tau_mem": ("C_mem", "Itau_mem"),
     "tau_ahp": ("C_ahp", "Itau_ahp"),
 }
@@ -138,7 +161,7 @@ class DynapSim(Module):
             them and the hardware mapper places each group on cores of its own. Default:
             consecutive blocks of 256 neurons (one chip core each).
         mismatch: relative standard deviation of device mismatch (0 = none).
-        key: ``jax.random`` key of the mismatch draw.
+        key: ``jax.random`` key of the mismatch draw (required when ``mismatch > 0``).
         backend: ``"jax"`` (jit + lax.scan, float32) or ``"numpy"`` (float64 reference).
         plan_options: the strategies of a run (:class:`~dynapse2.nn.plan.PlanOptions`:
             recurrence, whether the weights are constant or traced, scan); default: decided
@@ -240,21 +263,19 @@ class DynapSim(Module):
         solver = Euler() if solver is None else check_solver(solver)
         _check_feedback(where, solver, positive_feedback)
         dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
-        mismatch = checks.number(where, "mismatch", mismatch, lo=0, hi=1, hi_open=True)
+        mismatch = checks.mismatch(where, "mismatch", mismatch)
         if surrogate_slope is None:
             surrogate_slope = SURROGATE_SLOPES[surrogate]
         surrogate_slope = checks.number(
             where, "surrogate_slope", surrogate_slope, lo=0, lo_open=True
         )
         _check_key(where, "key", key, optional=True)
-        constants = {
-            "Ut": K.UT,
-            "kappa_n": K.KAPPA_N,
-            "kappa_p": K.KAPPA_P,
-            "Io": K.IO,
-            "Vth": K.VTH,
-            "Iscale": K.ISCALE,
-        }
+        if mismatch > 0 and key is None:
+            raise TypeError(
+                f"DynapSim: key is required when mismatch = {mismatch!r} > 0 (the mismatch "
+                "factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
+            )
+        constants = dict(DEFAULT_CONSTANTS)
         caps = dict(K.CAPACITANCES)
         currents = default_currents()
         for name, v in values.items():
@@ -291,10 +312,8 @@ class DynapSim(Module):
         self.groups = _groups(groups, n)
         self.mismatch = mismatch
         self.mismatch_factors = (
-            draw_mismatch(jax.random.PRNGKey(0) if key is None else key, n, self.mismatch)
-            if self.mismatch > 0
-            else None
-        )
+            draw_mismatch(key, n, self.mismatch) if self.mismatch > 0 and key is not None else None
+        )  # (key is not None where mismatch > 0: checked above)
         self.synapse_model = synapse_model
         self.detach_feedback = detach_feedback
         self.detach_reset = detach_reset
@@ -316,7 +335,7 @@ class DynapSim(Module):
     @property
     def kappa(self) -> float:
         """Mean subthreshold slope factor (kappa_n + kappa_p) / 2 used by every DPI."""
-        return (self.kappa_n + self.kappa_p) / 2
+        return mean_kappa(self.kappa_n, self.kappa_p)
 
     def _tau(self, name: str) -> jax.Array:
         c, i = TAU_OF[name]
@@ -332,12 +351,12 @@ class DynapSim(Module):
     @property
     def t_ref(self) -> jax.Array:
         """Refractory period C_ref V_th / I_ref (s), (n,)."""
-        return self.capacitances["C_ref"] * self.Vth / self.Iref
+        return pulse_width(self.capacitances["C_ref"], self.Iref, self.Vth)
 
     @property
     def t_pulse(self) -> jax.Array:
         """Synaptic pulse width C_pulse V_th / I_pulse (s), (n,)."""
-        return self.capacitances["C_pulse"] * self.Vth / self.Ipulse
+        return pulse_width(self.capacitances["C_pulse"], self.Ipulse, self.Vth)
 
     def _nominal(self) -> dict[str, Any]:
         return {
@@ -359,7 +378,7 @@ class DynapSim(Module):
         io = jnp.full((self.n,), self.Io, jnp.float32)
         return {
             "imem": io,
-            "isyn": jnp.full((self.n, 4), self.Io, jnp.float32),
+            "isyn": jnp.full((self.n, N_SYNAPSE_TYPES), self.Io, jnp.float32),
             "iahp": io,
             "timer": z,
             "spikes": z,
@@ -378,9 +397,7 @@ class DynapSim(Module):
         where = "DynapSim.resample_mismatch"
         _check_key(where, "key", key)
         fraction = (
-            self.mismatch
-            if fraction is None
-            else checks.number(where, "fraction", fraction, lo=0, hi=1, hi_open=True)
+            self.mismatch if fraction is None else checks.mismatch(where, "fraction", fraction)
         )
         if fraction == 0:
             return self
@@ -429,6 +446,29 @@ class DynapSim(Module):
         _check_feedback("DynapSim.with_solver", solver, self.positive_feedback)
         _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, solver)
         return _replace(self, solver=solver)
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting the leaves do not carry, by name: the static simulation fields but
+        ``n`` (:data:`SETTINGS`: ``dt`` (s), ``capacitances`` (F), ``Iscale``/``Io`` (A),
+        ``Ut``/``Vth`` (V), ``kappa_n``, ``kappa_p``, ``mismatch``, ``rec_types``, ``groups``,
+        ``synapse_model``, ``detach_feedback``, ``detach_reset``, ``surrogate``,
+        ``surrogate_slope``, ``positive_feedback``, ``solver``, ``backend``). A checkpoint
+        stores them beside the leaves and :meth:`with_settings` puts them back."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
+    def with_settings(self, **settings: Any) -> DynapSim:
+        """Return a copy with ``settings`` (names of :data:`SETTINGS`) replaced, each checked
+        as the constructor checks it (a solver may be given by name, ``groups`` and
+        ``rec_types`` as lists); the time-constant limit is checked on the result."""
+        where = "DynapSim.with_settings"
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"{where}: unknown setting(s) {unknown}; the settings are {SETTINGS}")
+        new = {k: _check_setting(where, k, v, self) for k, v in settings.items()}
+        out = _replace(self, **new)
+        _check_time_constants(out._nominal(), out.dt, out.kappa, out.Ut, out.solver)
+        _check_feedback(where, out.solver, out.positive_feedback)
+        return out
 
     def with_positive_feedback(self, on: bool) -> DynapSim:
         """Return a copy with the soma's positive feedback on (the exponential soma) or off
@@ -517,6 +557,15 @@ class DynapSim(Module):
         )
 
 
+SETTINGS: tuple[str, ...] = tuple(
+    f.name
+    for f in dataclasses.fields(DynapSim)
+    if f.metadata.get("role") == "simulation" and f.metadata.get("static") and f.name != "n"
+)
+"""The settings of a DynapSim (:meth:`DynapSim.settings`): every static simulation field but
+``n``, which the leaves' shapes fix."""
+
+
 # -- helpers --------------------------------------------------------------------------------
 def _replace(m: DynapSim, **static: Any) -> DynapSim:
     new = object.__new__(type(m))
@@ -534,6 +583,38 @@ def _plan_options(where: str, options: Any) -> PlanOptions:
             f"PlanOptions(recurrence='rows')) or None, got {type(options).__name__}"
         )
     return options
+
+
+def _check_setting(where: str, name: str, v: Any, m: DynapSim) -> Any:
+    """One setting of :meth:`DynapSim.with_settings`, checked and converted."""
+    if name in ("detach_feedback", "detach_reset", "positive_feedback"):
+        return checks.boolean(where, name, v)
+    choices = {"synapse_model": SYNAPSE_MODELS, "surrogate": SURROGATES}
+    if name in choices:
+        return checks.choice(where, name, v, choices[name])
+    if name == "backend":
+        return checks.choice(where, name, v, BACKENDS)
+    if name == "solver":
+        return check_solver(v, where)
+    if name == "mismatch":
+        return checks.mismatch(where, name, v)
+    if name == "groups":
+        return _groups(v, m.n)
+    if name == "rec_types":
+        if not isinstance(v, list | tuple) or list(v) != sorted(set(v)):
+            raise TypeError(f"{where}: rec_types = {v!r} must be increasing synapse types")
+        types = tuple(checks.integer(where, "rec_types[i]", t, lo=0, hi=3) for t in v)
+        if m.w_rec is None and types:
+            raise ValueError(f"{where}: rec_types = {v!r} without w_rec (has_rec=False)")
+        return types
+    if name == "capacitances":
+        if not isinstance(v, dict) or set(v) != set(m.capacitances):
+            raise TypeError(
+                f"{where}: capacitances = {_brief(v)} must map {sorted(m.capacitances)} to F"
+            )
+        return {k: checks.number(where, f"capacitances[{k!r}]", c, lo=0, lo_open=True)
+                for k, c in v.items()}  # fmt: skip
+    return checks.number(where, name, v, lo=0, lo_open=True)  # dt, Iscale, constants, slope
 
 
 def _check_feedback(where: str, solver: AbstractSolver, positive_feedback: bool) -> None:
@@ -648,7 +729,7 @@ def _check_time_constants(
 
 def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if w is None:
-        return jnp.zeros((n, n, 4), jnp.float32), (0, 2)
+        return jnp.zeros((n, n, N_SYNAPSE_TYPES), jnp.float32), SIGNED_TYPES
     if isinstance(w, SparseWeights):
         pre, wt = np.asarray(w.pre), np.asarray(w.weight)
         if w.n_post != n or (pre.size and pre.max() >= n):
@@ -669,10 +750,8 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
     if a.shape == (n, n):
         if not np.isfinite(a).all():
             raise ValueError("DynapSim: w_rec contains NaN or inf")
-        typed = np.zeros((n, n, 4))
-        typed[..., 0], typed[..., 2] = np.maximum(a, 0), np.maximum(-a, 0)
-        return jnp.asarray(typed, jnp.float32), (0, 2)
-    if a.shape != (n, n, 4):
+        return jnp.asarray(typed_from_signed(a), jnp.float32), SIGNED_TYPES
+    if a.shape != (n, n, N_SYNAPSE_TYPES):
         raise ValueError(
             f"DynapSim: w_rec has shape {a.shape}; expected (n, n, 4) = {(n, n, 4)} "
             f"(non-negative, per synapse type) or a signed (n, n) = {(n, n)}"
@@ -685,7 +764,7 @@ def _recurrent(w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
             f"DynapSim: w_rec{list(idx)} = {float(a[idx])!r} is negative; per-type weights must be "
             f">= 0 (the sign comes from the synapse type); pass a signed (n, n) array instead"
         )
-    types = tuple(int(t) for t in range(4) if a[..., t].any())
+    types = tuple(int(t) for t in range(N_SYNAPSE_TYPES) if a[..., t].any())
     return jnp.asarray(a, jnp.float32), types
 
 

@@ -7,6 +7,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from dynapse2.physics.synapses import N_SYNAPSE_TYPES
+
 
 def concrete(x: Any) -> np.ndarray | None:
     """``x`` as a NumPy array, or ``None`` while it is being traced."""
@@ -45,9 +47,9 @@ def input_layout(x: Any, n: int) -> tuple[bool, bool]:
         )
     shape = tuple(np.shape(x))
     expected = f"expected (batch, T, n, 4), (T, n, 4), (batch, T, n) or (T, n) with n = {n}"
-    if len(shape) == 4 and shape[-2:] == (n, 4):
+    if len(shape) == 4 and shape[-2:] == (n, N_SYNAPSE_TYPES):
         layout = True, True
-    elif len(shape) == 3 and shape[-2:] == (n, 4):
+    elif len(shape) == 3 and shape[-2:] == (n, N_SYNAPSE_TYPES):
         layout = True, False
     elif len(shape) == 3 and shape[-1] == n:
         layout = False, True

@@ -21,7 +21,8 @@ class Linear(Module):
         weight: signed weights of shape ``(n_in, n_out)``, in units of the next layer's unit
             weight current; ``None`` draws them from N(0, 1/n_in) with ``key``.
         has_bias: add a trainable bias of shape ``(n_out,)``.
-        key: ``jax.random`` key of the initial draw (default ``PRNGKey(0)``).
+        key: ``jax.random`` key of the initial draw; required when ``weight`` is None (the
+            draw decides the result, so there is no default key).
 
     Input ``(..., n_in)``, for example ``(batch, T, n_in)`` spike counts; output ``(..., n_out)``.
     """
@@ -44,7 +45,11 @@ class Linear(Module):
         n_out = checks.integer("Linear", "shape[1] (n_out)", shape[1], lo=1)
         checks.boolean("Linear", "has_bias", has_bias)
         if weight is None:
-            key = jax.random.PRNGKey(0) if key is None else key
+            if key is None:
+                raise TypeError(
+                    "Linear: key is required when weight is None (the initial weights are "
+                    "drawn with it): pass key=jax.random.PRNGKey(seed), or weight="
+                )
             if not hasattr(key, "dtype"):
                 raise TypeError(
                     f"Linear: key = {key!r} must be a jax.random key (jax.random.PRNGKey(seed))"

@@ -25,7 +25,6 @@ import numpy as np
 from dynapse2 import checks
 from dynapse2.nn.plan import LayerPlan
 
-ROLES = ("parameter", "state", "simulation")
 _M = TypeVar("_M", bound="Module")  # methods that return a copy return the same class
 
 
@@ -133,7 +132,7 @@ class Module(eqx.Module):
     # -- deployment (lazy: the module system never imports the hardware package at import) --
     def to_config(self, **kwargs: Any) -> Any:
         """The Dynap-SE2 configuration of this network
-        (:func:`dynapse2.hardware.config_from_network`)."""
+        (:func:`dynapse2.hardware.config_from_network`; issue 4 asked for both spellings)."""
         from dynapse2.hardware.network import config_from_network  # noqa: PLC0415
 
         return config_from_network(self, **kwargs)

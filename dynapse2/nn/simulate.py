@@ -15,6 +15,7 @@ from dynapse2.nn.params import STATE_NDIM, SimParams
 from dynapse2.physics.fused import FusedState
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, State, circuit
+from dynapse2.physics.synapses import SIGNED_TYPES, SYNAPSE_TYPES, split_signed
 
 
 def step_options(m: Any) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def package(
     rec = {
         "imem": imem,
         "vmem": membrane_voltage(xp, imem, p.kappa, p.Ut, p.Io),
-        **{f"i{t}": isyn[..., j] for j, t in enumerate(("ampa", "nmda", "gaba", "shunt"))},
+        **{f"i{t}": isyn[..., j] for j, t in enumerate(SYNAPSE_TYPES)},
         "iahp": iahp,
         "spikes": spikes,
     }
@@ -111,7 +112,7 @@ def simulate(
         if typed:
             inp = dict(zip(ext, x_t, strict=True))
         else:
-            inp = {0: jnp.maximum(x_t, 0.0), 2: jnp.maximum(-x_t, 0.0)}
+            inp = dict(zip(SIGNED_TYPES, split_signed(jnp, x_t), strict=True))
             inp = {t: v for t, v in inp.items() if t in ext}
         if r is not None:
             r = rec.split(r)

@@ -13,6 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def mean_kappa(kappa_n: Any, kappa_p: Any) -> Any:
+    """The subthreshold slope factor every DPI uses: the mean (kappa_n + kappa_p) / 2 of the
+    n- and p-type transistors' (dimensionless)."""
+    return (kappa_n + kappa_p) / 2
+
+
 def time_constant(c: Any, itau: Any, kappa: float, ut: float) -> Any:
     """DPI time constant tau = C U_T / (kappa I_tau) (s), from C (F) and I_tau (A)."""
     return c * ut / (kappa * itau)
@@ -24,8 +30,15 @@ def leak_current(c: Any, tau: Any, kappa: float, ut: float) -> Any:
 
 
 def pulse_width(c_pulse: Any, ipulse: Any, vth: float) -> Any:
-    """Width of the pulse-extender output t = C_pulse V_th / I_pulse (s)."""
+    """Width t = C V_th / I (s) of the output of a pulse extender (synaptic pulse, adaptation
+    pulse, refractory period) of capacitance C (F), threshold V_th (V) and current I (A)."""
     return c_pulse * vth / ipulse
+
+
+def pulse_current(c_pulse: Any, width: Any, vth: float) -> Any:
+    """The current I = C V_th / t (A) that gives a pulse extender of capacitance C (F) and
+    threshold V_th (V) the width t (s): the inverse of :func:`pulse_width`."""
+    return c_pulse * vth / width
 
 
 def decay(xp: Any, i: Any, tau: Any, dt: float, io: float) -> Any:

@@ -22,10 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, time_constant
+from dynapse2.physics.dpi import decay, pulse_full, pulse_linear, pulse_width, time_constant
 from dynapse2.physics.soma import membrane_derivative, nmda_gate
 from dynapse2.physics.soma import positive_feedback as feedback_current
 from dynapse2.physics.spike import spike_jax, spike_numpy
+from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT, SYNAPSE_TYPES
 
 SYNAPSE_MODELS: tuple[str, ...] = ("linear", "full")
 """How an input pulse charges a synapse: the linear closed form, or the full DPI equation."""
@@ -86,27 +87,26 @@ def circuit(xp: Any, p: dict[str, Any], kappa: float, ut: float, vth: float) -> 
     ``p`` holds the DynapSim current names (``Itau_ampa``, ...), the capacitances (``C_ampa``,
     ...) and ``Iscale``, each broadcastable to (n,).
     """
-    types = ("ampa", "nmda", "gaba", "shunt")
-    stack = lambda key: xp.stack([p[key.format(t)] for t in types], axis=-1)  # noqa: E731
+    stack = lambda key: xp.stack([p[key.format(t)] for t in SYNAPSE_TYPES], axis=-1)  # noqa: E731
     syn_itau = stack("Itau_{}")
     return Circuit(
         syn_tau=time_constant(stack("C_{}"), syn_itau, kappa, ut),
         syn_igain=stack("Igain_{}"),
         syn_itau=syn_itau,
         syn_iw=p["Iscale"][..., None] * xp.ones_like(syn_itau),
-        t_pulse=(p["C_pulse"] * vth / p["Ipulse"])[..., None],
+        t_pulse=pulse_width(p["C_pulse"], p["Ipulse"], vth)[..., None],
         tau_mem=time_constant(p["C_mem"], p["Itau_mem"], kappa, ut),
         igain_mem=p["Igain_mem"],
         itau_mem=p["Itau_mem"],
         idc=p["Idc"],
         if_nmda=p["If_nmda"],
         ispkthr=p["Ispkthr"],
-        t_ref=p["C_ref"] * vth / p["Iref"],
+        t_ref=pulse_width(p["C_ref"], p["Iref"], vth),
         ahp_tau=time_constant(p["C_ahp"], p["Itau_ahp"], kappa, ut),
         ahp_igain=p["Igain_ahp"],
         ahp_itau=p["Itau_ahp"],
         iw_ahp=p["Iw_ahp"],
-        t_pulse_ahp=p["C_pulse_ahp"] * vth / p["Ipulse_ahp"],
+        t_pulse_ahp=pulse_width(p["C_pulse_ahp"], p["Ipulse_ahp"], vth),
     )
 
 
@@ -159,7 +159,7 @@ def step(
         xp, iahp, s.spikes, c.ahp_igain, c.ahp_itau, c.iw_ahp, c.ahp_tau, c.t_pulse_ahp
     )
 
-    iampa, inmda, igaba, ishunt = (isyn[..., k] for k in range(4))
+    iampa, inmda, igaba, ishunt = (isyn[..., k] for k in (AMPA, NMDA, GABA, SHUNT))
     ipf = feedback_current(xp, s.imem, kappa, io) if positive_feedback else 0.0
     if detach_feedback and positive_feedback:
         ipf = ops.stop_gradient(ipf)

@@ -2,8 +2,9 @@
 
 Typical use::
 
-    from dynapse2.train import fit, max_imem_cross_entropy
-    net, history = fit(net, x, y, max_imem_cross_entropy, epochs=15, mismatch=0.2)
+    from dynapse2.train import Robustness, fit, max_imem_cross_entropy
+    net, history = fit(net, x, y, max_imem_cross_entropy, epochs=15, key=jax.random.PRNGKey(0),
+                       robustness=Robustness(mismatch=0.2))
 """
 
 from dynapse2.train.baseline import rate_baseline_accuracy
@@ -30,6 +31,7 @@ from dynapse2.train.losses import (
     weighted_sum,
 )
 from dynapse2.train.mismatch import with_mismatch
+from dynapse2.train.options import Checkpointing, InTheLoop, Robustness
 from dynapse2.train.spread import Spread, mismatch_spread
 from dynapse2.train.trainable import WEIGHTS, trainable_mask
 
@@ -37,6 +39,9 @@ __all__ = [
     "WEIGHTS",
     "WEIGHT_BOUND",
     "Checkpoint",
+    "Checkpointing",
+    "InTheLoop",
+    "Robustness",
     "Spread",
     "EpochEnd",
     "History",

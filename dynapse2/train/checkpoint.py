@@ -4,12 +4,11 @@ written atomically.
 Format: a NumPy ``.npz`` archive holding ``net`` and ``best`` (the network's leaves as
 serialised by :func:`equinox.tree_serialise_leaves`), ``opt_0``, ``opt_1``, ... (the leaves of
 the optimizer state, in tree order) and ``meta`` (UTF-8 JSON: format version, epoch,
-history, PRNG key data).
+history, PRNG key data, and per DynapSim its solver and its settings, the static fields the
+leaves do not carry: see :meth:`dynapse2.nn.DynapSim.settings`).
 
-Atomic write: the archive goes to a temporary file in the destination's directory, is
-flushed and ``fsync``-ed, then ``os.replace``-d over the destination (and the directory
-fsync-ed). A crash at any point leaves either the previous checkpoint or the new one, never a
-partial file; the temporary file is removed on error.
+Written with :func:`dynapse2.atomic.atomic_write`: a crash at any point leaves either the
+previous checkpoint or the new one, never a partial file.
 """
 
 from __future__ import annotations
@@ -47,7 +46,8 @@ class Checkpoint:
 
     Attributes:
         net: the network (structure of ``like``).
-        opt_state_leaves: leaves of the optimizer state, in tree order; ``fit(resume=...)``
+        opt_state_leaves: leaves of the optimizer state, in tree order;
+            ``fit(checkpointing=Checkpointing(resume=...))``
             puts them back into the structure its optimizer builds.
         history: the run's :class:`History` up to ``epoch``.
         epoch: number of completed epochs.
@@ -111,7 +111,7 @@ def save(
         "key": key_data,
         "has_best": best is not None,
         "solvers": [m.solver.name for m in _populations(net)],
-        "positive_feedback": [m.positive_feedback for m in _populations(net)],
+        "settings": [_json_settings(m) for m in _populations(net)],
         "structure": structure(net),
     }
     arrays = {
@@ -150,10 +150,12 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}")
     try:
         meta, net, best, opt = _read(path, like)
-        net = _with_feedback(_with_solvers(net, meta.get("solvers")), meta.get("positive_feedback"))
-        best = _with_feedback(
-            _with_solvers(best, meta.get("solvers")), meta.get("positive_feedback")
+        # the static settings; "positive_feedback": files written between solvers and settings
+        solvers, settings, flags = (
+            meta.get(k) for k in ("solvers", "settings", "positive_feedback")
         )
+        net = _with_feedback(_with_settings(net, solvers, settings), flags)
+        best = _with_feedback(_with_settings(best, solvers, settings), flags)
         key = None if meta["key"] is None else np.asarray(meta["key"], dtype=np.uint32)
         history, epoch = History.from_dict(meta["history"]), meta["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -232,20 +234,42 @@ def _populations(net: Module) -> list[DynapSim]:
     return [v for v in jax.tree_util.tree_leaves(net, is_leaf=is_pop) if is_pop(v)]
 
 
+def _json_settings(m: DynapSim) -> dict[str, Any]:
+    """``m.settings()`` as JSON, but the solver (saved in field 'solvers')."""
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in m.settings().items()}
+    del out["solver"]
+    return out
+
+
 _Net = TypeVar("_Net", bound=Module | None)
 
 
-def _with_solvers(net: _Net, names: Any) -> _Net:
-    """``net`` with the saved solver of each DynapSim (a solver is static, so the leaves do
-    not carry it); a checkpoint without them (older files) keeps ``like``'s."""
-    if net is None or names is None:
+def _with_settings(net: _Net, solvers: Any, settings: Any) -> _Net:
+    """``net`` with the saved solver and settings of each DynapSim (they are static, so the
+    leaves do not carry them); a checkpoint without them (older files) keeps ``like``'s."""
+    if net is None:
         return net
-    if not isinstance(names, list) or len(names) != len(_populations(net)):
-        raise _Bad(f"field 'solvers' = {names!r} is not one solver name per DynapSim")
-    it = iter(names)
-    swap = lambda v: v.with_solver(solver_from_name(next(it), "field 'solvers'"))  # noqa: E731
+    n_pops = len(_populations(net))
+    for name, value in (("solvers", solvers), ("settings", settings)):
+        if value is not None and (not isinstance(value, list) or len(value) != n_pops):
+            raise _Bad(f"field {name!r} = {value!r} is not one entry per DynapSim")
+    solvers = iter(solvers or [None] * n_pops)
+    settings = iter(settings or [None] * n_pops)
+
+    def adopt(m: DynapSim) -> DynapSim:
+        s, solver = next(settings), next(solvers)
+        if s is not None and not isinstance(s, dict):
+            raise _Bad(f"field 'settings' holds {s!r}, not an object of DynapSim settings")
+        s = dict(s or {})
+        if solver is not None:
+            s["solver"] = solver_from_name(solver, "field 'solvers'")
+        try:
+            return m.with_settings(**s)
+        except (TypeError, ValueError) as e:
+            raise _Bad(f"field 'settings': {e}") from None
+
     return jax.tree_util.tree_map(
-        lambda v: swap(v) if isinstance(v, DynapSim) else v,
+        lambda v: adopt(v) if isinstance(v, DynapSim) else v,
         net,
         is_leaf=lambda v: isinstance(v, DynapSim),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2 import checks
 from dynapse2.nn import Module
 from dynapse2.train.losses import Loss, predict_spike_count
 from dynapse2.train.mismatch import with_mismatch
@@ -181,21 +181,17 @@ def evaluate(
         ``(loss, accuracy)``: the sample-weighted mean loss and the fraction of correct
         predictions in [0, 1] (NaN when there is no predictor).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"evaluate: batch_size = {batch_size!r} must be an integer >= 1")
-    if (
-        isinstance(mismatch, bool)
-        or not isinstance(mismatch, numbers.Real)
-        or not 0 <= mismatch < 1
-    ):
-        raise ValueError(f"evaluate: mismatch = {mismatch!r} must be a number in [0, 1)")
+    checks.integer("evaluate", "batch_size", batch_size, lo=1)
+    checks.mismatch("evaluate", "mismatch", mismatch)
     check_key("evaluate", key)
     x, y = check_data(net, x, y)
     if getattr(net, "on_board", False):
         return _evaluate_board(net, x, y, loss, batch_size, predict, mismatch, transform)
     if mismatch > 0 and key is None:
-        raise ValueError("evaluate: mismatch > 0 needs a key")
-    key = jax.random.PRNGKey(0) if key is None else key
+        raise TypeError(
+            f"evaluate: key is required when mismatch = {mismatch!r} > 0 (the mismatch is "
+            "drawn with it): pass key=jax.random.PRNGKey(seed)"
+        )
     pred = predictor(loss, predict)
     rec = record_needed(loss, pred)
     total_loss, total_correct = 0.0, 0.0

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -20,7 +19,7 @@ from tqdm.auto import tqdm
 from dynapse2 import checks
 from dynapse2.nn import Module
 from dynapse2.train import checkpoint as ckpt
-from dynapse2.train.constraints import WEIGHT_BOUND, project
+from dynapse2.train.constraints import project
 from dynapse2.train.evaluate import (
     Predict,
     check_board_loss,
@@ -32,6 +31,7 @@ from dynapse2.train.evaluate import (
 )
 from dynapse2.train.history import History
 from dynapse2.train.mismatch import with_mismatch
+from dynapse2.train.options import Checkpointing, InTheLoop, Robustness, moved_keywords
 from dynapse2.train.trainable import (
     WEIGHTS,
     check_trainable,
@@ -40,7 +40,7 @@ from dynapse2.train.trainable import (
     trainable_mask,
 )
 
-__all__ = ["EpochEnd", "default_optimizer", "fit"]
+__all__ = ["Checkpointing", "EpochEnd", "InTheLoop", "Robustness", "default_optimizer", "fit"]
 
 
 @dataclass
@@ -63,6 +63,8 @@ class EpochEnd:
     compilations: int
 
 
+NOMINAL = Robustness()  # fit's default: the nominal network, identity, WEIGHT_BOUND
+NO_CHECKPOINTS = Checkpointing()  # fit's default: no saving, no resuming
 _TRACES = [0]  # traces (compilations) of the training step, process-wide
 
 
@@ -134,21 +136,17 @@ class _Deployed:
     """The board of a chip-in-the-loop run: re-maps the network after every step and applies
     the configuration; sets the calibrated mismatch on the simulation."""
 
-    def __init__(self, hardware: Any, net: Module, calibration: Any, mapping: dict | None):
-        if not getattr(hardware, "on_board", False):
-            raise ValueError(
-                f"fit: hardware = {type(hardware).__name__} is not a board; pass the "
-                "DynapseBoard that to_hardware(net, device) returned"
-            )
+    def __init__(self, options: InTheLoop, net: Module):
+        hardware = options.board
         if tuple(hardware.shape) != tuple(net.shape):
             raise ValueError(
                 f"fit: the board runs a network of shape {hardware.shape}; net has shape "
                 f"{net.shape}"
             )
-        self.kwargs = dict(mapping or {})
+        self.kwargs = dict(options.mapping)
         self.hw = hardware
         self.update(net)
-        self.calibration, self.config = calibration, self.hw.config
+        self.calibration, self.config = options.calibration, self.hw.config
 
     def update(self, net: Module) -> None:
         self.hw.apply_network(net, **self.kwargs)  # the board maps: train never imports hardware
@@ -211,18 +209,10 @@ def _identity(net: Module) -> Module:
 
 
 def _check_args(
-    epochs: int,
-    batch_size: int,
-    mismatch: float,
-    early_stopping: Any,
-    validation: Any,
-    weight_bound: float,
-    progress: bool,
+    epochs: int, batch_size: int, early_stopping: Any, validation: Any, progress: bool
 ) -> None:
     checks.integer("fit", "epochs", epochs, lo=0)
     checks.integer("fit", "batch_size", batch_size, lo=1)
-    checks.number("fit", "mismatch", mismatch, lo=0, hi=1, hi_open=True)
-    checks.number("fit", "weight_bound", weight_bound, lo=0, lo_open=True)
     checks.boolean("fit", "progress", progress)
     if early_stopping is not None:
         checks.integer(
@@ -234,6 +224,192 @@ def _check_args(
         isinstance(validation, tuple | list) and len(validation) == 2
     ):
         raise ValueError("fit: validation must be a pair (x_val, y_val)")
+
+
+def _check_options(robustness: Any, checkpointing: Any, in_the_loop: Any) -> None:
+    """Each options object of its class (``in_the_loop`` may be None)."""
+    for name, value, kind in (
+        ("robustness", robustness, Robustness),
+        ("checkpointing", checkpointing, Checkpointing),
+        ("in_the_loop", in_the_loop, InTheLoop),
+    ):
+        if not isinstance(value, kind) and not (kind is InTheLoop and value is None):
+            none = " or None" if kind is InTheLoop else ""
+            raise TypeError(
+                f"fit: {name} = {value!r} must be a {kind.__name__}(...){none} "
+                f"(dynapse2.train.{kind.__name__})"
+            )
+
+
+def _run_key(key: Any, resume: ckpt.Checkpoint | None) -> jax.Array:
+    """The run's key: ``key``, or on resume the checkpoint's; else a TypeError."""
+    check_key("fit", key)
+    if key is not None:
+        return key
+    if resume is None or resume.key is None:
+        raise TypeError(
+            "fit: key is required (it shuffles the batches and draws the mismatch): pass "
+            "key=jax.random.PRNGKey(seed); a resumed run may leave it out to continue with "
+            "the checkpoint's key"
+        )
+    return resume.key
+
+
+def _check_in_the_loop(
+    in_the_loop: InTheLoop | None, loss: Callable, predict: Any, mismatch: float
+) -> None:
+    if in_the_loop is None:
+        return
+    check_board_loss(loss, predict, "fit")
+    if mismatch > 0:
+        raise ValueError(
+            f"fit: Robustness(mismatch = {mismatch!r}) with in_the_loop: the board has its own "
+            "mismatch (pass InTheLoop(calibration=) to simulate it)"
+        )
+
+
+@dataclass
+class _Run:
+    """The state of a run between epochs: the network, the optimizer state, the history, the
+    first epoch to run and the best network so far (early stopping)."""
+
+    net: Module
+    opt_state: Any
+    history: History
+    start: int
+    best: Module | None
+
+
+def _initial_run(
+    net: Module, optimizer: Any, trainable: tuple, mask: Any, weight_bound: float, resume: Any
+) -> _Run:
+    """A fresh run of ``net`` (projected onto the chip's constraints), or the checkpoint's."""
+    if resume is None:  # a resumed net is already projected (projecting again may round)
+        net = project(net, trainable, weight_bound)
+    params = eqx.filter(net, mask)
+    opt_state = optimizer.init(to_optimizer_space(params, net, trainable))
+    if resume is None:
+        return _Run(net, opt_state, History(), 0, None)
+    treedef = jax.tree_util.tree_structure(opt_state)
+    if treedef.num_leaves != len(resume.opt_state_leaves):
+        raise ValueError(
+            f"fit: the checkpoint's optimizer state has {len(resume.opt_state_leaves)} "
+            f"leaves; this optimizer and trainable set need {treedef.num_leaves}"
+        )
+    opt_state = jax.tree_util.tree_unflatten(
+        treedef, [jnp.asarray(v) for v in resume.opt_state_leaves]
+    )
+    return _Run(net, opt_state, copy.deepcopy(resume.history), resume.epoch, resume.best)
+
+
+class _Static(NamedTuple):
+    """The static arguments of :func:`_step`, in its order (hashable: one compilation per
+    distinct tuple)."""
+
+    mask: Any
+    trainable: tuple
+    loss: Callable
+    predict: Predict | None
+    record: bool
+    optimizer: Any
+    mismatch: float
+    transform: Callable[[Module], Module]
+    weight_bound: float
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """What every training step of a run shares: the data, the batching, the compiled step's
+    static arguments and the board (None in simulation)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    batch_size: int
+    steps: int
+    static_args: _Static
+    board: _Deployed | None
+
+    def step(self, run: _Run, idx: np.ndarray, key: jax.Array) -> tuple[Any, Any]:
+        """One step on the samples ``idx``; updates ``run``; returns ``(loss, n_correct)``."""
+        xb, yb = jnp.asarray(self.x[idx]), jnp.asarray(self.y[idx])
+        if self.board is None:
+            run.net, run.opt_state, value, c = _step(
+                run.net, run.opt_state, xb, yb, key, *self.static_args
+            )
+            return value, c
+        a = self.static_args
+        board_out = jnp.asarray(np.asarray(self.board.hw(self.x[idx])[0]), jnp.float32)
+        run.net, run.opt_state, value, c = _hardware_step(
+            run.net,
+            run.opt_state,
+            xb,
+            yb,
+            board_out,
+            a.mask,
+            a.trainable,
+            a.loss,
+            a.predict,
+            a.optimizer,
+            a.transform,
+            a.weight_bound,
+        )
+        self.board.update(run.net)
+        return value, c
+
+    def epoch(self, run: _Run, key: jax.Array, epoch: int, bar: Any) -> tuple[float, float]:
+        """One epoch over a fresh permutation; ``(mean loss, accuracy)``."""
+        n = self.x.shape[0]
+        perm_key, step_key = jax.random.split(jax.random.fold_in(key, epoch))
+        perm = np.asarray(jax.random.permutation(perm_key, n))
+        losses, correct = [], 0.0
+        for s in range(self.steps):
+            idx = perm[s * self.batch_size : (s + 1) * self.batch_size]
+            value, c = self.step(run, idx, jax.random.fold_in(step_key, s))
+            value = float(value)
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"fit: loss is {value} at epoch {epoch}, step {s} (0-based); lower the "
+                    f"learning rate, or check the data and the loss"
+                )
+            losses.append(value)
+            correct += float(c)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{value:.4f}")
+        predicts = self.static_args.predict is not None
+        n_seen = self.steps * self.batch_size
+        return float(np.mean(losses)), (correct / n_seen if predicts else float("nan"))
+
+
+def _validate(
+    run: _Run,
+    steps: _Steps,
+    validation: tuple,
+    loss: Callable,
+    epoch: int,
+    early_stopping: int | None,
+    best_loss: float,
+) -> tuple[dict[str, str], bool, float]:
+    """Score the validation set, record it, keep the best network; returns the progress
+    bar's fields, whether to stop early and the best validation loss so far."""
+    x_val, y_val = validation
+    pred, transform = steps.static_args.predict, steps.static_args.transform
+    vl, va = evaluate(
+        run.net if steps.board is None else steps.board.hw,
+        x_val,
+        y_val,
+        loss,
+        batch_size=steps.batch_size,
+        predict=pred,
+        transform=transform if steps.board is None else None,
+    )
+    run.history.val_loss.append(vl)
+    run.history.val_accuracy.append(va)
+    stop = False
+    if vl < best_loss:
+        best_loss, run.best, run.history.best_epoch = vl, run.net, epoch
+    elif early_stopping is not None and epoch - (run.history.best_epoch or 0) >= early_stopping:
+        run.history.stopped_early = stop = True
+    return {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}, stop, best_loss
 
 
 def fit(
@@ -250,23 +426,19 @@ def fit(
     early_stopping: int | None = None,
     callback: Callable[[EpochEnd], bool | None] | None = None,
     trainable: Sequence[str] = (WEIGHTS,),
-    mismatch: float = 0.0,
-    transform: Callable[[Module], Module] | None = None,
     predict: Predict | None = None,
-    weight_bound: float = WEIGHT_BOUND,
-    checkpoint_path: str | os.PathLike | None = None,
-    resume: ckpt.Checkpoint | None = None,
     progress: bool = True,
-    hardware: Any = None,
-    calibration: Any = None,
-    mapping: dict[str, Any] | None = None,
+    robustness: Robustness = NOMINAL,
+    checkpointing: Checkpointing = NO_CHECKPOINTS,
+    in_the_loop: InTheLoop | None = None,
+    **moved: Any,
 ) -> tuple[Module, History]:
     """Train ``net`` on ``(x, y)`` with gradient descent through the surrogate spikes.
 
-    Each step: take a batch; build the network from the trained leaves; apply ``transform``;
-    if ``mismatch > 0`` draw a fresh device mismatch; simulate with ``record`` as the loss
-    needs; compute ``loss(output, record, y_batch)`` and its gradient; apply the optimizer;
-    project the trained leaves onto what the chip can hold
+    Each step: take a batch; build the network from the trained leaves; apply the
+    robustness transform; if ``robustness.mismatch > 0`` draw a fresh device mismatch;
+    simulate with ``record`` as the loss needs; compute ``loss(output, record, y_batch)`` and
+    its gradient; apply the optimizer; project the trained leaves onto what the chip can hold
     (:func:`dynapse2.train.constraints.project`). The step is compiled once per call of
     ``fit`` (the last incomplete batch of an epoch is dropped so every step has the same
     shape; samples are reshuffled every epoch, so all of them are used). Calls of ``fit``
@@ -283,200 +455,146 @@ def fit(
             are and trained currents as ``log(I / A)``.
         epochs: total number of epochs (a resumed run continues up to it).
         batch_size: samples per step (capped at ``n_samples``).
-        key: ``jax.random`` key of shuffling and mismatch draws (default ``PRNGKey(0)``; on
-            resume, the checkpoint's key). Epoch ``e`` uses ``fold_in(key, e)``, so a run is
-            reproducible and resumable.
+        key: ``jax.random`` key of shuffling and mismatch draws; required, except on resume
+            (then default the checkpoint's key). Epoch ``e`` uses ``fold_in(key, e)``, so a run
+            is reproducible and resumable.
         validation: ``(x_val, y_val)`` evaluated after every epoch (nominal, no mismatch;
-            ``transform`` applied).
+            the robustness transform applied).
         early_stopping: patience in epochs: stop when the validation loss has not improved
             for this many epochs, and return the weights of the best epoch.
         callback: called as ``callback(EpochEnd(...))`` after every epoch; returning True
             stops training.
         trainable: ``"weights"`` and/or DynapSim current names (see
             :mod:`dynapse2.train.trainable`).
-        mismatch: relative standard deviation of device mismatch, drawn fresh every step (0:
-            train on the nominal network).
-        transform: ``Module -> Module`` applied to the network inside the loss before each
-            forward pass, e.g. fake quantization of the weights with a straight-through
-            gradient; default: identity. It must be jit-traceable.
         predict: class predictor for the accuracy (default: the loss's ``predict``).
-        weight_bound: bound on |weight| (units of the unit weight current).
-        checkpoint_path: if given, a checkpoint is saved there (atomically) after each epoch.
-        resume: a :class:`~dynapse2.train.checkpoint.Checkpoint` to continue from: its net,
-            optimizer state, history and epoch replace ``net`` and the start; with the same
-            data, loss, optimizer and key the result is bit-identical to an uninterrupted run.
         progress: show a tqdm progress bar (loss and accuracy).
-        hardware: chip-in-the-loop training: the
-            :class:`~dynapse2.hardware.DynapseBoard` (real or virtual) that ``net`` was
-            deployed to. Each batch runs on the board, and its output spikes enter the loss;
-            the gradient is the simulation's on the same batch with the board's spikes
-            substituted for the simulated ones (straight-through); after each step ``net``
-            is quantized and mapped again and the configuration applied to the board. The
-            loss must read spikes only (:func:`~dynapse2.train.losses.spike_count_loss`,
-            :func:`~dynapse2.train.losses.first_spike_loss`); training accuracy and
-            validation are the board's. At the end the board runs the returned network.
-        calibration: with ``hardware``, a :class:`~dynapse2.hardware.Calibration` of the
-            board: the gradient comes from the calibrated simulation.
-        mapping: with ``hardware``, keyword arguments of
-            :func:`~dynapse2.hardware.map_network` for the re-mapping (e.g. ``prune=True``).
+        robustness: :class:`~dynapse2.train.Robustness`: the mismatch drawn every step, the
+            transform applied in the loss (e.g. fake quantization) and the weight bound
+            (default: nominal network, identity, :data:`~dynapse2.train.WEIGHT_BOUND`).
+        checkpointing: :class:`~dynapse2.train.Checkpointing`: where to save after every
+            epoch and the checkpoint to resume from (default: neither).
+        in_the_loop: :class:`~dynapse2.train.InTheLoop`: train with a board in the forward
+            pass (default: in simulation).
 
     Returns:
         ``(trained_net, history)``.
 
     Raises:
+        TypeError: a keyword of earlier versions that moved into an options object (the
+            message names its new home: ``mismatch``, ``transform``, ``weight_bound``,
+            ``checkpoint_path``, ``resume``, ``hardware``, ``calibration``, ``mapping``); a
+            missing key.
         TypeError, ValueError: bad data or arguments (checked before any work).
         FloatingPointError: a non-finite loss; the message names the epoch and step.
     """
-    _check_args(epochs, batch_size, mismatch, early_stopping, validation, weight_bound, progress)
-    check_key("fit", key)
+    moved_keywords("fit", moved)
+    _check_args(epochs, batch_size, early_stopping, validation, progress)
+    _check_options(robustness, checkpointing, in_the_loop)
+    resume = checkpointing.resume
+    key = _run_key(key, resume)
     trainable = check_trainable(trainable)
-    if resume is not None:
-        net = resume.net
+    net = resume.net if resume is not None else net
     x, y = check_data(net, x, y)
-    if hardware is None and (calibration is not None or mapping is not None):
-        raise ValueError("fit: calibration= and mapping= need hardware= (chip-in-the-loop)")
-    if hardware is not None:
-        check_board_loss(loss, predict, "fit")
-        if mismatch > 0:
-            raise ValueError(
-                f"fit: mismatch = {mismatch!r} with hardware=: the board has its own mismatch "
-                "(pass calibration= to simulate it)"
-            )
+    _check_in_the_loop(in_the_loop, loss, predict, robustness.mismatch)
     if validation is not None:
-        x_val, y_val = check_data(net, *validation, name="validation x")
+        validation = check_data(net, *validation, name="validation x")
     optimizer = default_optimizer() if optimizer is None else optimizer
-    transform = _identity if transform is None else transform
-    if key is None:
-        key = resume.key if resume is not None and resume.key is not None else jax.random.PRNGKey(0)
-    pred = predictor(loss, predict)
-    record = record_needed(loss, pred)
-    mask = trainable_mask(net, trainable)
+    run, steps = _prepare(
+        net, x, y, loss, optimizer, batch_size, trainable, predict, robustness, resume, in_the_loop
+    )
+    epoch_end = _AfterEpoch(loss, validation, early_stopping, callback, checkpointing.path)
+    _train(run, steps, key, epochs, epoch_end, progress)
+    if early_stopping is not None and run.best is not None:
+        run.net = run.best
+        if steps.board is not None:
+            steps.board.update(run.net)
+    return run.net, run.history
 
-    if resume is None:  # a resumed net is already projected (projecting again may round)
-        net = project(net, trainable, weight_bound)
-    board = _Deployed(hardware, net, calibration, mapping) if hardware is not None else None
+
+def _prepare(
+    net: Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: Callable,
+    optimizer: Any,
+    batch_size: int,
+    trainable: tuple,
+    predict: Predict | None,
+    robustness: Robustness,
+    resume: ckpt.Checkpoint | None,
+    in_the_loop: InTheLoop | None,
+) -> tuple[_Run, _Steps]:
+    """The run's start (projected network, optimizer state, history) and what its steps
+    share (the compiled step's static arguments, the board deployed with the network)."""
+    pred = predictor(loss, predict)
+    mask = trainable_mask(net, trainable)
+    run = _initial_run(net, optimizer, trainable, mask, robustness.weight_bound, resume)
+    board = None if in_the_loop is None else _Deployed(in_the_loop, run.net)
+    transform = _identity if robustness.transform is None else robustness.transform
     if board is not None:
         transform = board.transform(transform)
-    params = eqx.filter(net, mask)
-    opt_state = optimizer.init(to_optimizer_space(params, net, trainable))
-    history, start, best = History(), 0, None
-    if resume is not None:
-        treedef = jax.tree_util.tree_structure(opt_state)
-        if treedef.num_leaves != len(resume.opt_state_leaves):
-            raise ValueError(
-                f"fit: the checkpoint's optimizer state has {len(resume.opt_state_leaves)} "
-                f"leaves; this optimizer and trainable set need {treedef.num_leaves}"
-            )
-        opt_state = jax.tree_util.tree_unflatten(
-            treedef, [jnp.asarray(v) for v in resume.opt_state_leaves]
-        )
-        history, start, best = copy.deepcopy(resume.history), resume.epoch, resume.best
-
-    n = x.shape[0]
-    batch_size = min(batch_size, n)
-    steps = n // batch_size
-    traces_before = _TRACES[0]
-    static_args = (
+    static_args = _Static(
         mask,
         trainable,
         loss,
         pred,
-        record,
+        record_needed(loss, pred),
         optimizer,
-        float(mismatch),
+        float(robustness.mismatch),
         transform,
-        float(weight_bound),
+        float(robustness.weight_bound),
     )
+    batch_size = min(batch_size, x.shape[0])
+    return run, _Steps(x, y, batch_size, x.shape[0] // batch_size, static_args, board)
+
+
+@dataclass(frozen=True)
+class _AfterEpoch:
+    """What happens after every epoch: validation (early stopping), checkpoint, callback."""
+
+    loss: Callable
+    validation: tuple | None
+    early_stopping: int | None
+    callback: Callable | None
+    checkpoint_path: Any
+
+
+def _train(
+    run: _Run, steps: _Steps, key: jax.Array, epochs: int, end: _AfterEpoch, progress: bool
+) -> None:
+    """The epochs from ``run.start`` to ``epochs``: train, validate, record, save, call
+    back; stop early when asked."""
+    history = run.history
+    traces_before = _TRACES[0]
     best_loss = history.val_loss[history.best_epoch] if history.best_epoch is not None else math.inf
-    bar = tqdm(total=epochs * steps, initial=start * steps, disable=not progress, unit="step")
+    bar = tqdm(
+        total=epochs * steps.steps,
+        initial=run.start * steps.steps,
+        disable=not progress,
+        unit="step",
+    )
     try:
-        for epoch in range(start, epochs):
-            perm_key, step_key = jax.random.split(jax.random.fold_in(key, epoch))
-            perm = np.asarray(jax.random.permutation(perm_key, n))
-            losses, correct = [], 0.0
-            for s in range(steps):
-                idx = perm[s * batch_size : (s + 1) * batch_size]
-                if board is None:
-                    net, opt_state, value, c = _step(
-                        net,
-                        opt_state,
-                        jnp.asarray(x[idx]),
-                        jnp.asarray(y[idx]),
-                        jax.random.fold_in(step_key, s),
-                        *static_args,
-                    )
-                else:
-                    board_out = jnp.asarray(np.asarray(board.hw(x[idx])[0]), jnp.float32)
-                    net, opt_state, value, c = _hardware_step(
-                        net,
-                        opt_state,
-                        jnp.asarray(x[idx]),
-                        jnp.asarray(y[idx]),
-                        board_out,
-                        mask,
-                        trainable,
-                        loss,
-                        pred,
-                        optimizer,
-                        transform,
-                        float(weight_bound),
-                    )
-                    board.update(net)
-                value = float(value)
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"fit: loss is {value} at epoch {epoch}, step {s} (0-based); lower the "
-                        f"learning rate, or check the data and the loss"
-                    )
-                losses.append(value)
-                correct += float(c)
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{value:.4f}")
-            history.loss.append(float(np.mean(losses)))
-            history.accuracy.append(correct / (steps * batch_size) if pred else float("nan"))
+        for epoch in range(run.start, epochs):
+            mean_loss, accuracy = steps.epoch(run, key, epoch, bar)
+            history.loss.append(mean_loss)
+            history.accuracy.append(accuracy)
             post = {"loss": f"{history.loss[-1]:.4f}", "acc": f"{history.accuracy[-1]:.3f}"}
             stop = False
-            if validation is not None:
-                vl, va = evaluate(
-                    net if board is None else board.hw,
-                    x_val,
-                    y_val,
-                    loss,
-                    batch_size=batch_size,
-                    predict=pred,
-                    transform=transform if board is None else None,
+            if end.validation is not None:
+                val_post, stop, best_loss = _validate(
+                    run, steps, end.validation, end.loss, epoch, end.early_stopping, best_loss
                 )
-                history.val_loss.append(vl)
-                history.val_accuracy.append(va)
-                post |= {"val_loss": f"{vl:.4f}", "val_acc": f"{va:.3f}"}
-                if vl < best_loss:
-                    best_loss, best, history.best_epoch = vl, net, epoch
-                elif (
-                    early_stopping is not None
-                    and epoch - (history.best_epoch or 0) >= early_stopping
-                ):
-                    history.stopped_early = stop = True
+                post |= val_post
             bar.set_postfix({"epoch": epoch, **post})
-            if checkpoint_path is not None:
+            if end.checkpoint_path is not None:
+                best = run.best if end.early_stopping is not None else None
                 ckpt.save(
-                    checkpoint_path,
-                    net,
-                    opt_state,
-                    history,
-                    epoch + 1,
-                    key,
-                    best if early_stopping is not None else None,
+                    end.checkpoint_path, run.net, run.opt_state, history, epoch + 1, key, best
                 )
-            if callback is not None and callback(
-                EpochEnd(epoch + 1, net, opt_state, history, key, _TRACES[0] - traces_before)
-            ):
-                stop = True
-            if stop:
+            state = EpochEnd(
+                epoch + 1, run.net, run.opt_state, history, key, _TRACES[0] - traces_before
+            )
+            if (end.callback is not None and end.callback(state)) or stop:
                 break
     finally:
         bar.close()
-    if early_stopping is not None and best is not None:
-        net = best
-        if board is not None:
-            board.update(net)
-    return net, history

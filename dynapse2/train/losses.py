@@ -15,9 +15,10 @@ A loss takes what a call ``net(x, record=True)`` returns, ``output`` (spikes,
   units of logit; dividing by ``I_spkthr`` only shifts all logits equally. This is the default
   readout of the examples.
 
-On a board (:func:`dynapse2.train.fit` with ``hardware=``, or :func:`~dynapse2.train.evaluate`
-of a :class:`~dynapse2.hardware.DynapseBoard`) only spikes exist: use a loss that reads the
-output alone, :func:`spike_count_loss` or :func:`first_spike_loss`.
+On a board (:func:`dynapse2.train.fit` with ``in_the_loop=InTheLoop(board)``, or
+:func:`~dynapse2.train.evaluate` of a :class:`~dynapse2.hardware.DynapseBoard`) only spikes
+exist: use a loss that reads the output alone, :func:`spike_count_loss` or
+:func:`first_spike_loss`.
 
 Each loss carries a ``predict`` attribute (its readout's argmax) and ``needs_record`` (whether
 it reads the record), which :func:`dynapse2.train.fit` uses.
@@ -327,6 +328,11 @@ def first_spike_loss(pool: int = 1, tau_steps: float = 20.0, temperature: float 
     return loss
 
 
+def _rates(output: jax.Array, dt: float) -> jax.Array:
+    """Firing rates (Hz) ``(batch, n)`` of spikes ``(batch, T, n)`` at time step ``dt`` (s)."""
+    return jnp.sum(output, axis=-2) / (output.shape[-2] * dt)
+
+
 def rate_mse(
     output: jax.Array, record: dict[str, Any], target: jax.Array, dt: float = 1e-3
 ) -> jax.Array:
@@ -334,7 +340,7 @@ def rate_mse(
     ``(batch, n)``; ``dt`` (> 0) is the time step (s) of ``output`` ``(batch, T, n)``."""
     dt = _option("rate_mse", "dt", dt, **_POSITIVE)
     output = _spike_array("rate_mse", output)
-    rates = jnp.sum(output, axis=-2) / (output.shape[-2] * dt)
+    rates = _rates(output, dt)
     return jnp.mean((rates - target) ** 2)
 
 
@@ -361,7 +367,7 @@ def firing_rate_regulariser(
     if isinstance(low, float) and isinstance(high, float) and low > high:  # both untraced
         raise ValueError(f"{where}: low = {low!r} must be <= high = {high!r}")
     output = _spike_array(where, output)
-    rates = jnp.sum(output, axis=-2) / (output.shape[-2] * dt)
+    rates = _rates(output, dt)
     return jnp.mean(jnp.maximum(low - rates, 0) ** 2 + jnp.maximum(rates - high, 0) ** 2)
 
 

@@ -25,7 +25,7 @@ def with_mismatch(net: Module, key: jax.Array, fraction: float) -> Module:
     Raises:
         TypeError, ValueError: ``fraction`` not a number in [0, 1).
     """
-    checks.number("with_mismatch", "fraction", fraction, lo=0, hi=1, hi_open=True)
+    checks.mismatch("with_mismatch", "fraction", fraction)
     if fraction == 0:
         return net
     sims = [(get, m) for get, m in modules(net) if isinstance(m, DynapSim)]

@@ -119,7 +119,7 @@ def mismatch_spread(
             simulation).
     """
     where = "mismatch_spread"
-    mismatch = checks.number(where, "mismatch", mismatch, lo=0, hi=1, lo_open=True, hi_open=True)
+    mismatch = checks.mismatch(where, "mismatch", mismatch, zero=False)
     draws = checks.integer(where, "draws", draws, lo=1)
     batch_size = checks.integer(where, "batch_size", batch_size, lo=1)
     if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):

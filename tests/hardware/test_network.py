@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax
 import numpy as np
 import pytest
 from seeds import sweep
@@ -142,6 +143,8 @@ def test_bare_dynapsim_and_deep_sequential():
     assert m.placement.global_core.tolist() == [0] * 15 + [1] * 15 + [2] * 8
     rebuilt = network_from_config(m.config)
     assert config_from_network(rebuilt) == m.config
+    assert rebuilt.to_config() == m.config  # the method spelling (Module.to_config)
+    assert rebuilt.to_config().to_json() == m.config.to_json()
     x = (rng.random((80, 10)) < 0.2).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(m.network(x)[0]), np.asarray(rebuilt(x)[0]))
     assert len(m.config.output_map) == 8
@@ -149,9 +152,17 @@ def test_bare_dynapsim_and_deep_sequential():
 
 def test_unsupported_networks():
     with pytest.raises(ValueError, match="has a bias"):
-        map_network(Sequential(Linear((3, 4), has_bias=True), DynapSim(4)))
+        map_network(
+            Sequential(Linear((3, 4), has_bias=True, key=jax.random.PRNGKey(0)), DynapSim(4))
+        )
     with pytest.raises(ValueError, match="ends with a Linear layer: a readout runs on the host"):
-        map_network(Sequential(Linear((3, 4)), DynapSim(4), Linear((4, 2))))
+        map_network(
+            Sequential(
+                Linear((3, 4), key=jax.random.PRNGKey(0)),
+                DynapSim(4),
+                Linear((4, 2), key=jax.random.PRNGKey(0)),
+            )
+        )
     with pytest.raises(
         ValueError,
         match=r"layer 0 neuron 0 \(chip 0, core 0, neuron 0\) has 70 "

@@ -13,7 +13,7 @@ from dynapse2.hardware import chip as C
 from dynapse2.hardware import map_network, quantization_aware
 from dynapse2.hardware.quantization_aware import QuantizationAware
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
-from dynapse2.train import fit, spike_count_cross_entropy
+from dynapse2.train import Robustness, fit, spike_count_cross_entropy
 
 N_IN, N1, N2 = 20, 24, 8
 _AMPA, _GABA = C.SYNAPSE_TYPES.index("ampa"), C.SYNAPSE_TYPES.index("gaba")
@@ -112,9 +112,12 @@ def test_currents_can_be_left_alone(setup):
 def test_structure_mismatch_raises(setup):
     _, qat, _, _ = setup
     with pytest.raises(ValueError, match="differ from those the transform was built for"):
-        qat(Sequential(Linear((N_IN, N1)), DynapSim(N1)))
+        qat(Sequential(Linear((N_IN, N1), key=jax.random.PRNGKey(0)), DynapSim(N1)))
     with pytest.raises(ValueError, match="expected a DynapSim or a Sequential, got Linear"):
-        quantization_aware(Linear((N_IN, N1)))
+        quantization_aware(Linear((N_IN, N1), key=jax.random.PRNGKey(0)))
+
+
+KEY = jax.random.PRNGKey(0)
 
 
 def test_fit_with_the_transform_compiles_once_per_structure():
@@ -128,7 +131,8 @@ def test_fit_with_the_transform_compiles_once_per_structure():
         assert isinstance(qat, QuantizationAware)
         cb = lambda e: seen.append(e.compilations)  # noqa: E731
         return fit(n, x, y, spike_count_cross_entropy, optimizer=opt, epochs=1, batch_size=8,
-                   transform=qat, callback=cb, progress=False)[0]  # fmt: skip
+                   key=KEY, robustness=Robustness(transform=qat), callback=cb,
+                   progress=False)[0]  # fmt: skip
 
     tuned = run(net)
     assert not np.array_equal(tuned.modules[0].weight, net.modules[0].weight)

@@ -7,8 +7,9 @@ from seeds import sweep
 
 from dynapse2 import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.physics import constants as K
+from dynapse2.physics.synapses import SYNAPSE_TYPES
 
-TYPES = ("ampa", "nmda", "gaba", "shunt")
+TYPES = SYNAPSE_TYPES  # the package order (AMPA, NMDA, GABA, SHUNT)
 
 
 def typed(T, n, seed=0, **rates_by_type):
@@ -420,3 +421,17 @@ def test_max_leak_current_is_the_edge_of_the_time_step_check():
         DynapSim(1, dt=1e-4, Itau_mem=limit * 1.01)
     with pytest.raises(KeyError, match=r"'Igain_mem' is not one of"):
         m.max_leak_current("Igain_mem")
+
+
+def test_nominal_constants_are_the_physics_constants():
+    from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, KAPPA_DEFAULT
+
+    m = DynapSim(2)
+    assert DEFAULT_CONSTANTS == {
+        "Ut": K.UT, "kappa_n": K.KAPPA_N, "kappa_p": K.KAPPA_P, "Io": K.IO, "Vth": K.VTH,
+        "Iscale": K.ISCALE,
+    }  # fmt: skip
+    assert {k: getattr(m, k) for k in DEFAULT_CONSTANTS} == DEFAULT_CONSTANTS
+    assert m.kappa == KAPPA_DEFAULT == (K.KAPPA_N + K.KAPPA_P) / 2
+    m2 = DynapSim(2, kappa_n=0.8, kappa_p=0.6)
+    assert m2.kappa == (0.8 + 0.6) / 2

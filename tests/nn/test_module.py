@@ -26,16 +26,16 @@ def test_linear_output_and_bias():
     np.testing.assert_allclose(y, np.array([[1.0, 2.0]]) @ w + [1, 2, 3])
     assert st == {} and rec == {}
     assert set(m.parameters()) == {"weight", "bias"}
-    assert set(Linear((2, 3)).parameters()) == {"weight"}
+    assert set(Linear((2, 3), key=jax.random.PRNGKey(0)).parameters()) == {"weight"}
 
 
 def test_sequential_checks_shapes_naming_both_modules():
     with pytest.raises(ValueError, match=r"Linear has shape \(3, 5\).*DynapSim has shape \(4, 4\)"):
-        Sequential(Linear((3, 5)), DynapSim(4))
+        Sequential(Linear((3, 5), key=jax.random.PRNGKey(0)), DynapSim(4))
 
 
 def test_sequential_nests_parameters_state_and_records():
-    net = Sequential(Linear((3, 4)), DynapSim(4, has_rec=True))
+    net = Sequential(Linear((3, 4), key=jax.random.PRNGKey(0)), DynapSim(4, has_rec=True))
     assert net.shape == (3, 4)
     assert list(net.parameters()) == ["0_Linear", "1_DynapSim"]
     assert "w_rec" in net.parameters()["1_DynapSim"]
@@ -57,7 +57,7 @@ def test_sequential_nests_parameters_state_and_records():
 
 
 def test_modules_are_pytrees_for_jit_grad_and_vmap():
-    net = Sequential(Linear((3, 4)), DynapSim(4))
+    net = Sequential(Linear((3, 4), key=jax.random.PRNGKey(0)), DynapSim(4))
     x = jnp.asarray(np.random.default_rng(0).poisson(0.5, (20, 3)), jnp.float32)
 
     @eqx.filter_jit

@@ -48,7 +48,7 @@ def sparse_net(n):
 
 # case -> (network, the recurrence strategy the plan must pick)
 CASES = {
-    "no recurrence": (lambda: DynapSim(40, mismatch=0.1), None),
+    "no recurrence": (lambda: DynapSim(40, mismatch=0.1, key=jax.random.PRNGKey(0)), None),
     "dense": (lambda: dense_net(40), "matmul"),
     "dense, event-driven": (lambda: dense_net(EVENT_MIN_NEURONS), "rows"),
     "sparse, densified": (lambda: sparse_net(40), "matmul"),

@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from dynapse2.physics import constants as K
-from dynapse2.physics.dpi import decay, leak_current, pulse_full, pulse_linear, time_constant
+from dynapse2.physics.dpi import (
+    decay,
+    leak_current,
+    mean_kappa,
+    pulse_current,
+    pulse_full,
+    pulse_linear,
+    pulse_width,
+    time_constant,
+)
 
 KAPPA = (K.KAPPA_N + K.KAPPA_P) / 2
 
@@ -56,3 +65,21 @@ def test_full_pulse_grows_multiplicatively_from_rest_and_matches_linear_for_larg
     assert (full - i0) == pytest.approx(lin - i0, rel=0.1)  # deterministic: measured 5.3 %
     # between pulses the full equation is the exponential decay, never above the fixed point
     assert pulse_full(np, i0, 0.0, igain, itau, 1e-6, tau, tp) == i0
+
+
+def test_pulse_width_closed_form_and_inverse():
+    # t = C V_th / I: 0.5 pF charged to 0.7 V by 35 nA takes 10 us
+    assert pulse_width(0.5e-12, 35e-9, K.VTH) == pytest.approx(10e-6, rel=1e-12)
+    c = np.array([0.5e-12, 1.5e-12, 0.5e-12])
+    i = np.array([3.5e-8, 1.05e-9, 1e-10])
+    np.testing.assert_array_equal(pulse_width(c, i, 0.7), c * 0.7 / i)
+    np.testing.assert_allclose(pulse_current(c, pulse_width(c, i, 0.7), 0.7), i, rtol=1e-15)
+    # the nominal currents give the nominal widths
+    assert pulse_width(
+        K.CAPACITANCES["C_ref"], pulse_current(K.CAPACITANCES["C_ref"], K.T_REF, K.VTH), K.VTH
+    ) == pytest.approx(K.T_REF, rel=1e-15)
+
+
+def test_mean_kappa_is_the_mean_of_both_transistor_types():
+    assert mean_kappa(0.75, 0.66) == (0.75 + 0.66) / 2
+    np.testing.assert_array_equal(mean_kappa(np.array([0.7, 0.8]), 0.6), [(0.7 + 0.6) / 2, 0.7])

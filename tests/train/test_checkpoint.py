@@ -9,7 +9,15 @@ import pytest
 from train_helpers import small_net
 
 from dynapse2 import FileFormatError
-from dynapse2.train import History, fit, load, max_imem_cross_entropy, save
+from dynapse2.train import (
+    Checkpointing,
+    History,
+    Robustness,
+    fit,
+    load,
+    max_imem_cross_entropy,
+    save,
+)
 from dynapse2.train import checkpoint as ckpt_mod
 
 
@@ -32,7 +40,7 @@ def test_round_trip_is_exact(tmp_path):
     hist = History(loss=[1.0, 0.5], accuracy=[0.5, float("nan")], best_epoch=1)
     path = tmp_path / "c.npz"
     save(path, net, state, hist, epoch=2, key=jax.random.PRNGKey(7), best=net)
-    c = load(path, like=small_net(has_rec=True, mismatch=0.2))
+    c = load(path, like=small_net(has_rec=True, mismatch=0.2, key=jax.random.PRNGKey(0)))
     assert _same(c.net, net) and _same(c.best, net)
     assert _same(c.opt_state_leaves, state)
     assert c.epoch == 2 and (np.asarray(c.key) == np.asarray(jax.random.PRNGKey(7))).all()
@@ -72,16 +80,38 @@ def test_resume_is_bit_identical(small_task, tmp_path):
         batch_size=16,
         optimizer=optax.adam(0.05),
         key=jax.random.PRNGKey(11),
-        mismatch=0.1,
+        robustness=Robustness(mismatch=0.1),
         trainable=("weights", "Itau_mem"),
         progress=False,
         validation=(x[:16], y[:16]),
     )
     straight, h2 = fit(small_net(), x, y, max_imem_cross_entropy, epochs=2, **kw)
     path = tmp_path / "run.npz"
-    fit(small_net(), x, y, max_imem_cross_entropy, epochs=1, checkpoint_path=path, **kw)
+    fit(
+        small_net(), x, y, max_imem_cross_entropy, epochs=1, checkpointing=Checkpointing(path), **kw
+    )
     c = load(path, like=small_net())
     assert c.epoch == 1
-    resumed, h = fit(small_net(), x, y, max_imem_cross_entropy, epochs=2, resume=c, **kw)
+    resumed, h = fit(
+        small_net(),
+        x,
+        y,
+        max_imem_cross_entropy,
+        epochs=2,
+        checkpointing=Checkpointing(resume=c),
+        **kw,
+    )
     assert _same(resumed, straight)
     assert h.loss == h2.loss and h.val_loss == h2.val_loss
+    # without a key, a resumed run continues with the checkpoint's
+    no_key = {k: v for k, v in kw.items() if k != "key"}
+    again, _ = fit(
+        small_net(),
+        x,
+        y,
+        max_imem_cross_entropy,
+        epochs=2,
+        checkpointing=Checkpointing(resume=c),
+        **no_key,
+    )
+    assert _same(again, straight)

@@ -9,11 +9,18 @@ import pytest
 from seeds import sweep
 from train_helpers import small_net, small_task_of
 
-from dynapse2.train import evaluate, fit, max_imem_cross_entropy, spike_count_cross_entropy
+from dynapse2.train import (
+    Robustness,
+    evaluate,
+    fit,
+    max_imem_cross_entropy,
+    spike_count_cross_entropy,
+)
 from dynapse2.train.fit import default_optimizer
 
+KEY = jax.random.PRNGKey(0)
 KW = dict(epochs=4, batch_size=16, optimizer=optax.adam(0.05), progress=False)
-KW2 = dict(epochs=2, batch_size=16, progress=False)  # fit's default optimizer
+KW2 = dict(epochs=2, batch_size=16, progress=False, key=KEY)  # fit's default optimizer
 
 
 @pytest.mark.parametrize("seed", sweep())
@@ -55,7 +62,15 @@ def test_transform_is_applied_inside_the_loss(small_task):
         return net.set_attributes({"0_Linear": {"weight": net[0].weight * 0.0}})
 
     net0 = small_net()
-    net, h = fit(net0, x, y, max_imem_cross_entropy, transform=silence, **{**KW, "epochs": 1})
+    net, h = fit(
+        net0,
+        x,
+        y,
+        max_imem_cross_entropy,
+        robustness=Robustness(transform=silence),
+        **{**KW, "epochs": 1},
+        key=KEY,
+    )
     assert calls  # traced inside the step
     assert (np.asarray(net[0].weight) == np.asarray(net0[0].weight)).all()  # zero gradient
     # deterministic: every output neuron sees nothing, so all of them hold the same current,
@@ -76,6 +91,7 @@ def test_any_optax_transformation_and_callback_stop(small_task):
         batch_size=16,
         progress=False,
         callback=lambda e: e.epoch >= 2,
+        key=jax.random.PRNGKey(0),
     )
     assert h.epochs == 2
 
@@ -123,7 +139,7 @@ def test_non_finite_loss_names_epoch_and_step(small_task):
         return jnp.sum(output) * jnp.nan
 
     with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 0, step 0"):
-        fit(small_net(), x, y, nan_loss, **KW)
+        fit(small_net(), x, y, nan_loss, **KW, key=KEY)
 
 
 @pytest.mark.parametrize(
@@ -143,19 +159,31 @@ def test_non_finite_loss_names_epoch_and_step(small_task):
 def test_bad_data_is_refused_before_work(small_task, change, err, text):
     x, y = change(*small_task)
     with pytest.raises(err, match=text):
-        fit(small_net(), x, y, max_imem_cross_entropy, **KW)
+        fit(small_net(), x, y, max_imem_cross_entropy, **KW, key=KEY)
 
 
 def test_bad_arguments(small_task):
     x, y = small_task
     with pytest.raises(ValueError, match="early_stopping needs validation"):
-        fit(small_net(), x, y, max_imem_cross_entropy, early_stopping=2, **KW)
-    with pytest.raises(ValueError, match=r"mismatch = 1.2 must be (a finite number )?in \[0, 1\)"):
-        fit(small_net(), x, y, max_imem_cross_entropy, mismatch=1.2, **KW)
+        fit(small_net(), x, y, max_imem_cross_entropy, early_stopping=2, **KW, key=KEY)
+    with pytest.raises(
+        ValueError, match=r"Robustness: mismatch = 1.2 must be (a finite number )?in \[0, 1\)"
+    ):
+        fit(
+            small_net(),
+            x,
+            y,
+            max_imem_cross_entropy,
+            robustness=Robustness(mismatch=1.2),
+            **KW,
+            key=KEY,
+        )
+    with pytest.raises(TypeError, match=r"fit: robustness = 0.2 must be a Robustness\(...\)"):
+        fit(small_net(), x, y, max_imem_cross_entropy, robustness=0.2, **KW, key=KEY)
     with pytest.raises(ValueError, match="batch_size = 0 must be an integer >= 1"):
-        fit(small_net(), x, y, max_imem_cross_entropy, **{**KW, "batch_size": 0})
+        fit(small_net(), x, y, max_imem_cross_entropy, **{**KW, "batch_size": 0}, key=KEY)
     with pytest.raises(ValueError, match=r"validation x: label 5 out of range"):
-        fit(small_net(), x, y, max_imem_cross_entropy, validation=(x, y * 0 + 5), **KW)
+        fit(small_net(), x, y, max_imem_cross_entropy, validation=(x, y * 0 + 5), **KW, key=KEY)
 
 
 def test_mismatch_aware_training_trains_currents_tied(small_task):
@@ -170,7 +198,7 @@ def test_mismatch_aware_training_trains_currents_tied(small_task):
         y4,
         max_imem_cross_entropy,
         trainable=tr,
-        mismatch=0.2,
+        robustness=Robustness(mismatch=0.2),
         key=jax.random.PRNGKey(3),
         **{**KW, "epochs": 2},
     )
@@ -202,3 +230,24 @@ def test_default_optimizer_is_adam_with_smaller_recurrent_steps(small_task):
     assert float(ua[1].w_rec[0, 0, 0]) == pytest.approx(-1e-2, rel=1e-4)  # Adam's first step
     with pytest.raises(ValueError, match=r"default_optimizer: recurrent_scale = 0.0 must be"):
         default_optimizer(recurrent_scale=0.0)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "home"),
+    [
+        ("mismatch", r"robustness=Robustness\(mismatch=...\)"),
+        ("transform", r"robustness=Robustness\(transform=...\)"),
+        ("weight_bound", r"robustness=Robustness\(weight_bound=...\)"),
+        ("checkpoint_path", r"checkpointing=Checkpointing\(path=...\)"),
+        ("resume", r"checkpointing=Checkpointing\(resume=...\)"),
+        ("hardware", r"in_the_loop=InTheLoop\(board=...\)"),
+        ("calibration", r"in_the_loop=InTheLoop\(board, calibration=...\)"),
+        ("mapping", r"in_the_loop=InTheLoop\(board, mapping=...\)"),
+    ],
+)
+def test_a_keyword_that_moved_names_its_new_home(small_task, keyword, home):
+    x, y = small_task
+    with pytest.raises(TypeError, match=rf"fit: {keyword}= is now {home}"):
+        fit(small_net(), x, y, max_imem_cross_entropy, **KW, key=KEY, **{keyword: None})
+    with pytest.raises(TypeError, match=r"fit: unexpected keyword argument\(s\) \['bogus'\]"):
+        fit(small_net(), x, y, max_imem_cross_entropy, **KW, key=KEY, bogus=1)

@@ -1,4 +1,5 @@
-"""fit(..., hardware=hw): chip-in-the-loop training on virtual boards with hidden mismatch."""
+"""fit(..., in_the_loop=InTheLoop(hw)): chip-in-the-loop training on virtual boards with
+hidden mismatch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from dynapse2.datasets import frozen_noise, train_test_split
 from dynapse2.hardware import VirtualBoard, calibrate, map_network, network_from_config, to_hardware
 from dynapse2.nn import DynapSim, Linear, Sequential
-from dynapse2.train import evaluate, fit, max_imem_loss, spike_count_loss
+from dynapse2.train import (
+    InTheLoop,
+    Robustness,
+    evaluate,
+    fit,
+    max_imem_loss,
+    spike_count_loss,
+)
 from tests.seeds import sweep
 
 LOSS = spike_count_loss()  # one output neuron per class: no pool averages the mismatch out
@@ -27,7 +35,16 @@ def _task():
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, key=1)
     data = x_tr, y_tr, x_te, y_te
     net = Sequential(Linear((60, 4), key=jax.random.PRNGKey(1)), DynapSim(4))
-    net, _ = fit(net, data[0], data[1], LOSS, optimizer=optax.adam(0.02), epochs=20, progress=False)
+    net, _ = fit(
+        net,
+        data[0],
+        data[1],
+        LOSS,
+        optimizer=optax.adam(0.02),
+        epochs=20,
+        progress=False,
+        key=jax.random.PRNGKey(0),
+    )
     return data, net
 
 
@@ -38,7 +55,15 @@ def test_in_the_loop_recovers_the_board(seed):
     hw = to_hardware(net, device=VirtualBoard(mismatch=0.2, seed=seed))
     before = evaluate(hw, x_te, y_te, LOSS)[1]
     tuned, history = fit(
-        net, x_tr, y_tr, LOSS, optimizer=optax.adam(0.01), epochs=5, hardware=hw, progress=False
+        net,
+        x_tr,
+        y_tr,
+        LOSS,
+        optimizer=optax.adam(0.01),
+        epochs=5,
+        in_the_loop=InTheLoop(hw),
+        progress=False,
+        key=jax.random.PRNGKey(0),
     )
     after = evaluate(hw, x_te, y_te, LOSS)[1]
     # the board runs the returned network
@@ -65,9 +90,9 @@ def test_in_the_loop_with_a_calibrated_gradient(seed):
         LOSS,
         optimizer=optax.adam(0.01),
         epochs=3,
-        hardware=hw,
-        calibration=cal,
+        in_the_loop=InTheLoop(hw, calibration=cal),
         progress=False,
+        key=jax.random.PRNGKey(0),
     )
     after = evaluate(hw, x_te, y_te, LOSS)[1]
     print(f"board {seed}: {before:.3f} -> {after:.3f}")
@@ -82,12 +107,33 @@ def test_in_the_loop_errors():
     (x_tr, y_tr, _, _), net = _task()
     hw = to_hardware(net, device=VirtualBoard())
     with pytest.raises(ValueError, match="reads the network's record .* spike_count_loss"):
-        fit(net, x_tr, y_tr, max_imem_loss(), hardware=hw, progress=False)
-    with pytest.raises(ValueError, match="mismatch = 0.2 with hardware=: the board has its own"):
-        fit(net, x_tr, y_tr, LOSS, hardware=hw, mismatch=0.2, progress=False)
-    with pytest.raises(ValueError, match="calibration= and mapping= need hardware="):
-        fit(net, x_tr, y_tr, LOSS, mapping={"prune": True}, progress=False)
-    with pytest.raises(ValueError, match="hardware = Sequential is not a board"):
-        fit(net, x_tr, y_tr, LOSS, hardware=net, progress=False)
+        fit(
+            net,
+            x_tr,
+            y_tr,
+            max_imem_loss(),
+            in_the_loop=InTheLoop(hw),
+            progress=False,
+            key=jax.random.PRNGKey(0),
+        )
+    with pytest.raises(
+        ValueError, match=r"mismatch = 0.2\) with in_the_loop: the board has its own"
+    ):
+        fit(
+            net,
+            x_tr,
+            y_tr,
+            LOSS,
+            in_the_loop=InTheLoop(hw),
+            robustness=Robustness(mismatch=0.2),
+            progress=False,
+            key=jax.random.PRNGKey(0),
+        )
+    with pytest.raises(TypeError, match=r"in_the_loop = 3 must be a InTheLoop\(...\) or None"):
+        fit(net, x_tr, y_tr, LOSS, in_the_loop=3, progress=False, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="InTheLoop: board = Sequential is not a board"):
+        InTheLoop(net)
+    with pytest.raises(TypeError, match=r"InTheLoop: mapping = \['prune'\] must be a dict"):
+        InTheLoop(hw, mapping=["prune"])
     with pytest.raises(ValueError, match="mismatch= and transform= apply to simulations only"):
         evaluate(hw, x_tr[:4], y_tr[:4], LOSS, mismatch=0.1, key=jax.random.PRNGKey(0))
