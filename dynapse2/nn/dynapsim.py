@@ -560,10 +560,13 @@ class DynapSim(Module):
 SETTINGS: tuple[str, ...] = tuple(
     f.name
     for f in dataclasses.fields(DynapSim)
-    if f.metadata.get("role") == "simulation" and f.metadata.get("static") and f.name != "n"
+    if f.metadata.get("role") == "simulation"
+    and f.metadata.get("static")
+    and f.name not in ("n", "plan_options")
 )
 """The settings of a DynapSim (:meth:`DynapSim.settings`): every static simulation field but
-``n``, which the leaves' shapes fix."""
+``n``, which the leaves' shapes fix, and ``plan_options`` (which strategies run it, not what
+it computes; not stored in checkpoints or configurations yet)."""
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -137,7 +137,10 @@ def test_plan_text_names_the_strategies_and_the_numpy_backend():
 
 
 def test_sequential_plan_lists_each_layer_with_its_input_shape():
-    net = Sequential(Linear((10, N)), DynapSim(N, has_rec=True), Linear((N, 3)), DynapSim(3))
+    k = jax.random.PRNGKey(0)
+    net = Sequential(
+        Linear((10, N), key=k), DynapSim(N, has_rec=True), Linear((N, 3), key=k), DynapSim(3)
+    )
     plan = net.plan((FANOUT_MIN_BATCH, 20, 10))
     names = [name for name, _ in plan.layers]
     assert names == ["0_Linear", "1_DynapSim", "2_Linear", "3_DynapSim"]
