@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from dynapse2 import checks
 from dynapse2.nn.backends import BACKENDS, run_jax, run_numpy
@@ -521,7 +522,7 @@ class DynapSim(Module):
         """Whether the recurrent weights are traced (inside jit, grad or vmap) at this call."""
         w = self.w_rec
         w = w.weight if isinstance(w, SparseWeights) else w
-        return isinstance(w, jax.core.Tracer)
+        return isinstance(w, Tracer)
 
     def sim_params(self) -> SimParams:
         """What a run of this module needs (:class:`~dynapse2.nn.params.SimParams`): its

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import numpy as np
+from jax.core import Tracer
 
 from dynapse2.physics.synapses import N_SYNAPSE_TYPES
 
 
 def concrete(x: Any) -> np.ndarray | None:
     """``x`` as a NumPy array, or ``None`` while it is being traced."""
-    if isinstance(x, jax.core.Tracer):
+    if isinstance(x, Tracer):
         return None
     return np.asarray(x)
 

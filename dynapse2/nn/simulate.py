@@ -115,6 +115,7 @@ def simulate(
             inp = dict(zip(SIGNED_TYPES, split_signed(jnp, x_t), strict=True))
             inp = {t: v for t, v in inp.items() if t in ext}
         if r is not None:
+            assert rec is not None  # r is only fed when there is a recurrence
             r = rec.split(r)
             for t, j in rec_slot.items():
                 inp[t] = inp[t] + r[j] if t in inp else r[j]
