@@ -24,7 +24,7 @@ from dynapse2.nn.inputs import check_input, concrete
 from dynapse2.nn.params import SimParams
 from dynapse2.nn.simulate import batched_state, package, step_options
 from dynapse2.physics.step import NUMPY_OPS, Ops, State, circuit
-from dynapse2.physics.synapses import SIGNED_TYPES, SYNAPSE_TYPES, split_signed
+from dynapse2.physics.synapses import N_SYNAPSE_TYPES, SIGNED_TYPES, SYNAPSE_TYPES, split_signed
 
 BACKENDS: tuple[str, ...] = ("jax", "numpy")
 
@@ -38,7 +38,7 @@ def _body(ops: Ops, p: SimParams, c: Any, w: Any, typed: bool, record: bool) -> 
 
     def body(s: State, x_t: Any) -> tuple[State, Any]:
         if typed:
-            cols = [x_t[..., t] for t in range(4)]
+            cols = [x_t[..., t] for t in range(N_SYNAPSE_TYPES)]
         else:
             cols = [xp.zeros_like(x_t)] * len(SYNAPSE_TYPES)
             cols[SIGNED_TYPES[0]], cols[SIGNED_TYPES[1]] = split_signed(xp, x_t)
@@ -68,7 +68,7 @@ def input_types(x: Any, typed: bool) -> tuple[int, ...]:
     if a is None:
         return tuple(range(len(SYNAPSE_TYPES))) if typed else SIGNED_TYPES
     if typed:
-        return tuple(t for t in range(4) if a[..., t].any())
+        return tuple(t for t in range(N_SYNAPSE_TYPES) if a[..., t].any())
     return tuple(t for t, v in zip(SIGNED_TYPES, ((a > 0).any(), (a < 0).any()), strict=True) if v)
 
 
@@ -77,7 +77,11 @@ def integrated_types(p: SimParams, ext: tuple[int, ...]) -> tuple[int, ...]:
     current is not at I_0 (all four when the state is traced). Any other type stays at I_0
     exactly (its decay max(I_0 (1 - dt/tau), I_0) = I_0), so leaving it out is exact."""
     isyn = concrete(p.state["isyn"])
-    held = set(range(4)) if isyn is None else {t for t in range(4) if (isyn[..., t] != p.Io).any()}
+    held = (
+        set(range(N_SYNAPSE_TYPES))
+        if isyn is None
+        else {t for t in range(N_SYNAPSE_TYPES) if (isyn[..., t] != p.Io).any()}
+    )
     return tuple(sorted(set(ext) | set(p.rec_types) | held))
 
 

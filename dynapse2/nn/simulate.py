@@ -15,7 +15,7 @@ from dynapse2.nn.params import STATE_NDIM, SimParams
 from dynapse2.physics.fused import FusedState
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, State, circuit
-from dynapse2.physics.synapses import SIGNED_TYPES, SYNAPSE_TYPES, split_signed
+from dynapse2.physics.synapses import N_SYNAPSE_TYPES, SIGNED_TYPES, SYNAPSE_TYPES, split_signed
 
 
 def step_options(m: Any) -> dict[str, Any]:
@@ -130,7 +130,10 @@ def simulate(
     def full_isyn(isyn: tuple, rest: jax.Array, shape: tuple) -> jax.Array:
         cols = dict(zip(types, isyn, strict=True))
         return jnp.stack(
-            [cols[t] if t in cols else jnp.broadcast_to(rest[..., t], shape) for t in range(4)],
+            [
+                cols[t] if t in cols else jnp.broadcast_to(rest[..., t], shape)
+                for t in range(N_SYNAPSE_TYPES)
+            ],
             axis=-1,
         )
 
