@@ -75,6 +75,7 @@ from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
+from dynapse2.nn.plan import PlanOptions
 from dynapse2.physics import constants as K
 from dynapse2.physics.synapses import (
     AMPA,
@@ -113,6 +114,7 @@ _SIM_OPTIONS = (
     "surrogate",
     "surrogate_slope",
     "solver",
+    "plan_options",
 )
 
 
@@ -548,8 +550,12 @@ _NAMES = ("synapse_model", "surrogate", "solver")
 def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
     """``sim`` as JSON: numbers as floats, the flags as booleans, the names as strings."""
     out: dict[str, Any] = {
-        k: float(v) for k, v in sim.items() if k not in ("capacitances", *_FLAGS, *_NAMES)
+        k: float(v)
+        for k, v in sim.items()
+        if k not in ("capacitances", "plan_options", *_FLAGS, *_NAMES)
     }
+    if "plan_options" in sim:
+        out["plan_options"] = sim["plan_options"].to_dict()
     out["capacitances"] = {k: float(v) for k, v in sim["capacitances"].items()}
     out.update({k: bool(sim[k]) for k in _FLAGS if k in sim})
     out.update({k: str(getattr(sim[k], "name", sim[k])) for k in _NAMES if k in sim})
@@ -693,6 +699,8 @@ def _check_structure(meta: Any, n_neurons: int) -> None:
                 raise ValueError(f"{at}: {k} = {L[k]!r} must be true or false")
         if "solver" in L:  # older files: Euler
             solver_from_name(L["solver"], where=f"{at}: solver")
+        if "plan_options" in L:  # older files: the defaults
+            PlanOptions.from_dict(L["plan_options"], where=at)
         if "surrogate" in L and not isinstance(L["surrogate"], str):
             raise ValueError(f"{at}: surrogate = {L['surrogate']!r} must be a string")
         slope = L.get("surrogate_slope", 1.0)
@@ -795,6 +803,8 @@ def _read_layer(
     )
     sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
     sim.update({k: L[k] for k in _SIM_OPTIONS if k in L})  # older files: the defaults
+    if "plan_options" in sim:
+        sim["plan_options"] = PlanOptions.from_dict(sim["plan_options"])
     if dt is not None:
         sim["dt"] = float(dt)
     sim["positive_feedback"] = _feedback_of(lat, li)
