@@ -66,6 +66,7 @@ from dynapse2.hardware.levels import CanonicalWeights, canonical_quantize, level
 from dynapse2.hardware.mapper import (
     Connections,
     Placement,
+    check_fan_in,
     flat_id,
     place,
     route,
@@ -76,6 +77,7 @@ from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.nn.plan import PlanOptions
+from dynapse2.nn.sequential import population_slots
 from dynapse2.physics import constants as K
 from dynapse2.physics.synapses import (
     AMPA,
@@ -121,37 +123,30 @@ _SIM_OPTIONS = (
 # --- reading a network ----------------------------------------------------------------------
 def _layers(net: Module) -> tuple[int, list[DynapSim], list[np.ndarray]]:
     """``(n_in, populations, signed input weights of each population)``."""
-    mods = list(net.modules) if isinstance(net, Sequential) else [net]
+    slots = population_slots(
+        net,
+        "map_network",
+        "a readout runs on the host, not on the chip; map the network without it and apply "
+        "the readout to the output spikes",
+    )
+    mods = net.modules if isinstance(net, Sequential) else (net,)
     layers: list[DynapSim] = []
     weights: list[np.ndarray] = []
-    pending: np.ndarray | None = None
-    for i, m in enumerate(mods):
-        if isinstance(m, Linear):
-            if m.bias is not None:
-                raise ValueError(
-                    f"module {i} (Linear) has a bias; the chip has no bias currents per "
-                    "synapse: build the Linear with has_bias=False"
-                )
-            if pending is not None:
-                raise ValueError(f"module {i}: two Linear layers in a row are not supported")
-            pending = np.asarray(m.weight, np.float64)
-        elif isinstance(m, DynapSim):
-            w = pending if pending is not None else np.eye(m.n)
-            layers.append(m)
-            weights.append(w)
-            pending = None
+    for li, di in slots:
+        sim = mods[di]
+        assert isinstance(sim, DynapSim)
+        if li is None:
+            weights.append(np.eye(sim.n))
         else:
-            raise ValueError(
-                f"module {i} is a {type(m).__name__}; supported networks are chains of "
-                "[Linear,] DynapSim pairs (see dynapse2.hardware.network)"
-            )
-    if pending is not None:
-        raise ValueError(
-            "the network ends with a Linear layer: a readout runs on the host, not on the "
-            "chip; map the network without it and apply the readout to the output spikes"
-        )
-    if not layers:
-        raise ValueError("the network has no DynapSim layer")
+            lin = mods[li]
+            assert isinstance(lin, Linear)
+            if lin.bias is not None:
+                raise ValueError(
+                    f"map_network: module {li} (Linear) has a bias; the chip has no bias "
+                    "currents per synapse: build the Linear with has_bias=False"
+                )
+            weights.append(np.asarray(lin.weight, np.float64))
+        layers.append(sim)
     return weights[0].shape[0], layers, weights
 
 
@@ -440,13 +435,8 @@ def _incoming(
     if prune:
         w, lost = _prune(w, C.N_CAM)
     fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
-    if fan.size and fan.max() > C.N_CAM:
-        j = int(np.argmax(fan))
-        raise ValueError(
-            f"{placement.describe(int(glob[j]))} has {int(fan[j])} nonzero incoming "
-            f"weights; a neuron has {C.N_CAM} CAM entries (prune its inputs to at most "
-            f"{C.N_CAM}, or pass prune=True to keep the strongest)"
-        )
+    hint = ", or pass prune=True to keep the strongest"
+    check_fan_in(placement, fan, glob, "nonzero incoming weights", hint)
     return w, lost
 
 

@@ -66,7 +66,6 @@ per simulated second, table vs rows, host-built table: batch 1 18-26 vs 20, batc
 
 RECURRENCES = ("auto", *STRATEGIES)
 WEIGHTS = ("auto", "constant", "traced")
-TYPE_NAMES = ("AMPA", "NMDA", "GABA", "SHUNT")
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,7 @@ from typing import Any, NamedTuple
 
 from dynapse2.physics.dpi import pulse_full
 from dynapse2.physics.step import Circuit, Ops
-
-AMPA, NMDA, GABA, SHUNT = range(4)
-"""Index of each synapse type on the last axis of ``State.isyn``."""
+from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT
 
 
 class Prepared(NamedTuple):

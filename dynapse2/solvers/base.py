@@ -33,9 +33,7 @@ import equinox as eqx
 
 from dynapse2.physics.fused import FusedState
 from dynapse2.physics.step import Circuit, Ops, State
-
-ALL_TYPES: tuple[int, ...] = (0, 1, 2, 3)
-"""Every synapse type (AMPA, NMDA, GABA, SHUNT), in the order of ``State.isyn``'s last axis."""
+from dynapse2.physics.synapses import ALL_TYPES
 
 
 class AbstractSolver(eqx.Module):
