@@ -41,10 +41,10 @@ class AbstractSolver(eqx.Module):
 
     Subclasses set :attr:`name` and implement :meth:`prepare` and :meth:`step`.
 
-    Keyword options of a step, passed through from :class:`~dynapse2.nn.DynapSim`:
-    ``kappa`` (mean subthreshold slope), ``io`` (I_0, A), ``synapse_model`` (``"linear"`` or
-    ``"full"``), ``detach_feedback``, ``detach_reset``, ``slope`` and ``surrogate`` (see
-    :func:`dynapse2.physics.step.step`).
+    Keyword options of a step, passed through from :class:`~dynapse2.nn.DynapSim`: the
+    fields of :class:`~dynapse2.physics.step.StepOptions` (``kappa``, ``io``,
+    ``synapse_model``, ``detach_feedback``, ``detach_reset``, ``slope``, ``surrogate``,
+    ``positive_feedback``).
     """
 
     name: ClassVar[str] = ""
