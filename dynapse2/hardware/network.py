@@ -7,7 +7,9 @@ Supported networks (what :func:`map_network` accepts):
   counts: events on the chip carry no sign);
 - ``Sequential(Linear((n_in, n)), DynapSim(n, ...))``: the Linear weights become the CAM
   entries with which the DynapSim neurons listen to the input channels' tags (positive
-  weights AMPA, negative GABA), with ``w_rec`` if ``has_rec`` (any synapse type);
+  weights AMPA, negative GABA), with ``w_rec`` if ``has_rec`` (any synapse type; dense, or
+  chip-shaped ``SparseWeights``, whose CAM entries map as their dense form: entries that
+  repeat a (pre, type) are one synapse of their summed weight);
 - deeper ``Sequential`` chains of ``[Linear,] DynapSim`` pairs: each DynapSim is a population
   on the chips, a Linear between two DynapSims (or none: identity) becomes their connections.
 
@@ -74,6 +76,7 @@ from dynapse2.hardware.mapper import (
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.backends import BACKENDS
+from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
 from dynapse2.nn.plan import PlanOptions
@@ -428,7 +431,9 @@ def _incoming(
     pruned to the CAM's 64 entries per neuron with ``prune`` (and how many each lost), else
     a ValueError naming the first neuron over."""
     rows = [typed_from_signed(w_in)]
-    if m.w_rec is not None:
+    if isinstance(m.w_rec, SparseWeights):  # chip-shaped: each CAM entry at (pre, post, type)
+        rows.append(np.asarray(m.w_rec.to_dense(), np.float64))  # repeated entries add up
+    elif m.w_rec is not None:
         rows.append(np.asarray(m.w_rec, np.float64))
     w = np.concatenate(rows, axis=0)
     lost = None
