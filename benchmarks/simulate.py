@@ -4,8 +4,9 @@ Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-ro
 or ``python benchmarks/simulate.py --against OLD_TREE [--rounds R] [--only TEXT] [--repeat K]``
 to time the rows of this checkout (those whose label contains TEXT) against another source
 tree (e.g. ``git worktree add /tmp/old <commit>``) in the same run: each round runs every
-row once per tree, in alternating order, each in a fresh process; the table gives per tree the min over rounds of each process's min-of-repeats wall
-time, the spread (max - min) over rounds, and new / old of the mins.
+row once per tree, in alternating order, each in a fresh process; the table gives per tree
+the min over rounds of each process's min-of-repeats wall time, the spread (max - min) over
+rounds, and new / old of the mins.
 
 Workload: n neurons (1024 = one chip), recurrent, each neuron with 64 random signed inputs
 (N(0, 2) weights: positive -> AMPA, negative -> GABA), Poisson input of 20 Hz x 3 units per
