@@ -5,9 +5,9 @@ For each graph shipped in ``tests/data/nir`` (trained and exported by
 test set of its task (frozen noise, ``tests/data/nir/frozen_noise.npz``):
 
 - per-layer firing rates (Hz, mean over the test set and the layer's neurons) of the network
-  imported into DynapSim (``from_nir(path, dt=1e-4)``) and of the same after quantization
-  (``map_network`` then ``network_from_config``), against a simulation of the graph in NIR's
-  own semantics (:func:`dynapse2.nir.reference.simulate`, float64);
+  imported into DynapSim (``from_nir(path, dt=1e-4, convention=<the exporter>)``) and of
+  the same after quantization (``map_network`` then ``network_from_config``), against a
+  simulation of the graph in NIR's own semantics (:func:`dynapse2.nir.reference.simulate`, float64);
 - the test accuracy (argmax of the output spike counts) in the exporter's framework before
   export (recorded by make_graphs.py), of the NIR reference, after import, after quantization.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dynapse2.hardware import map_network, network_from_config
-from dynapse2.nir import from_nir
+from dynapse2.nir import from_nir, to_nir_semantics
 from dynapse2.nir.reference import simulate
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "nir"
@@ -67,38 +67,17 @@ def accuracy(counts: np.ndarray, y: np.ndarray) -> float:
     return float((np.asarray(counts).argmax(axis=1) == y).mean())
 
 
-def snntorch_convention(graph):
-    """A copy of ``graph`` whose ``LIF``/``CubaLIF`` nodes have r = tau_mem / dt and w_in =
-    tau_syn / dt, the parameters under which a spike of 1 per step drives the NIR model as
-    a discrete-time ``v = beta v + I``, ``I = alpha I + W s`` does (snnTorch's export). spyx
-    1.0 writes r = beta and w_in = 1 for the same dynamics, so its graph, read as NIR, is a
-    nearly silent network; this correction is the benchmark's, not the importer's."""
-    import nir  # noqa: PLC0415
-
-    nodes = {}
-    for k, v in graph.nodes.items():
-        if type(v).__name__ == "CubaLIF":
-            v = nir.CubaLIF(tau_syn=v.tau_syn, tau_mem=v.tau_mem, r=v.tau_mem / DT,
-                            v_leak=v.v_leak, v_threshold=v.v_threshold, v_reset=v.v_reset,
-                            w_in=v.tau_syn / DT)  # fmt: skip
-        elif type(v).__name__ == "LIF":
-            v = nir.LIF(tau=v.tau, r=v.tau / DT, v_leak=v.v_leak, v_threshold=v.v_threshold,
-                        v_reset=v.v_reset)  # fmt: skip
-        nodes[k] = v
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges))
-
-
-def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool = False) -> dict:
+def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict) -> dict:
+    """Rates and accuracies of graph ``name``, read with its exporter's convention (the
+    reference simulates the same graph in NIR's semantics, ``to_nir_semantics``)."""
     path = DATA / f"{name}.nir"
     import nir  # noqa: PLC0415
 
-    graph = nir.read(path)
-    if fix:
-        graph = snntorch_convention(graph)
-        path, name = graph, f"{name} (r, w_in fixed)"
+    convention = exporter["framework"]  # "snntorch" or "spyx"
+    graph, _ = to_nir_semantics(nir.read(path), DT, convention)
     steps = x.shape[1]
     ref_layers, ref_counts, burst = _reference(graph, x)
-    net, report = from_nir(path, dt=DT, report=True)
+    net, report = from_nir(path, dt=DT, convention=convention, report=True)
     imp_layers, imp_counts = _dynapsim(net, x)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -108,7 +87,7 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool 
     return {
         "name": name,
         "framework": exporter["framework"],
-        "kind": exporter["kind"] + (", r and w_in fixed" if fix else ""),
+        "kind": exporter["kind"],
         "seed": exporter["seed"],
         "rates": {
             "reference": _rates(ref_layers, steps),
@@ -205,20 +184,19 @@ def main() -> None:
     for name, meta in exporters.items():
         if not name.startswith(args.graphs):
             continue
-        for fix in (False, True) if meta["framework"] == "spyx" else (False,):
-            try:
-                r = evaluate(name, x, y, meta, fix)
-            except ValueError as e:  # a graph the importer refuses: say so, go on
-                print(f"{name}{' (r, w_in fixed)' if fix else ''}: not imported: {e}")
-                continue
-            results.append(r)
-            print(
-                f"{r['name']}: rates ref {np.round(r['rates']['reference'], 1)} import "
-                f"{np.round(r['rates']['import'], 1)} quantized "
-                f"{np.round(r['rates']['quantized'], 1)}; accuracy {r['accuracy']}; mapping "
-                f"warnings {r['mapping_warnings']}; pruned connections per layer {r['pruned']}",
-                flush=True,
-            )
+        try:
+            r = evaluate(name, x, y, meta)
+        except ValueError as e:  # a graph the importer refuses: say so, go on
+            print(f"{name}: not imported: {e}")
+            continue
+        results.append(r)
+        print(
+            f"{r['name']}: rates ref {np.round(r['rates']['reference'], 1)} import "
+            f"{np.round(r['rates']['import'], 1)} quantized "
+            f"{np.round(r['rates']['quantized'], 1)}; accuracy {r['accuracy']}; mapping "
+            f"warnings {r['mapping_warnings']}; pruned connections per layer {r['pruned']}",
+            flush=True,
+        )
     print()
     print(table(results))
     if args.json:

@@ -13,7 +13,7 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from dynapse2.nir import from_nir  # noqa: E402
-from dynapse2.nir.convert import GAIN_MEM, LIF_THRESHOLD, SPKTHR_MAX, leak_node  # noqa: E402
+from dynapse2.nir.mapping import GAIN_MEM, LIF_THRESHOLD, SPKTHR_MAX, leak_node  # noqa: E402
 from dynapse2.nir.reference import simulate  # noqa: E402
 
 DT = 1e-4

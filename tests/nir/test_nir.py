@@ -9,7 +9,7 @@ nir = pytest.importorskip("nir")
 
 from dynapse2 import DynapSim, Linear, Sequential  # noqa: E402
 from dynapse2.nir import ImportReport, from_nir, to_nir  # noqa: E402
-from dynapse2.nir.convert import GAIN_MEM, LIF_THRESHOLD, SPKTHR_MAX  # noqa: E402
+from dynapse2.nir.mapping import GAIN_MEM, LIF_THRESHOLD, SPKTHR_MAX  # noqa: E402
 from dynapse2.physics import constants as K  # noqa: E402
 
 DT = 1e-3
