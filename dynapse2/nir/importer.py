@@ -14,19 +14,21 @@ populations (:mod:`dynapse2.nir.graph`), and each population mapped onto the DPI
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from dynapse2 import checks
 from dynapse2.errors import FileFormatError
 from dynapse2.nir._package import nir_package
 from dynapse2.nir.conventions import CONVENTIONS, describe, to_nir_semantics
 from dynapse2.nir.graph import chain, connections, flatten
+from dynapse2.nir.mapping import IMPORT_SOLVER
 from dynapse2.nir.nodes import check_types, node_type
 from dynapse2.nir.population import import_population
 from dynapse2.nir.report import ImportReport
 from dynapse2.nir.roundtrip import exact, rebuild
 from dynapse2.nn.backends import BACKENDS
 from dynapse2.nn.sequential import Sequential
+from dynapse2.solvers import SOLVERS
 
 __all__ = ["from_nir"]
 
@@ -41,6 +43,7 @@ def from_nir(
     report: bool = False,
     backend: str = "jax",
     readout_range: float = 1.0,
+    solver: str = IMPORT_SOLVER,
 ) -> Sequential | tuple[Sequential, ImportReport]:
     """A NIR graph (``nir.NIRGraph`` or a path to a ``.nir`` file) as a dynapse2 network.
 
@@ -58,6 +61,12 @@ def from_nir(
         readout_range: the NIR potential (above v_leak) an LI/CubaLI readout maps to I_x, the
             top of the DPI's near-linear range; above it the readout saturates (it spikes and
             resets). Choose it above the largest potential the readout reaches.
+        solver: the solver of the imported populations, ``"exponential_euler"`` (default:
+            a spike inside the step and a restart at the next, as the NIR LIF; t_ref 1 us)
+            or ``"euler"`` (one refractory step after each spike: rates fall below the
+            reference as intervals shorten, -25 % at 6 steps); see
+            :data:`dynapse2.nir.mapping.IMPORT_SOLVER`. Populations rebuilt from dynapse2
+            metadata keep their own.
 
     Returns:
         ``Sequential`` of ``[Linear,] DynapSim`` pairs (a recurrent population gets
@@ -81,23 +90,28 @@ def from_nir(
     checks.boolean("from_nir", "report", report)
     checks.choice("from_nir", "backend", backend, BACKENDS)
     checks.number("from_nir", "readout_range", readout_range, lo=0, lo_open=True)
+    checks.choice("from_nir", "solver", solver, tuple(SOLVERS))
+    options = _Options(convention, report, backend, readout_range, solver)
     if isinstance(graph_or_path, str | os.PathLike):
-        return _from_file(graph_or_path, dt, convention, report, backend, readout_range)
+        return _from_file(graph_or_path, dt, options)
     if not isinstance(graph_or_path, nir.NIRGraph):
         raise TypeError(
             f"from_nir: graph_or_path must be a nir.NIRGraph or a path, got "
             f"{type(graph_or_path).__name__}"
         )
-    return _from_graph(graph_or_path, dt, convention, report, backend, readout_range)
+    return _from_graph(graph_or_path, dt, options)
+
+
+class _Options(NamedTuple):
+    convention: str
+    report: bool
+    backend: str
+    readout_range: float
+    solver: str
 
 
 def _from_file(
-    path: str | os.PathLike,
-    dt: float,
-    convention: str,
-    report: bool,
-    backend: str,
-    readout_range: float,
+    path: str | os.PathLike, dt: float, o: _Options
 ) -> Sequential | tuple[Sequential, ImportReport]:
     """:func:`from_nir` of a file: an unopenable path raises the ``OSError`` of ``open``;
     any content that is not an importable NIR graph raises :class:`FileFormatError`."""
@@ -110,20 +124,13 @@ def _from_file(
             path, f"not a readable NIR file (HDF5) ({type(e).__name__}: {e})", _NIR_HINT
         ) from None
     try:
-        return _from_graph(graph, dt, convention, report, backend, readout_range)
+        return _from_graph(graph, dt, o)
     except Exception as e:  # noqa: BLE001  (whatever a damaged graph trips over is the file's)
         raise FileFormatError(path, f"its graph cannot be imported: {e}", _NIR_HINT) from None
 
 
-def _from_graph(
-    graph: Any,
-    dt: float,
-    convention: str,
-    report: bool,
-    backend: str,
-    readout_range: float,
-) -> Sequential | tuple[Sequential, ImportReport]:
-    graph, rewritten = to_nir_semantics(graph, dt, convention)
+def _from_graph(graph: Any, dt: float, o: _Options) -> Sequential | tuple[Sequential, ImportReport]:
+    graph, rewritten = to_nir_semantics(graph, dt, o.convention)
     check_types(graph)
     nodes, edges = flatten(graph)
     ins = [k for k, v in graph.nodes.items() if node_type(v) == "Input"]
@@ -136,7 +143,7 @@ def _from_graph(
     conns = connections(nodes, edges, set(ins + outs))
     order = chain(nodes, conns, ins[0], outs[0])
 
-    rep = ImportReport(convention=describe(convention))
+    rep = ImportReport(convention=describe(o.convention))
     rep.add(ins[0], "Input", "network input (event counts per channel)")
     modules: list[Any] = []
     prev = ins[0]
@@ -145,11 +152,13 @@ def _from_graph(
         ff, rec = conns[(prev, name)], conns.get((name, name))
         d = exact(node)
         if d is not None:
-            mods, row = rebuild(node, d, ff, rec, nodes, dt, backend)
+            mods, row = rebuild(node, d, ff, rec, nodes, dt, o.backend)
             modules += mods
             rep.add(name, node_type(node), row, "- (exact, from dynapse2 metadata)")
         else:
-            mods, notes, scale = import_population(name, node, ff, rec, dt, backend, readout_range)
+            mods, notes, scale = import_population(
+                name, node, ff, rec, dt, o.backend, o.readout_range, o.solver
+            )
             modules += mods
             if scale is not None:
                 rep.readouts[name] = scale
@@ -168,4 +177,4 @@ def _from_graph(
         prev = name
     rep.add(outs[0], "Output", f"output of {order[-1]!r}")
     net = Sequential(*modules)
-    return (net, rep) if report else net
+    return (net, rep) if o.report else net

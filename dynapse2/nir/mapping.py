@@ -45,11 +45,15 @@ tau_mem = C_mem U_T / (kappa I_sum) and G = I_gain_mem / I_sum. So
   there: it alone lifts v by 2 thresholds) becomes ~1 Iscale = 10 nA. ``Iscale`` is the
   nominal 10 nA unless a weight would exceed ``WEIGHT_MAX`` = 15 units: then the
   population's Iscale is raised so that the largest weight is 15 units (reported);
-- refractory period: NIR has none; ``Iref`` makes t_ref = dt, the one step DynapSim holds a
-  neuron after a spike anyway;
-- ``LIF`` is a ``CubaLIF`` without a synapse: the DPI synapse gets tau_syn = 10 dt (the
-  shortest forward Euler allows); ``IF`` gets the longest membrane tau, ``TAU_MEM_MAX``, and
-  R' = R tau.
+- solver and refractory period: NIR has none; imported populations run
+  :class:`~dynapse2.solvers.ExponentialEuler` (:data:`IMPORT_SOLVER`) with t_ref =
+  :data:`T_REF` = 1 us: the spike falls inside the step, the neuron rests at I_0 for the rest
+  of it and integrates again from the next step, as the NIR LIF (threshold checked at the
+  end of a step, reset, integration from the next) does. ``from_nir(solver="euler")`` keeps
+  forward Euler with t_ref = dt (one whole step lost per spike);
+- ``LIF`` is a ``CubaLIF`` without a synapse: the DPI synapse gets tau_syn = the solver's
+  ``min_tau_steps`` dt (8 dt; 10 for Euler); ``IF`` gets the longest membrane tau,
+  ``TAU_MEM_MAX``, and R' = R tau.
 
 Readouts (``LI``, ``CubaLI``)
 -----------------------------
@@ -67,17 +71,21 @@ at I_0. ``ImportReport.readouts`` holds (rest, alpha, v_leak) per readout and
 
 Where the mapping breaks (reported per node where it applies)
 -------------------------------------------------------------
-- Time constants shorter than 10 dt are raised to 10 dt (forward Euler); forward Euler
-  under-fires by ~10-30 % at tau_mem = 20 dt (the soma's step error, as
-  :class:`~dynapse2.solvers.Euler` documents), a few % from ~100 dt. Membrane taus above
-  ~89 ms are lowered (the idle AHP and SHUNT leak 2 I_0 into the leak node).
+- Time constants shorter than the solver's ``min_tau_steps`` (8 dt) are raised to it.
+  Membrane taus above ~89 ms are lowered (the idle AHP and SHUNT leak 2 I_0 into the leak
+  node).
 - After a reset the soma restarts at I_0 and grows through I < I_gain_mem more slowly than a
-  LIF (the (1 + I_gain/I_mem) factor; see ``GAIN_MEM``); with the one refractory step and
-  forward Euler, rates run a few % to ~10 % below the reference (measured by the tests).
-- v_reset != v_leak (the DPI resets to I_0, i.e. v_leak), reset by subtraction (spyx), and
-  refractory periods of NIR models are not represented; v_threshold <= v_leak is rejected.
-  Negative v_leak is fine (only v - v_leak matters), but a bias that asks for a negative DC
-  current is clipped at I_0 (inhibition by a bias has no DC circuit).
+  LIF (the (1 + I_gain/I_mem) factor; see ``GAIN_MEM``); ExponentialEuler integrates that
+  growth exactly, so a DC-driven LIF fires at the reference's rate within 1 % at every
+  interval down to 1 step (tau_mem 5 and 20 ms, dt 0.1 ms), Poisson-driven populations at
+  200-300 Hz ~3 % below it, one near rheobase (85 Hz) 9 % below (PSPs ~5 % smaller: the
+  pulse, the slow start). Under Euler the lost step per spike costs about 1 / (interval in
+  steps): -9 % at 21 steps, -25 % at 6 (measured by the tests).
+- v_reset != v_leak (the DPI resets to I_0, i.e. v_leak), reset by subtraction (spyx, and
+  snnTorch's default), and refractory periods of NIR models are not represented;
+  v_threshold <= v_leak is rejected. Negative v_leak is fine (only v - v_leak matters), but
+  a bias that asks for a negative DC current is clipped at I_0 (inhibition by a bias has no
+  DC circuit).
 - Saturation: a synapse charges toward I_inf = 100 Iscale |W|, so the linear closed form
   holds while I_syn << I_inf.
 - Quantization (``map_network``): weights snap to 15 levels per core, currents to the BG's
@@ -100,8 +108,16 @@ from dynapse2.hardware.bias import current_range
 from dynapse2.nn.dynapsim import KAPPA_DEFAULT
 from dynapse2.physics import constants as K
 from dynapse2.physics.dpi import leak_current, pulse_current, time_constant
+from dynapse2.solvers import SOLVERS
 
-__all__ = ["TAU_MEM_MAX", "charge", "dpi_currents", "leak_node", "runaway_current"]
+__all__ = [
+    "TAU_MEM_MAX",
+    "charge",
+    "dpi_currents",
+    "leak_node",
+    "refractory_period",
+    "runaway_current",
+]
 
 KAPPA = KAPPA_DEFAULT
 GAIN_MEM = 0.1
@@ -130,6 +146,18 @@ READOUT_SPAN = 1e-9
 """I_mem swing (A) of an LI/CubaLI readout over ``readout_range`` on each side of its rest."""
 SPKTHR_MAX = current_range("SOIF_SPKTHR_P")[1]
 """The largest spike threshold (A) the chip's SOIF_SPKTHR_P can set: a readout's."""
+IMPORT_SOLVER = "exponential_euler"
+"""The solver of imported populations (``from_nir(solver=...)``'s default):
+:class:`~dynapse2.solvers.ExponentialEuler` places a spike inside the step and restarts the
+neuron from I_0 at the next step, as the NIR LIF (threshold checked at step ends, reset, the
+next step integrates) does, and integrates the soma's growth from I_0 exactly. With
+:class:`~dynapse2.solvers.Euler` a neuron loses a whole step after each spike and grows from
+I_0 by forward steps: a DC-driven LIF (tau_mem 5 ms, dt 0.1 ms) fires at 0.75 of the
+reference at 6-step intervals, 0.91 at 21 (ExponentialEuler: 1.00 at both)."""
+T_REF = 1e-6
+"""t_ref (s) of an imported population under ExponentialEuler: NIR neurons have none; 1 us is
+1 % of a 0.1 ms step and within the Iref bias generator's range (its shortest t_ref is
+~0.45 us)."""
 READOUT_FLOOR = 20.0
 """A readout's rest current sits READOUT_SPAN + READOUT_FLOOR I_gain_mem above 0, so that at
 v - v_leak = -readout_range I_mem is still 20 I_gain_mem: the soma's linear regime."""
@@ -151,13 +179,24 @@ def runaway_current(itau_mem: Any, io: float = K.IO, kappa: float = KAPPA) -> An
     return leak_node(itau_mem, io) ** ((kappa + 1) / kappa) / io ** (1 / kappa)
 
 
-def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]:
+def refractory_period(solver: str, dt: float) -> float:
+    """t_ref (s) of an imported population run by ``solver`` (a name of
+    :data:`dynapse2.solvers.SOLVERS`): :data:`T_REF` for ``"exponential_euler"`` (the neuron
+    restarts at the next step, as the NIR LIF does), ``dt`` for ``"euler"`` (which holds a
+    neuron for one whole step after a spike whatever t_ref below dt)."""
+    return dt if solver == "euler" else T_REF
+
+
+def dpi_currents(
+    tau_mem: Any, tau_syn: Any, dt: float, solver: str = IMPORT_SOLVER
+) -> dict[str, np.ndarray]:
     """The DynapSim currents (A, float64 ``(n,)``) of a population with these time constants
     (s): ``Itau_mem`` (so that the leak node I_sum = C_mem U_T / (kappa tau_mem), at least
     :data:`ITAU_MEM_MIN`), ``Igain_mem`` (= ``GAIN_MEM`` I_sum), ``Itau_ampa``, ``Igain_ampa``,
     ``Itau_gaba``, ``Igain_gaba`` (``SYN_GAIN`` Itau, at most the BG's largest I_gain),
-    ``Ispkthr`` (= :data:`LIF_THRESHOLD`) and ``Iref`` (t_ref = dt)."""
+    ``Ispkthr`` (= :data:`LIF_THRESHOLD`) and ``Iref`` (t_ref = :func:`refractory_period`)."""
     checks.number("dpi_currents", "dt", dt, lo=0, lo_open=True)
+    checks.choice("dpi_currents", "solver", solver, tuple(SOLVERS))
     C = K.CAPACITANCES
     isum = leak_current(C["C_mem"], np.asarray(tau_mem, np.float64), KAPPA, K.UT)
     itau_mem = np.maximum(isum - REST_LEAK, ITAU_MEM_MIN)
@@ -167,7 +206,8 @@ def dpi_currents(tau_mem: Any, tau_syn: Any, dt: float) -> dict[str, np.ndarray]
         top = current_range(f"Igain_{s}")[1]
         out[f"Itau_{s}"], out[f"Igain_{s}"] = itau, np.minimum(SYN_GAIN * itau, top)
     out["Ispkthr"] = np.full_like(itau_mem, LIF_THRESHOLD)
-    out["Iref"] = np.full_like(itau_mem, pulse_current(C["C_ref"], dt, K.VTH))
+    t_ref = refractory_period(solver, dt)
+    out["Iref"] = np.full_like(itau_mem, pulse_current(C["C_ref"], t_ref, K.VTH))
     return out
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from dynapse2.nir._package import nir_package
-from dynapse2.nir.mapping import TAU_MEM_MAX
-from dynapse2.physics import constants as K
+from dynapse2.nir.mapping import IMPORT_SOLVER, TAU_MEM_MAX, refractory_period
+from dynapse2.solvers import SOLVERS
 
 NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI")
 WEIGHTS = ("Affine", "Linear")
@@ -115,11 +115,13 @@ def _arr(v: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(v, np.float64))
 
 
-def lif_params(node: Any, dt: float | None = None) -> LifParams:
+def lif_params(node: Any, dt: float | None = None, solver: str = IMPORT_SOLVER) -> LifParams:
     """``node`` (``CubaLIF``, ``LIF``, ``IF``, ``CubaLI`` or ``LI``) in ``CubaLIF`` form. With
-    ``dt`` (s), also the bounds of the import: a missing synapse gets tau_syn =
-    ``MIN_TAU_STEPS`` dt, time constants below that are raised, membrane taus above
-    :data:`~dynapse2.nir.mapping.TAU_MEM_MAX` lowered (an ``IF`` gets it, with R' = R tau)."""
+    ``dt`` (s), also the bounds of the import run by ``solver`` (a name of
+    :data:`dynapse2.solvers.SOLVERS`): a missing synapse gets tau_syn = the solver's
+    ``min_tau_steps`` dt (8 for ExponentialEuler, 10 for Euler), time constants below that are
+    raised, membrane taus above :data:`~dynapse2.nir.mapping.TAU_MEM_MAX` lowered (an ``IF``
+    gets it, with R' = R tau)."""
     t = node_type(node)
     cuba = t.startswith("Cuba")
     notes: list[str] = []
@@ -144,21 +146,25 @@ def lif_params(node: Any, dt: float | None = None) -> LifParams:
         )
     if dt is None:
         return p
-    floor = K.MIN_TAU_STEPS * dt
+    steps = SOLVERS[solver].min_tau_steps
+    floor = steps * dt
     if p.tau_syn is None:
         p.tau_syn = np.full_like(p.tau_mem, floor)
-        notes.append(f"no synapse -> DPI tau_syn = {K.MIN_TAU_STEPS:g} dt")
+        notes.append(f"no synapse -> DPI tau_syn = {steps:g} dt")
     for k in ("tau_syn", "tau_mem"):
         tau = getattr(p, k)
         low = tau < floor
         if low.any():
             setattr(p, k, np.maximum(tau, floor))
-            notes.append(f"{k} < {K.MIN_TAU_STEPS:g} dt raised ({int(low.sum())} neurons)")
+            notes.append(f"{k} < {steps:g} dt raised ({int(low.sum())} neurons)")
     high = p.tau_mem > TAU_MEM_MAX * (1 + 1e-9)
     if high.any() and t != "IF":
         p.tau_mem = np.minimum(p.tau_mem, TAU_MEM_MAX)
         notes.append(f"tau_mem > {TAU_MEM_MAX:.3g} s lowered ({int(high.sum())} neurons)")
     if p.v_reset is not None and not np.allclose(p.v_reset, p.v_leak):
         notes.append("v_reset != v_leak: resets to v_leak")
-    notes.append("no refractory -> t_ref = dt")
+    if solver == "euler":
+        notes.append("no refractory -> Euler: one refractory step after each spike")
+    else:
+        notes.append(f"no refractory -> t_ref = {refractory_period(solver, dt) * 1e6:g} us")
     return p

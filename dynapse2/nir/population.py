@@ -10,6 +10,7 @@ import numpy as np
 
 from dynapse2.nir.graph import Conn
 from dynapse2.nir.mapping import (
+    IMPORT_SOLVER,
     READOUT_FLOOR,
     READOUT_SPAN,
     SPKTHR_MAX,
@@ -22,6 +23,7 @@ from dynapse2.nir.nodes import lif_params, reject
 from dynapse2.nn.dynapsim import DynapSim
 from dynapse2.nn.linear import Linear
 from dynapse2.physics import constants as K
+from dynapse2.solvers import solver_from_name
 
 Readout = tuple[float, np.ndarray, np.ndarray]
 """(rest (A), alpha (A per NIR volt, ``(n,)``), v_leak (NIR volts, ``(n,)``)) of a readout."""
@@ -35,14 +37,16 @@ def import_population(
     dt: float,
     backend: str,
     readout_range: float = 1.0,
+    solver: str = IMPORT_SOLVER,
 ) -> tuple[list[Any], list[str], Readout | None]:
     """``[Linear, DynapSim]`` of the NIR neuron node ``name`` fed by ``ff`` (and ``rec``, its
-    self-recurrence), the notes of what was approximated, and for a readout its
-    :data:`Readout` scale (None for a spiking population)."""
-    p = lif_params(node, dt)
+    self-recurrence), run by ``solver`` (a name of :data:`dynapse2.solvers.SOLVERS`), the
+    notes of what was approximated, and for a readout its :data:`Readout` scale (None for a
+    spiking population)."""
+    p = lif_params(node, dt, solver)
     assert p.tau_syn is not None  # lif_params gives every node a synapse once dt is known
     n = p.tau_mem.size
-    cur = dpi_currents(p.tau_mem, p.tau_syn, dt)
+    cur = dpi_currents(p.tau_mem, p.tau_syn, dt, solver)
     isum = leak_node(cur["Itau_mem"])
     gain = cur["Igain_mem"] / isum
     rest: float | None = None
@@ -98,6 +102,7 @@ def import_population(
         dt=dt,
         backend=backend,
         positive_feedback=False,
+        solver=solver_from_name(solver),
         Iscale=iscale,
         **values,
     )
