@@ -231,3 +231,16 @@ def test_short_intervals_need_the_spike_inside_the_step(solver, want):
     ref = reference_rate(g, 20000)
     assert 1 / (ref[0] * DT) == pytest.approx(6.0, rel=1e-3)
     assert got[0] / ref[0] == pytest.approx(want, abs=0.02)
+
+
+def test_solver_is_reported_and_checked():
+    g = dc_graph(lif(5e-3), 2.0)
+    net, rep = from_nir(g, dt=DT, report=True)
+    assert "no refractory -> t_ref = 1 us" in str(rep)
+    assert type(net.modules[1].solver).__name__ == "ExponentialEuler"
+    net, rep = from_nir(g, dt=DT, report=True, solver="euler")
+    assert "no refractory -> Euler: one refractory step after each spike" in str(rep)
+    assert type(net.modules[1].solver).__name__ == "Euler"
+    with pytest.raises(ValueError, match=r"from_nir: solver = 'rk4' must be one of \['euler', "
+                       r"'exponential_euler'\]"):  # fmt: skip
+        from_nir(g, dt=DT, solver="rk4")
