@@ -81,6 +81,13 @@ Where the mapping breaks (reported per node where it applies)
   200-300 Hz ~3 % below it, one near rheobase (85 Hz) 9 % below (PSPs ~5 % smaller: the
   pulse, the slow start). Under Euler the lost step per spike costs about 1 / (interval in
   steps): -9 % at 21 steps, -25 % at 6 (measured by the tests).
+- The floor at v_leak: I_mem cannot go below I_0 (~0), where v_leak maps, so a spiking
+  neuron inhibited below v_leak in NIR stops at v_leak and recovers sooner: its rate is
+  higher. On the benchmark's trained graphs (``benchmarks/nir_fidelity_causes.py``) the
+  reference with its potential clipped at v_leak fires +5 to +13 % more in the hidden layers,
+  and the imports follow that floored reference (-4.3 to -0.7 %). Representing v < v_leak would
+  need a rest current above I_0 (as readouts have), and the reset (to I_0) would then fall
+  below v_leak: the floor is the chip's, not the mapping's.
 - v_reset != v_leak (the DPI resets to I_0, i.e. v_leak), reset by subtraction (spyx, and
   snnTorch's default), and refractory periods of NIR models are not represented;
   v_threshold <= v_leak is rejected. Negative v_leak is fine (only v - v_leak matters), but

@@ -25,6 +25,11 @@ inputs held; a spiking neuron above threshold at the end of a substep spikes (at
 substep) and resets. Signals flow along the graph within the step (the next node sees this
 step's spikes); an edge that closes a cycle carries the previous step's output. Spikes are
 counted per step. With ``substeps`` large this converges to the continuous-time solution.
+
+``simulate(..., floor_at_leak=True)`` is not NIR: it clips the potential of spiking neurons
+at v_leak from below (at the end of each substep), as the DPI soma of an import cannot go
+below I_0, where v_leak maps (:mod:`dynapse2.nir.mapping`). Beside the plain reference it
+tells how much of an import's rate error is that floor (``benchmarks/nir_fidelity_causes.py``).
 """
 
 from __future__ import annotations
@@ -112,9 +117,9 @@ def _arr(v: Any) -> np.ndarray:
 class _Neuron:
     """State and exact update of one neuron node."""
 
-    def __init__(self, node: Any, h: float, batch: int):
+    def __init__(self, node: Any, h: float, batch: int, floor_at_leak: bool = False):
         t = type(node).__name__
-        self.kind, self.h = t, h
+        self.kind, self.h, self.floor = t, h, floor_at_leak
         self.spiking = t in SPIKING
         self.r = _arr(node.r)
         if t in ("IF", "I"):
@@ -166,12 +171,16 @@ class _Neuron:
             self.v = target + (self.v - target) * em
         if not self.spiking:
             return np.zeros_like(self.v)
+        if self.floor:
+            self.v = np.maximum(self.v, self.v_leak)
         z = (self.v > self.v_thr).astype(np.float64)
         self.v = np.where(z > 0, self.v_reset, self.v)
         return z
 
 
-def simulate(graph: Any, x: Any, dt: float, *, substeps: int = 1) -> dict[str, np.ndarray]:
+def simulate(
+    graph: Any, x: Any, dt: float, *, substeps: int = 1, floor_at_leak: bool = False
+) -> dict[str, np.ndarray]:
     """Simulate ``graph`` on the input event counts ``x`` ``(T, n_in)`` or ``(B, T, n_in)``.
 
     Args:
@@ -179,6 +188,8 @@ def simulate(graph: Any, x: Any, dt: float, *, substeps: int = 1) -> dict[str, n
             allowed; cycles allowed).
         x: input spike counts per step, each count one Dirac delta at the step's start.
         dt: the step (s). substeps: exact sub-steps per step (threshold checks per step).
+        floor_at_leak: clip spiking neurons' potential at v_leak from below (not NIR: the
+            DPI's floor at I_0; see the module docstring).
 
     Returns:
         ``{"output": (..., T, n_out), <neuron node>: (..., T, n), ...}`` (batch axis as
@@ -189,6 +200,7 @@ def simulate(graph: Any, x: Any, dt: float, *, substeps: int = 1) -> dict[str, n
     """
     checks.number("simulate", "dt", dt, lo=0, lo_open=True)
     checks.integer("simulate", "substeps", substeps, lo=1)
+    checks.boolean("simulate", "floor_at_leak", floor_at_leak)
     x = np.asarray(x, np.float64)
     if x.ndim not in (2, 3):
         raise ValueError(f"simulate: x has shape {x.shape}; expected (T, n_in) or (B, T, n_in)")
@@ -208,7 +220,11 @@ def simulate(graph: Any, x: Any, dt: float, *, substeps: int = 1) -> dict[str, n
     for a, b in edges:
         preds[b].append(a)
     h = dt / substeps
-    neurons = {k: _Neuron(nodes[k], h, B) for k in order if type(nodes[k]).__name__ in NEURONS}
+    neurons = {
+        k: _Neuron(nodes[k], h, B, floor_at_leak)
+        for k in order
+        if type(nodes[k]).__name__ in NEURONS
+    }
     prev: dict[str, tuple[Any, Any]] = {}
     rec: dict[str, list[np.ndarray]] = {k: [] for k in [*neurons, "output"]}
     for t in range(T):

@@ -67,6 +67,23 @@ def test_reference_cubali_steps_to_its_closed_form():
     np.testing.assert_allclose(v, 0.3 + r * w_in * b * step, rtol=1e-9, atol=1e-12)
 
 
+def test_reference_floor_at_leak_forgets_inhibition_below_v_leak():
+    # a LIF (v_leak 0.3, threshold 1.3) driven up by its bias toward v_leak + 3, kicked far
+    # below v_leak by one inhibitory input spike at step 0: with the floor (the DPI's I_0) it
+    # ends step 0 at v_leak and fires as if never kicked, one step later; without it, later
+    node = nir.LIF(tau=20e-3 * ONE, r=ONE, v_leak=0.3 * ONE, v_threshold=1.3 * ONE,
+                   v_reset=0.3 * ONE)  # fmt: skip
+    g = nir.NIRGraph.from_list(nir.Affine(weight=-np.full((1, 1), 2e3), bias=3 * ONE), node)
+    kick, quiet = np.zeros((400, 1)), np.zeros((400, 1))
+    kick[0] = 1  # v jumps by R W dt / tau = -2e3 * 1e-4 / 20e-3 = -10
+    floor = simulate(g, kick, DT, floor_at_leak=True)["output"][:, 0]
+    never_kicked = simulate(g, quiet, DT)["output"][:, 0]
+    assert never_kicked.sum() >= 3
+    np.testing.assert_array_equal(floor[1:], never_kicked[:-1])
+    plain = simulate(g, kick, DT)["output"][:, 0]
+    assert np.argmax(plain) > np.argmax(never_kicked) + 10  # it climbs back from v_leak - 10
+
+
 # --- spiking populations ----------------------------------------------------------------------
 def test_if_imports_as_a_slow_leak_near_the_reference_rate():
     # IF -> the longest membrane tau the soma reaches (89 ms) with R' = R tau. Measured rates
