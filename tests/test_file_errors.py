@@ -418,3 +418,18 @@ def test_every_field_of_a_configuration_file_long(valid_files, tmp_path, data):
     test_every_field_of_a_configuration_file_is_checked.hypothesis.inner_test(
         valid_files, tmp_path, data
     )
+
+
+def test_a_checkpoint_with_an_unknown_compression_method_says_so(valid_files, tmp_path):
+    # found by the fuzz test above: one flipped bit in the central directory's compression
+    # method (0 -> 256), which zipfile answers with NotImplementedError
+    b = bytearray(valid_files[1])
+    i = b.index(b"PK\x01\x02") + 10  # the first central directory entry's method field
+    b[i : i + 2] = (256).to_bytes(2, "little")
+    path = tmp_path / "ck.npz"
+    path.write_bytes(bytes(b))
+    with pytest.raises(FileFormatError, match=r"truncated or corrupted.*compression method"):
+        checkpoint.load(path, like=NET)
+    with pytest.raises(FileFormatError) as e:
+        checkpoint.load(path, like=NET)
+    assert str(e.value).startswith(str(path))

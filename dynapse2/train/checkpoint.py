@@ -166,7 +166,8 @@ def load(path: str | os.PathLike, like: Module) -> Checkpoint:
         raise FileFormatError(path, str(e), _HINT) from None
     except KeyError as e:
         raise FileFormatError(path, f"field {e} is missing", _HINT) from None
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as e:
+        # NotImplementedError: zipfile's answer to a compression method it does not know
         raise FileFormatError(
             path, f"truncated or corrupted, not a complete checkpoint archive ({e})", _HINT
         ) from None
