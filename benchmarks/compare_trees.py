@@ -96,7 +96,8 @@ def run_cases(out: str) -> None:
     save(
         "jit dense300 b8", eqx.filter_jit(lambda m, x: m(x, record=True))(m300, inp((8, 100, 300)))
     )
-    grad("grad dense40", DynapSim(40, has_rec=True, w_rec=w40, mismatch=0.1), inp((2, 120, 40)))
+    m40 = DynapSim(40, has_rec=True, w_rec=w40, mismatch=0.1, key=jax.random.PRNGKey(0))
+    grad("grad dense40", m40, inp((2, 120, 40)))
     grad("grad dense300 b2", m300, inp((2, 120, 300)))
     grad("grad dense300 b8 jit", m300, inp((8, 80, 300)), jit=True)
     grad("grad sparse300", DynapSim(300, has_rec=True, w_rec=sw300), inp((2, 100, 300)))

@@ -5,13 +5,17 @@ without persistence, fails."""
 
 from __future__ import annotations
 
+import json
+
 import jax
 import numpy as np
 import pytest
 
+from dynapse2.errors import FileFormatError
 from dynapse2.hardware import Configuration, map_network, network_from_config
 from dynapse2.nn import DynapSim, Linear, Sequential
 from dynapse2.nn.dynapsim import SETTINGS
+from dynapse2.nn.plan import PlanOptions
 from dynapse2.physics import constants as K
 from dynapse2.solvers import ExponentialEuler
 from dynapse2.train import History, load, save
@@ -42,6 +46,7 @@ NON_DEFAULT: dict[str, dict] = {
     "positive_feedback": {"positive_feedback": False},
     "solver": {"solver": ExponentialEuler()},
     "backend": {"backend": "numpy"},
+    "plan_options": {"plan_options": PlanOptions("rows", "traced", "plain")},
 }
 # Settings that network_from_config takes as arguments instead of reading them.
 NOT_IN_A_CONFIGURATION = {
@@ -107,3 +112,71 @@ def test_the_configuration_exemptions_are_arguments():
 def test_with_settings_checks_as_the_constructor_does(settings, match):
     with pytest.raises((TypeError, ValueError), match=match):
         DynapSim(2).with_settings(**settings)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        PlanOptions(recurrence="rows", weights="traced", scan="plain"),
+        PlanOptions(recurrence="matmul"),
+        PlanOptions(weights="constant"),
+        PlanOptions(scan="plain"),
+    ],
+)
+def test_plan_options_survive_value_by_value(options, tmp_path):
+    net = _net(plan_options=options)
+    save(tmp_path / "c.npz", net, (), History(), 1)
+    cfg = map_network(net).config
+    cfg.save(tmp_path / "c.json")
+    backs = [
+        load(tmp_path / "c.npz", like=_net()).net[1],
+        network_from_config(cfg)[1],
+        network_from_config(Configuration.load(tmp_path / "c.json"))[1],
+    ]
+    for back in backs:
+        assert type(back.plan_options) is PlanOptions
+        for field in ("recurrence", "weights", "scan"):
+            assert getattr(back.plan_options, field) == getattr(options, field)
+
+
+def test_plan_options_stored_form():
+    options = PlanOptions(recurrence="fanout", weights="constant", scan="plain")
+    assert options.to_dict() == {"recurrence": "fanout", "weights": "constant", "scan": "plain"}
+    assert PlanOptions.from_dict(options.to_dict()) == options
+    assert PlanOptions.from_dict({}) == PlanOptions()  # each key optional: its default
+
+
+@pytest.mark.parametrize(
+    ("stored", "match"),
+    [
+        ("rows", r"plan_options = 'rows' must be .*an object with the keys \['recurrence', "),
+        ({"recurence": "rows"}, r"plan_options = \{'recurence': 'rows'\} must be an object"),
+        (
+            {"recurrence": "dense"},
+            r"plan_options\['recurrence'\] = 'dense' must be one of \['auto', 'matmul', ",
+        ),
+        ({"scan": 3}, r"plan_options\['scan'\] = 3 must be one of \['custom_grad', 'plain'\]"),
+    ],
+)
+def test_a_bad_stored_plan_options_is_refused(stored, match, tmp_path):
+    with pytest.raises((TypeError, ValueError), match="DynapSim.with_settings: " + match):
+        DynapSim(2).with_settings(plan_options=stored)
+    # a checkpoint whose stored plan_options is bad: a FileFormatError naming the field
+    path = tmp_path / "c.npz"
+    save(path, _net(), (), History(), 1)
+    with np.load(path) as z:
+        arrays = dict(z)
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["settings"][0]["plan_options"] = stored
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(FileFormatError, match=r"field 'settings': DynapSim.with_settings: "):
+        load(path, like=_net())
+    with pytest.raises(FileFormatError, match=match):
+        load(path, like=_net())
+    # a configuration whose stored plan_options is bad: refused on reading, naming the layer
+    cfg = map_network(_net()).config
+    cfg.meta["dynapse2"]["layers"][0]["plan_options"] = stored
+    with pytest.raises(ValueError, match=r"configuration meta 'dynapse2': layer 0: " + match):
+        network_from_config(cfg)

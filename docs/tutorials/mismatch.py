@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from dynapse2 import DynapSim, Linear, Sequential, plot
+from dynapse2.physics.dpi import pulse_width, time_constant
 
 t_start = time.time()
 # dynapse2.train shows progress bars with tqdm.auto, which warns in a notebook without ipywidgets
@@ -54,9 +55,9 @@ net = DynapSim(N, mismatch=0.2, key=jax.random.PRNGKey(0), dt=DT)
 eff = net.effective_values()
 kappa, ut = net.kappa, net.Ut
 tau = {
-    "tau_mem": np.asarray(eff["C_mem"] * ut / (kappa * eff["Itau_mem"])) * 1e3,
-    "tau_ampa": np.asarray(eff["C_ampa"] * ut / (kappa * eff["Itau_ampa"])) * 1e3,
-    "t_ref": np.asarray(eff["C_ref"] * net.Vth / eff["Iref"]) * 1e3,
+    "tau_mem": np.asarray(time_constant(eff["C_mem"], eff["Itau_mem"], kappa, ut)) * 1e3,
+    "tau_ampa": np.asarray(time_constant(eff["C_ampa"], eff["Itau_ampa"], kappa, ut)) * 1e3,
+    "t_ref": np.asarray(pulse_width(eff["C_ref"], eff["Iref"], net.Vth)) * 1e3,
 }
 plot.histograms(tau, bins=30, unit={k: "ms" for k in tau})
 plt.show()

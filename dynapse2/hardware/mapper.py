@@ -49,6 +49,7 @@ __all__ = [
     "unroute",
     "usable_tags",
     "flat_id",
+    "check_fan_in",
 ]
 
 _HOST = C.HOST_HOPS
@@ -266,7 +267,8 @@ def route(
     n_chips = placement.n_chips
     pre = np.asarray(conns.pre, np.int64)
     post = np.asarray(conns.post, np.int64)
-    _check_fan_in(placement, post)  # first: the most common way a network does not fit
+    # first: the most common way a network does not fit
+    check_fan_in(placement, np.bincount(post, minlength=len(placement.layer)))
     events = _events(pre, placement.chip[post], placement.core[post], conns.n_inputs, placement)
     params = parameters or {}
     cores = [
@@ -316,14 +318,22 @@ class _Events:
     tag: np.ndarray  # tag of the event on its chip
 
 
-def _check_fan_in(placement: Placement, post: np.ndarray) -> None:
-    """At most 64 synapses (CAM entries) per postsynaptic neuron."""
-    fan_in = np.bincount(post, minlength=len(placement.layer))
+def check_fan_in(
+    placement: Placement,
+    fan_in: np.ndarray,
+    neurons: np.ndarray | None = None,
+    what: str = "incoming synapses",
+    hint: str = "",
+) -> None:
+    """A ValueError naming the first neuron with more than ``C.N_CAM`` (64) ``what`` (its CAM
+    entries): ``fan_in[i]`` is the count of global neuron ``neurons[i]`` (default ``i``);
+    ``hint`` is added to the advice (prune its inputs)."""
     if fan_in.size and fan_in.max() > C.N_CAM:
-        g = int(np.argmax(fan_in))
+        i = int(np.argmax(fan_in))
+        g = i if neurons is None else int(neurons[i])
         raise ValueError(
-            f"{placement.describe(g)} has {int(fan_in[g])} incoming synapses; a neuron has "
-            f"{C.N_CAM} CAM entries (prune its inputs to at most {C.N_CAM})"
+            f"{placement.describe(g)} has {int(fan_in[i])} {what}; a neuron has {C.N_CAM} CAM "
+            f"entries (prune its inputs to at most {C.N_CAM}{hint})"
         )
 
 

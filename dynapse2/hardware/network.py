@@ -7,7 +7,9 @@ Supported networks (what :func:`map_network` accepts):
   counts: events on the chip carry no sign);
 - ``Sequential(Linear((n_in, n)), DynapSim(n, ...))``: the Linear weights become the CAM
   entries with which the DynapSim neurons listen to the input channels' tags (positive
-  weights AMPA, negative GABA), with ``w_rec`` if ``has_rec`` (any synapse type);
+  weights AMPA, negative GABA), with ``w_rec`` if ``has_rec`` (any synapse type; dense, or
+  chip-shaped ``SparseWeights``, whose CAM entries map as their dense form: entries that
+  repeat a (pre, type) are one synapse of their summed weight);
 - deeper ``Sequential`` chains of ``[Linear,] DynapSim`` pairs: each DynapSim is a population
   on the chips, a Linear between two DynapSims (or none: identity) becomes their connections.
 
@@ -66,6 +68,7 @@ from dynapse2.hardware.levels import CanonicalWeights, canonical_quantize, level
 from dynapse2.hardware.mapper import (
     Connections,
     Placement,
+    check_fan_in,
     flat_id,
     place,
     route,
@@ -73,8 +76,11 @@ from dynapse2.hardware.mapper import (
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.backends import BACKENDS
+from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.dynapsim import DEFAULT_CONSTANTS, TAU_OF
 from dynapse2.nn.module import Module
+from dynapse2.nn.plan import PlanOptions
+from dynapse2.nn.sequential import population_slots
 from dynapse2.physics import constants as K
 from dynapse2.physics.synapses import (
     AMPA,
@@ -113,43 +119,37 @@ _SIM_OPTIONS = (
     "surrogate",
     "surrogate_slope",
     "solver",
+    "plan_options",
 )
 
 
 # --- reading a network ----------------------------------------------------------------------
 def _layers(net: Module) -> tuple[int, list[DynapSim], list[np.ndarray]]:
     """``(n_in, populations, signed input weights of each population)``."""
-    mods = list(net.modules) if isinstance(net, Sequential) else [net]
+    slots = population_slots(
+        net,
+        "map_network",
+        "a readout runs on the host, not on the chip; map the network without it and apply "
+        "the readout to the output spikes",
+    )
+    mods = net.modules if isinstance(net, Sequential) else (net,)
     layers: list[DynapSim] = []
     weights: list[np.ndarray] = []
-    pending: np.ndarray | None = None
-    for i, m in enumerate(mods):
-        if isinstance(m, Linear):
-            if m.bias is not None:
-                raise ValueError(
-                    f"module {i} (Linear) has a bias; the chip has no bias currents per "
-                    "synapse: build the Linear with has_bias=False"
-                )
-            if pending is not None:
-                raise ValueError(f"module {i}: two Linear layers in a row are not supported")
-            pending = np.asarray(m.weight, np.float64)
-        elif isinstance(m, DynapSim):
-            w = pending if pending is not None else np.eye(m.n)
-            layers.append(m)
-            weights.append(w)
-            pending = None
+    for li, di in slots:
+        sim = mods[di]
+        assert isinstance(sim, DynapSim)
+        if li is None:
+            weights.append(np.eye(sim.n))
         else:
-            raise ValueError(
-                f"module {i} is a {type(m).__name__}; supported networks are chains of "
-                "[Linear,] DynapSim pairs (see dynapse2.hardware.network)"
-            )
-    if pending is not None:
-        raise ValueError(
-            "the network ends with a Linear layer: a readout runs on the host, not on the "
-            "chip; map the network without it and apply the readout to the output spikes"
-        )
-    if not layers:
-        raise ValueError("the network has no DynapSim layer")
+            lin = mods[li]
+            assert isinstance(lin, Linear)
+            if lin.bias is not None:
+                raise ValueError(
+                    f"map_network: module {li} (Linear) has a bias; the chip has no bias "
+                    "currents per synapse: build the Linear with has_bias=False"
+                )
+            weights.append(np.asarray(lin.weight, np.float64))
+        layers.append(sim)
     return weights[0].shape[0], layers, weights
 
 
@@ -431,20 +431,17 @@ def _incoming(
     pruned to the CAM's 64 entries per neuron with ``prune`` (and how many each lost), else
     a ValueError naming the first neuron over."""
     rows = [typed_from_signed(w_in)]
-    if m.w_rec is not None:
+    if isinstance(m.w_rec, SparseWeights):  # chip-shaped: each CAM entry at (pre, post, type)
+        rows.append(np.asarray(m.w_rec.to_dense(), np.float64))  # repeated entries add up
+    elif m.w_rec is not None:
         rows.append(np.asarray(m.w_rec, np.float64))
     w = np.concatenate(rows, axis=0)
     lost = None
     if prune:
         w, lost = _prune(w, C.N_CAM)
     fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
-    if fan.size and fan.max() > C.N_CAM:
-        j = int(np.argmax(fan))
-        raise ValueError(
-            f"{placement.describe(int(glob[j]))} has {int(fan[j])} nonzero incoming "
-            f"weights; a neuron has {C.N_CAM} CAM entries (prune its inputs to at most "
-            f"{C.N_CAM}, or pass prune=True to keep the strongest)"
-        )
+    hint = ", or pass prune=True to keep the strongest"
+    check_fan_in(placement, fan, glob, "nonzero incoming weights", hint)
     return w, lost
 
 
@@ -548,8 +545,12 @@ _NAMES = ("synapse_model", "surrogate", "solver")
 def _json_sim(sim: dict[str, Any]) -> dict[str, Any]:
     """``sim`` as JSON: numbers as floats, the flags as booleans, the names as strings."""
     out: dict[str, Any] = {
-        k: float(v) for k, v in sim.items() if k not in ("capacitances", *_FLAGS, *_NAMES)
+        k: float(v)
+        for k, v in sim.items()
+        if k not in ("capacitances", "plan_options", *_FLAGS, *_NAMES)
     }
+    if "plan_options" in sim:
+        out["plan_options"] = sim["plan_options"].to_dict()
     out["capacitances"] = {k: float(v) for k, v in sim["capacitances"].items()}
     out.update({k: bool(sim[k]) for k in _FLAGS if k in sim})
     out.update({k: str(getattr(sim[k], "name", sim[k])) for k in _NAMES if k in sim})
@@ -693,6 +694,8 @@ def _check_structure(meta: Any, n_neurons: int) -> None:
                 raise ValueError(f"{at}: {k} = {L[k]!r} must be true or false")
         if "solver" in L:  # older files: Euler
             solver_from_name(L["solver"], where=f"{at}: solver")
+        if "plan_options" in L:  # older files: the defaults
+            PlanOptions.from_dict(L["plan_options"], where=at)
         if "surrogate" in L and not isinstance(L["surrogate"], str):
             raise ValueError(f"{at}: surrogate = {L['surrogate']!r} must be a string")
         slope = L.get("surrogate_slope", 1.0)
@@ -795,6 +798,8 @@ def _read_layer(
     )
     sim = {k: L[k] for k in ("dt", "Iscale", "capacitances", "synapse_model", *_CONSTANTS)}
     sim.update({k: L[k] for k in _SIM_OPTIONS if k in L})  # older files: the defaults
+    if "plan_options" in sim:
+        sim["plan_options"] = PlanOptions.from_dict(sim["plan_options"])
     if dt is not None:
         sim["dt"] = float(dt)
     sim["positive_feedback"] = _feedback_of(lat, li)

@@ -51,31 +51,19 @@ from dynapse2.hardware.weights import fake_quantize_levels
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.module import Module
+from dynapse2.nn.sequential import population_slots
 
 __all__ = ["QuantizationAware", "quantization_aware"]
 
 
 def _slots(net: Module) -> tuple[tuple[int | None, int], ...]:
     """Per population ``(index of its input Linear or None, index of the DynapSim)`` in
-    ``net.modules`` (index ``-1``: ``net`` is itself a DynapSim)."""
-    if isinstance(net, DynapSim):
-        return ((None, -1),)
-    if not isinstance(net, Sequential):
-        raise ValueError(
-            f"quantization_aware: expected a DynapSim or a Sequential, got {type(net).__name__}"
-        )
-    slots, pending = [], None
-    for i, m in enumerate(net.modules):
-        if isinstance(m, Linear):
-            pending = i
-        elif isinstance(m, DynapSim):
-            slots.append((pending, i))
-            pending = None
-    return tuple(slots)
+    ``net.modules`` (:func:`~dynapse2.nn.sequential.population_slots`)."""
+    return population_slots(net, "quantization_aware")
 
 
 def _module(net: Module, i: int) -> Module:
-    return net.modules[i] if isinstance(net, Sequential) and i != -1 else net
+    return net.modules[i] if isinstance(net, Sequential) else net
 
 
 def _linear(net: Module, i: int) -> Linear:

@@ -22,9 +22,9 @@ import numpy as np
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.inputs import check_input, concrete
 from dynapse2.nn.params import SimParams
-from dynapse2.nn.simulate import batched_state, package, step_options
+from dynapse2.nn.simulate import batched_state, package, step_input, step_options
 from dynapse2.physics.step import NUMPY_OPS, Ops, State, circuit
-from dynapse2.physics.synapses import N_SYNAPSE_TYPES, SIGNED_TYPES, SYNAPSE_TYPES, split_signed
+from dynapse2.physics.synapses import ALL_TYPES, SIGNED_TYPES
 
 BACKENDS: tuple[str, ...] = ("jax", "numpy")
 
@@ -36,17 +36,17 @@ def _body(ops: Ops, p: SimParams, c: Any, w: Any, typed: bool, record: bool) -> 
     n, k = p.n, len(p.rec_types)
     advance = p.solver.reference_stepper(ops, c, p.dt, **step_options(p))
 
+    ext = ALL_TYPES if typed else SIGNED_TYPES
+
     def body(s: State, x_t: Any) -> tuple[State, Any]:
-        if typed:
-            cols = [x_t[..., t] for t in range(N_SYNAPSE_TYPES)]
-        else:
-            cols = [xp.zeros_like(x_t)] * len(SYNAPSE_TYPES)
-            cols[SIGNED_TYPES[0]], cols[SIGNED_TYPES[1]] = split_signed(xp, x_t)
+        xs = tuple(x_t[..., t] for t in ext) if typed else x_t
+        rec = None
         if w is not None:
-            rec = (s.spikes @ w).reshape(*s.spikes.shape[:-1], n, k)
-            for j, t in enumerate(p.rec_types):
-                cols[t] = cols[t] + rec[..., j]
-        s = advance(s, xp.stack(cols, axis=-1))
+            r = (s.spikes @ w).reshape(*s.spikes.shape[:-1], n, k)
+            rec = [r[..., j] for j in range(k)]
+        inp = step_input(xp, xs, typed, ext, rec, p.rec_types)
+        zero = xp.zeros_like(s.imem)
+        s = advance(s, xp.stack([inp.get(t, zero) for t in ALL_TYPES], axis=-1))
         return s, ((s.imem, s.isyn, s.iahp, s.spikes) if record else s.spikes)
 
     return body
@@ -66,9 +66,9 @@ def input_types(x: Any, typed: bool) -> tuple[int, ...]:
     else every type of its layout (typed: all four; signed: AMPA and GABA)."""
     a = concrete(x)
     if a is None:
-        return tuple(range(len(SYNAPSE_TYPES))) if typed else SIGNED_TYPES
+        return ALL_TYPES if typed else SIGNED_TYPES
     if typed:
-        return tuple(t for t in range(N_SYNAPSE_TYPES) if a[..., t].any())
+        return tuple(t for t in ALL_TYPES if a[..., t].any())
     return tuple(t for t, v in zip(SIGNED_TYPES, ((a > 0).any(), (a < 0).any()), strict=True) if v)
 
 
@@ -78,9 +78,7 @@ def integrated_types(p: SimParams, ext: tuple[int, ...]) -> tuple[int, ...]:
     exactly (its decay max(I_0 (1 - dt/tau), I_0) = I_0), so leaving it out is exact."""
     isyn = concrete(p.state["isyn"])
     held = (
-        set(range(N_SYNAPSE_TYPES))
-        if isyn is None
-        else {t for t in range(N_SYNAPSE_TYPES) if (isyn[..., t] != p.Io).any()}
+        set(ALL_TYPES) if isyn is None else {t for t in ALL_TYPES if (isyn[..., t] != p.Io).any()}
     )
     return tuple(sorted(set(ext) | set(p.rec_types) | held))
 

@@ -166,7 +166,8 @@ class DynapSim(Module):
         backend: ``"jax"`` (jit + lax.scan, float32) or ``"numpy"`` (float64 reference).
         plan_options: the strategies of a run (:class:`~dynapse2.nn.plan.PlanOptions`:
             recurrence, whether the weights are constant or traced, scan); default: decided
-            from the structure and each call. :meth:`plan` shows what runs and why.
+            from the structure and each call. :meth:`plan` shows what runs and why. Saved
+            with the network (checkpoints, configurations) like the solver.
         **values: any current (``Itau_ampa``, ...; scalar or ``(n,)``), capacitance
             (``C_mem``, ...; F), ``Iscale`` (A), ``Ut`` (V), ``kappa_n``, ``kappa_p``, ``Io`` (A)
             or ``Vth`` (V).
@@ -453,8 +454,9 @@ class DynapSim(Module):
         ``n`` (:data:`SETTINGS`: ``dt`` (s), ``capacitances`` (F), ``Iscale``/``Io`` (A),
         ``Ut``/``Vth`` (V), ``kappa_n``, ``kappa_p``, ``mismatch``, ``rec_types``, ``groups``,
         ``synapse_model``, ``detach_feedback``, ``detach_reset``, ``surrogate``,
-        ``surrogate_slope``, ``positive_feedback``, ``solver``, ``backend``). A checkpoint
-        stores them beside the leaves and :meth:`with_settings` puts them back."""
+        ``surrogate_slope``, ``positive_feedback``, ``solver``, ``backend``,
+        ``plan_options``). A checkpoint stores them beside the leaves and
+        :meth:`with_settings` puts them back."""
         return {name: getattr(self, name) for name in SETTINGS}
 
     def with_settings(self, **settings: Any) -> DynapSim:
@@ -561,13 +563,10 @@ class DynapSim(Module):
 SETTINGS: tuple[str, ...] = tuple(
     f.name
     for f in dataclasses.fields(DynapSim)
-    if f.metadata.get("role") == "simulation"
-    and f.metadata.get("static")
-    and f.name not in ("n", "plan_options")
+    if f.metadata.get("role") == "simulation" and f.metadata.get("static") and f.name != "n"
 )
 """The settings of a DynapSim (:meth:`DynapSim.settings`): every static simulation field but
-``n``, which the leaves' shapes fix, and ``plan_options`` (which strategies run it, not what
-it computes; not stored in checkpoints or configurations yet)."""
+``n``, which the leaves' shapes fix."""
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -579,12 +578,17 @@ def _replace(m: DynapSim, **static: Any) -> DynapSim:
 
 
 def _plan_options(where: str, options: Any) -> PlanOptions:
+    """``options`` as PlanOptions: None (the defaults), a PlanOptions, or its stored form
+    (:meth:`PlanOptions.to_dict`)."""
     if options is None:
         return PlanOptions()
+    if isinstance(options, dict):
+        return PlanOptions.from_dict(options, where)
     if not isinstance(options, PlanOptions):
         raise TypeError(
             f"{where}: plan_options = {_brief(options)} must be a PlanOptions (e.g. "
-            f"PlanOptions(recurrence='rows')) or None, got {type(options).__name__}"
+            "PlanOptions(recurrence='rows')), its stored form (an object with the keys "
+            f"['recurrence', 'weights', 'scan']) or None, got {type(options).__name__}"
         )
     return options
 
@@ -600,6 +604,8 @@ def _check_setting(where: str, name: str, v: Any, m: DynapSim) -> Any:
         return checks.choice(where, name, v, BACKENDS)
     if name == "solver":
         return check_solver(v, where)
+    if name == "plan_options":
+        return _plan_options(where, v)
     if name == "mismatch":
         return checks.mismatch(where, name, v)
     if name == "groups":

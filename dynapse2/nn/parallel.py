@@ -68,10 +68,11 @@ Long runs (:func:`evolve_chunked`)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
+from jax.core import Tracer
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynapse2 import checks
@@ -164,9 +165,11 @@ def shard_batch(x: Any, mesh: Mesh | None = None, axis: str | None = None) -> ja
             f"shard_batch: axis = {axis!r} is not an axis of the mesh {tuple(mesh.axis_names)}"
         )
     size = mesh.shape[axis]
-    if np.shape(x)[0] % size:
+    # Any again: the str/bytes test above narrowed x, and numpy's stub types a str's shape ()
+    batch = np.shape(cast(Any, x))[0]
+    if batch % size:
         raise ValueError(
-            f"shard_batch: batch {np.shape(x)[0]} is not a multiple of the {size} devices of "
+            f"shard_batch: batch {batch} is not a multiple of the {size} devices of "
             f"mesh axis {axis!r}"
         )
     return jax.device_put(x, NamedSharding(mesh, PartitionSpec(axis)))
@@ -247,7 +250,7 @@ def shard_neurons(
             f"shard_neurons: batch {np.shape(x)[0]} is not a multiple of the "
             f"{mesh.shape[batch_axis]} devices of mesh axis {batch_axis!r}"
         )
-    spec = [None] * np.ndim(x)
+    spec: list[str | None] = [None] * np.ndim(x)
     spec[np.ndim(x) - (2 if typed else 1)] = axis
     if batch_axis is not None:
         spec[0] = batch_axis
@@ -263,8 +266,8 @@ def split_axes(
     1 counts as not split, and reads ``None``); ``None`` when neither is split, or when any
     other axis is."""
     s = getattr(x, "sharding", None)
-    if isinstance(x, jax.core.Tracer) or not isinstance(s, NamedSharding):
-        return None
+    if isinstance(x, Tracer) or not isinstance(s, NamedSharding) or not isinstance(s.mesh, Mesh):
+        return None  # traced, unsharded, or placed on an abstract mesh (only under a trace)
     spec = tuple(s.spec) + (None,) * (np.ndim(x) - len(s.spec))
     found: dict[int, str | None] = {}
     for dim, a in enumerate(spec):

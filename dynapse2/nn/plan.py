@@ -66,7 +66,6 @@ per simulated second, table vs rows, host-built table: batch 1 18-26 vs 20, batc
 
 RECURRENCES = ("auto", *STRATEGIES)
 WEIGHTS = ("auto", "constant", "traced")
-TYPE_NAMES = ("AMPA", "NMDA", "GABA", "SHUNT")
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,25 @@ class PlanOptions:
         checks.choice("PlanOptions", "recurrence", self.recurrence, RECURRENCES)
         checks.choice("PlanOptions", "weights", self.weights, WEIGHTS)
         checks.choice("PlanOptions", "scan", self.scan, tuple(SCANS))
+
+    def to_dict(self) -> dict[str, str]:
+        """The options as JSON (how checkpoints and configurations store them)."""
+        return {"recurrence": self.recurrence, "weights": self.weights, "scan": self.scan}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str = "PlanOptions.from_dict") -> PlanOptions:
+        """The options stored by :meth:`to_dict`: an object with the keys ``recurrence``,
+        ``weights`` and ``scan`` (each optional, a default otherwise); a ValueError naming
+        ``where``, the value and what is accepted otherwise."""
+        keys = ("recurrence", "weights", "scan")
+        if not isinstance(value, dict) or not set(value) <= set(keys):
+            raise ValueError(
+                f"{where}: plan_options = {value!r} must be an object with the keys {list(keys)}"
+            )
+        allowed = {"recurrence": RECURRENCES, "weights": WEIGHTS, "scan": tuple(SCANS)}
+        for k, v in value.items():
+            checks.choice(where, f"plan_options[{k!r}]", v, allowed[k])
+        return cls(**value)
 
 
 class Structure(NamedTuple):

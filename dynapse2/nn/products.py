@@ -282,10 +282,10 @@ class Recurrence(NamedTuple):
     ``s @ M`` (``None`` when it is not a dense product), for the reverse pass.
     """
 
-    weights: Any
-    product: Callable[[jax.Array, jax.Array], jax.Array]
+    weights: Any  # an array or a tuple of arrays: the pytree W
+    product: Callable[[jax.Array, Any], jax.Array]
     split: Callable[[jax.Array], jax.Array]
-    weight_grad: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+    weight_grad: Callable[[jax.Array, jax.Array, Any], Any]  # a pytree of W's structure
     transposed: Callable[[Any], jax.Array | None] = lambda w: None
 
 

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from dynapse2.nn.connectivity import SparseWeights
 from dynapse2.nn.inputs import concrete
@@ -198,7 +199,7 @@ class FanoutTable(_DenseProduct):
 def _dense_table(p: SimParams, shards: int) -> np.ndarray | None:
     w, n, k = p.w_rec, p.n, len(p.rec_types)
     if isinstance(w, SparseWeights):
-        if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(w)):
+        if any(isinstance(a, Tracer) for a in jax.tree.leaves(w)):
             return None
         a = concrete(w.to_dense())
     else:
@@ -289,16 +290,21 @@ class CamFanout(RecurrenceStrategy):
 
 def _cam_table(p: SimParams, shards: int) -> CamTable | None:
     w, n, k = p.w_rec, p.n, len(p.rec_types)
-    cap = min(CAM_FANOUT_MAX_WIDTH, FANOUT_MAX_FRACTION * n * k)
+    cap = min(CAM_FANOUT_MAX_WIDTH, int(FANOUT_MAX_FRACTION * n * k))  # widths are whole
     cols = cam_fanout(w, p.rec_types, n, cap)
-    if cols is not None and shards > 1:  # one table per block of postsynaptic rows
-        rows = n // shards
-        part = lambda j: jax.tree.map(lambda a: a[j * rows : (j + 1) * rows], w)  # noqa: E731
-        blocks = [cam_fanout(part(j), p.rec_types, n, cap) for j in range(shards)]
-        width = max(b.cols.shape[1] for b in blocks)
-        blocks = [cam_fanout(part(j), p.rec_types, n, cap, width) for j in range(shards)]
-        cols = CamTable(*(np.stack(a) for a in zip(*blocks, strict=True)))
-    return cols
+    if cols is None or shards == 1:
+        return cols
+    rows = n // shards  # one table per block of postsynaptic rows
+
+    def block(j: int, width: int = 0) -> CamTable:
+        part = jax.tree.map(lambda a: a[j * rows : (j + 1) * rows], w)
+        table = cam_fanout(part, p.rec_types, n, cap, width)
+        assert table is not None  # a block's neurons reach no more pairs than the whole's
+        return table
+
+    width = max(block(j).cols.shape[1] for j in range(shards))
+    blocks = [block(j, width) for j in range(shards)]
+    return CamTable(*(np.stack(a) for a in zip(*blocks, strict=True)))
 
 
 _TABLE_CACHE: dict[tuple, tuple[tuple, Any]] = {}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from dynapse2.nn.dynapsim import DynapSim
+from dynapse2.nn.linear import Linear
 from dynapse2.nn.module import Module
 from dynapse2.nn.plan import SequentialPlan
 
@@ -108,3 +110,49 @@ class Sequential(Module):
     def __repr__(self) -> str:
         inner = "\n".join(f"  {n}: {m!r}" for n, m in zip(self.names, self.modules, strict=True))
         return f"Sequential(shape={self.shape},\n{inner}\n)"
+
+
+def population_slots(
+    net: Module, where: str, last_linear: str = "a DynapSim must come last"
+) -> tuple[tuple[int | None, int], ...]:
+    """Each ``DynapSim`` of ``net`` with the ``Linear`` that feeds it: ``(index of the Linear
+    in net.modules or None, index of the DynapSim)``, in order. ``net``: a ``Sequential`` of
+    ``[Linear,] DynapSim`` pairs, or one module (index 0).
+
+    Raises:
+        ValueError: naming ``where`` and the module, when ``net`` is not such a chain (a
+            module of another kind, two ``Linear`` in a row), or when it ends with a ``Linear``
+            (``last_linear`` says why that is refused). A network that passes has a
+            ``DynapSim``.
+    """
+    mods = net.modules if isinstance(net, Sequential) else (net,)
+    slots: list[tuple[int | None, int]] = []
+    pending: int | None = None
+    for i, m in enumerate(mods):
+        if isinstance(m, Linear):
+            if pending is not None:
+                raise ValueError(f"{where}: module {i}: two Linear layers in a row are not allowed")
+            pending = i
+        elif isinstance(m, DynapSim):
+            slots.append((pending, i))
+            pending = None
+        else:
+            raise ValueError(
+                f"{where}: module {i} is a {type(m).__name__}; supported networks are chains of "
+                "[Linear,] DynapSim pairs"
+            )
+    if pending is not None:
+        raise ValueError(f"{where}: the network ends with a Linear layer: {last_linear}")
+    return tuple(slots)
+
+
+def population_pairs(
+    net: Module, where: str, last_linear: str = "a DynapSim must come last"
+) -> list[tuple[Linear | None, DynapSim]]:
+    """The modules of :func:`population_slots`: each ``DynapSim`` of ``net`` with the
+    ``Linear`` that feeds it (``None``: none), in order; raises as it does."""
+    mods = net.modules if isinstance(net, Sequential) else (net,)
+    return [
+        (None if li is None else cast(Linear, mods[li]), cast(DynapSim, mods[di]))
+        for li, di in population_slots(net, where, last_linear)
+    ]

@@ -15,7 +15,13 @@ from dynapse2.nn.params import STATE_NDIM, SimParams
 from dynapse2.physics.fused import FusedState
 from dynapse2.physics.soma import membrane_voltage
 from dynapse2.physics.step import JAX_OPS, State, circuit
-from dynapse2.physics.synapses import N_SYNAPSE_TYPES, SIGNED_TYPES, SYNAPSE_TYPES, split_signed
+from dynapse2.physics.synapses import (
+    ALL_TYPES,
+    N_SYNAPSE_TYPES,
+    SIGNED_TYPES,
+    SYNAPSE_TYPES,
+    split_signed,
+)
 
 
 def step_options(m: Any) -> dict[str, Any]:
@@ -32,6 +38,24 @@ def step_options(m: Any) -> dict[str, Any]:
         # only when off: a solver that does not honour it yet is refused by DynapSim
         **({} if m.positive_feedback else {"positive_feedback": False}),
     }
+
+
+def step_input(
+    xp: Any, x_t: Any, typed: bool, ext: tuple[int, ...], rec: Any, rec_types: tuple[int, ...]
+) -> dict[int, Any]:
+    """The input of one step per driven synapse type, ``{type: (..., n)}`` (units of I_scale):
+    the external input ``x_t`` (typed: one array per type of ``ext``; signed: one array, split
+    into AMPA and GABA, of which the types in ``ext`` are kept) plus the recurrent input
+    ``rec`` (one array per entry of ``rec_types``, or ``None``). Both backends' loops."""
+    if typed:
+        inp = dict(zip(ext, x_t, strict=True))
+    else:
+        split = zip(SIGNED_TYPES, split_signed(xp, x_t), strict=True)
+        inp = {t: v for t, v in split if t in ext}
+    if rec is not None:
+        for j, t in enumerate(rec_types):
+            inp[t] = inp[t] + rec[j] if t in inp else rec[j]
+    return inp
 
 
 def batched_state(p: SimParams, batch: int, xp: Any, dtype: Any) -> State:
@@ -102,23 +126,16 @@ def simulate(
     s0 = batched_state(p, batch, jnp, jnp.float32)
     f0 = FusedState(s0.imem, tuple(s0.isyn[..., t] for t in types), s0.iahp, s0.timer, s0.spikes)
     rec = None if recurrence is None else recurrence.build(p, table, neurons)
-    rec_slot = {t: j for j, t in enumerate(p.rec_types)}
     if typed:
         xs = tuple(x[..., t] for t in ext)  # (B, T, n) each
     else:
         xs = x
 
     def body(prep: Any, s: FusedState, x_t: Any, r: Any):
-        if typed:
-            inp = dict(zip(ext, x_t, strict=True))
-        else:
-            inp = dict(zip(SIGNED_TYPES, split_signed(jnp, x_t), strict=True))
-            inp = {t: v for t, v in inp.items() if t in ext}
         if r is not None:
             assert rec is not None  # r is only fed when there is a recurrence
             r = rec.split(r)
-            for t, j in rec_slot.items():
-                inp[t] = inp[t] + r[j] if t in inp else r[j]
+        inp = step_input(jnp, x_t, typed, ext, r, p.rec_types)
         s = p.solver.step(
             JAX_OPS, prep, s, tuple(inp.get(t) for t in types), p.dt, types=types, **options
         )
@@ -130,16 +147,13 @@ def simulate(
     def full_isyn(isyn: tuple, rest: jax.Array, shape: tuple) -> jax.Array:
         cols = dict(zip(types, isyn, strict=True))
         return jnp.stack(
-            [
-                cols[t] if t in cols else jnp.broadcast_to(rest[..., t], shape)
-                for t in range(N_SYNAPSE_TYPES)
-            ],
+            [cols[t] if t in cols else jnp.broadcast_to(rest[..., t], shape) for t in ALL_TYPES],
             axis=-1,
         )
 
     s = State(f.imem, full_isyn(f.isyn, s0.isyn, f.imem.shape), f.iahp, f.timer, f.spikes)
     if record:
         imem, isyn, iahp, spikes = out
-        held = jnp.full((1, 1, 1, 4), io, jnp.float32)
+        held = jnp.full((1, 1, 1, N_SYNAPSE_TYPES), io, jnp.float32)
         out = (imem, full_isyn(isyn, held, imem.shape), iahp, spikes)
     return package(p, jnp, s, out, record, batched, time_major=False)

@@ -25,10 +25,8 @@ import math
 from typing import Any, NamedTuple
 
 from dynapse2.physics.dpi import pulse_full
-from dynapse2.physics.step import Circuit, Ops
-
-AMPA, NMDA, GABA, SHUNT = range(4)
-"""Index of each synapse type on the last axis of ``State.isyn``."""
+from dynapse2.physics.step import Circuit, Ops, StepOptions
+from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT
 
 
 class Prepared(NamedTuple):
@@ -100,14 +98,7 @@ def step_fused(
     dt: float,
     *,
     types: tuple[int, ...],
-    kappa: float,
-    io: float,
-    synapse_model: str = "linear",
-    detach_feedback: bool = True,
-    detach_reset: bool = True,
-    slope: float = 1.0,
-    surrogate: str = "log",
-    positive_feedback: bool = True,
+    **options: Any,
 ) -> FusedState:
     """Advance the neurons by one step of ``dt`` seconds; the equations and their order are
     those of :func:`dynapse2.physics.step.step`.
@@ -118,8 +109,11 @@ def step_fused(
         x: weighted input event counts of this step, one ``(..., n)`` array (or ``None``: no
             input) per entry of ``types``, in units of I_scale.
         types: the synapse types computed; any other type is held at I_0.
-        Other arguments as :func:`~dynapse2.physics.step.step`.
+        **options: the fields of :class:`~dynapse2.physics.step.StepOptions`.
     """
+    kappa, io, synapse_model, detach_feedback, detach_reset, slope, surrogate, positive_feedback = (
+        StepOptions(**options)
+    )
     xp = ops.xp
     isyn = []
     for j in range(len(types)):

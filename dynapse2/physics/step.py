@@ -127,28 +127,14 @@ def circuit(xp: Any, p: dict[str, Any], kappa: float, ut: float, vth: float) -> 
     )
 
 
-def step(
-    ops: Ops,
-    c: Circuit,
-    s: State,
-    x: Any,
-    dt: float,
-    *,
-    kappa: float,
-    io: float,
-    synapse_model: str = "linear",
-    detach_feedback: bool = True,
-    detach_reset: bool = True,
-    slope: float = 1.0,
-    surrogate: str = "log",
-    positive_feedback: bool = True,
-) -> State:
-    """Advance the neurons by one step of ``dt`` seconds.
+class StepOptions(NamedTuple):
+    """The keyword options of a step, defined once: those of :func:`step`,
+    :func:`~dynapse2.physics.fused.step_fused` and every solver's
+    :meth:`~dynapse2.solvers.AbstractSolver.step` (a DynapSim passes them from its settings).
 
-    Args:
-        ops: backend operations (:data:`JAX_OPS` or :data:`NUMPY_OPS`).
-        c: circuit constants. s: state at the start of the step.
-        x: weighted input event counts of this step, shape (..., n, 4), in units of I_scale.
+    Attributes:
+        kappa: mean subthreshold slope factor (dimensionless).
+        io: the dark current I_0 (A), the floor of every current.
         synapse_model: ``"linear"`` (closed-form pulse, default) or ``"full"`` (nonlinear DPI
             integrated through the pulse).
         detach_feedback: stop the gradient through the positive-feedback current I_pf (the
@@ -162,9 +148,39 @@ def step(
         positive_feedback: include the exponential positive feedback I_pf in the soma
             (default); ``False`` drops it (I_pf = 0: the chip's thresholded soma, latch
             ``soif_type``), so that the membrane is a leaky integrator at any I_mem.
+    """
+
+    kappa: float
+    io: float
+    synapse_model: str = "linear"
+    detach_feedback: bool = True
+    detach_reset: bool = True
+    slope: float = 1.0
+    surrogate: str = "log"
+    positive_feedback: bool = True
+
+
+def step(
+    ops: Ops,
+    c: Circuit,
+    s: State,
+    x: Any,
+    dt: float,
+    **options: Any,
+) -> State:
+    """Advance the neurons by one step of ``dt`` seconds.
+
+    Args:
+        ops: backend operations (:data:`JAX_OPS` or :data:`NUMPY_OPS`).
+        c: circuit constants. s: state at the start of the step.
+        x: weighted input event counts of this step, shape (..., n, 4), in units of I_scale.
+        **options: the fields of :class:`StepOptions` (``kappa`` and ``io`` required).
     Returns:
         The state at the end of the step; ``spikes`` are the spikes emitted in this step.
     """
+    kappa, io, synapse_model, detach_feedback, detach_reset, slope, surrogate, positive_feedback = (
+        StepOptions(**options)
+    )
     xp = ops.xp
     pulse = pulse_linear if synapse_model == "linear" else pulse_full
 

@@ -20,6 +20,8 @@ N_SYNAPSE_TYPES: int = len(SYNAPSE_TYPES)
 """Synapse types per neuron (4)."""
 AMPA, NMDA, GABA, SHUNT = (SYNAPSE_TYPES.index(t) for t in ("ampa", "nmda", "gaba", "shunt"))
 """Index of each synapse type on the synapse-type axis."""
+ALL_TYPES: tuple[int, ...] = tuple(range(N_SYNAPSE_TYPES))
+"""Every synapse type's index, in the order of the synapse-type axis: (0, 1, 2, 3)."""
 EXCITATORY: tuple[str, ...] = ("ampa", "nmda")
 INHIBITORY: tuple[str, ...] = ("gaba", "shunt")
 SIGN: tuple[int, ...] = tuple(1 if t in EXCITATORY else -1 for t in SYNAPSE_TYPES)

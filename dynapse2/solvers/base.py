@@ -33,9 +33,7 @@ import equinox as eqx
 
 from dynapse2.physics.fused import FusedState
 from dynapse2.physics.step import Circuit, Ops, State
-
-ALL_TYPES: tuple[int, ...] = (0, 1, 2, 3)
-"""Every synapse type (AMPA, NMDA, GABA, SHUNT), in the order of ``State.isyn``'s last axis."""
+from dynapse2.physics.synapses import ALL_TYPES
 
 
 class AbstractSolver(eqx.Module):
@@ -43,10 +41,10 @@ class AbstractSolver(eqx.Module):
 
     Subclasses set :attr:`name` and implement :meth:`prepare` and :meth:`step`.
 
-    Keyword options of a step, passed through from :class:`~dynapse2.nn.DynapSim`:
-    ``kappa`` (mean subthreshold slope), ``io`` (I_0, A), ``synapse_model`` (``"linear"`` or
-    ``"full"``), ``detach_feedback``, ``detach_reset``, ``slope`` and ``surrogate`` (see
-    :func:`dynapse2.physics.step.step`).
+    Keyword options of a step, passed through from :class:`~dynapse2.nn.DynapSim`: the
+    fields of :class:`~dynapse2.physics.step.StepOptions` (``kappa``, ``io``,
+    ``synapse_model``, ``detach_feedback``, ``detach_reset``, ``slope``, ``surrogate``,
+    ``positive_feedback``).
     """
 
     name: ClassVar[str] = ""

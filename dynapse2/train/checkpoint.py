@@ -238,6 +238,7 @@ def _json_settings(m: DynapSim) -> dict[str, Any]:
     """``m.settings()`` as JSON, but the solver (saved in field 'solvers')."""
     out = {k: list(v) if isinstance(v, tuple) else v for k, v in m.settings().items()}
     del out["solver"]
+    out["plan_options"] = m.plan_options.to_dict()
     return out
 
 

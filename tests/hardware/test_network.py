@@ -20,6 +20,7 @@ from dynapse2.hardware.network import (
     network_from_config,
 )
 from dynapse2.nn import CURRENTS, DynapSim, Linear, Sequential
+from dynapse2.nn.connectivity import SparseWeights
 
 N_IN, N = 100, 300
 
@@ -169,6 +170,42 @@ def test_unsupported_networks():
         r"nonzero incoming weights; a neuron has 64 CAM entries",
     ):
         map_network(Sequential(Linear((70, 2), weight=np.ones((70, 2))), DynapSim(2)))
+
+
+def _chip_shaped(n: int, fan: int, seed: int) -> SparseWeights:
+    """``fan`` CAM entries per neuron, every synapse type, one (pre, type) repeated."""
+    rng = np.random.default_rng(seed)
+    pre = np.stack([rng.choice(n, fan, replace=False) for _ in range(n)])
+    typ = rng.integers(0, 4, (n, fan))
+    pre[:, 1], typ[:, 1] = pre[:, 0], typ[:, 0]  # repeats entry 0: their weights add up
+    return SparseWeights(pre, typ, rng.uniform(0.5, 3.0, (n, fan)))
+
+
+def test_chip_shaped_recurrent_weights_map_as_their_dense_form():
+    n, lin = 40, Linear((3, 40), weight=np.full((3, 40), 2.0))
+    sparse = _chip_shaped(n, 8, 0)
+    dense = np.asarray(sparse.to_dense())
+    a = map_network(Sequential(lin, DynapSim(n, has_rec=True, w_rec=sparse)))
+    b = map_network(Sequential(lin, DynapSim(n, has_rec=True, w_rec=dense)))
+    assert a.config == b.config
+    np.testing.assert_array_equal(a.network[1].w_rec, b.network[1].w_rec)
+    # the repeated entry is one synapse of the summed weight
+    assert np.count_nonzero(np.asarray(a.network[1].w_rec)[:, 0]) == 7
+
+
+def test_chip_shaped_weights_over_the_cam_are_refused_or_pruned():
+    n = 80
+    sparse = _chip_shaped(n, 70, 1)  # 69 distinct (pre, type) per neuron, plus 3 inputs
+    net = Sequential(
+        Linear((3, n), weight=np.ones((3, n))), DynapSim(n, has_rec=True, w_rec=sparse)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^layer 0 neuron 0 \(chip 0, core 0, neuron 0\) has 72 nonzero incoming weights; "
+        r"a neuron has 64 CAM entries \(prune its inputs to at most 64, or pass prune=True",
+    ):
+        map_network(net)
+    np.testing.assert_array_equal(map_network(net, prune=True).pruned[0], np.full(n, 8))
 
 
 def test_prune_keeps_the_64_strongest_inputs_of_a_neuron():
