@@ -5,9 +5,9 @@ For each graph shipped in ``tests/data/nir`` (trained and exported by
 test set of its task (frozen noise, ``tests/data/nir/frozen_noise.npz``):
 
 - per-layer firing rates (Hz, mean over the test set and the layer's neurons) of the network
-  imported into DynapSim (``from_nir(path, dt=1e-4)``) and of the same after quantization
-  (``map_network`` then ``network_from_config``), against a simulation of the graph in NIR's
-  own semantics (:func:`dynapse2.nir.reference.simulate`, float64);
+  imported into DynapSim (``from_nir(path, dt=1e-4, convention=<the exporter>)``) and of
+  the same after quantization (``map_network`` then ``network_from_config``), against a
+  simulation of the graph in NIR's own semantics (:func:`dynapse2.nir.reference.simulate`, float64);
 - the test accuracy (argmax of the output spike counts) in the exporter's framework before
   export (recorded by make_graphs.py), of the NIR reference, after import, after quantization.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dynapse2.hardware import map_network, network_from_config
-from dynapse2.nir import from_nir
+from dynapse2.nir import from_nir, to_nir_semantics
 from dynapse2.nir.reference import simulate
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "nir"
@@ -67,39 +67,22 @@ def accuracy(counts: np.ndarray, y: np.ndarray) -> float:
     return float((np.asarray(counts).argmax(axis=1) == y).mean())
 
 
-def snntorch_convention(graph):
-    """A copy of ``graph`` whose ``LIF``/``CubaLIF`` nodes have r = tau_mem / dt and w_in =
-    tau_syn / dt, the parameters under which a spike of 1 per step drives the NIR model as
-    a discrete-time ``v = beta v + I``, ``I = alpha I + W s`` does (snnTorch's export). spyx
-    1.0 writes r = beta and w_in = 1 for the same dynamics, so its graph, read as NIR, is a
-    nearly silent network; this correction is the benchmark's, not the importer's."""
-    import nir  # noqa: PLC0415
-
-    nodes = {}
-    for k, v in graph.nodes.items():
-        if type(v).__name__ == "CubaLIF":
-            v = nir.CubaLIF(tau_syn=v.tau_syn, tau_mem=v.tau_mem, r=v.tau_mem / DT,
-                            v_leak=v.v_leak, v_threshold=v.v_threshold, v_reset=v.v_reset,
-                            w_in=v.tau_syn / DT)  # fmt: skip
-        elif type(v).__name__ == "LIF":
-            v = nir.LIF(tau=v.tau, r=v.tau / DT, v_leak=v.v_leak, v_threshold=v.v_threshold,
-                        v_reset=v.v_reset)  # fmt: skip
-        nodes[k] = v
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges))
-
-
-def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool = False) -> dict:
+def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict) -> dict:
+    """Rates and accuracies of graph ``name``, read with its exporter's convention (the
+    reference simulates the same graph in NIR's semantics, ``to_nir_semantics``): imported
+    with the default solver (ExponentialEuler), quantized, and imported with Euler."""
     path = DATA / f"{name}.nir"
     import nir  # noqa: PLC0415
 
-    graph = nir.read(path)
-    if fix:
-        graph = snntorch_convention(graph)
-        path, name = graph, f"{name} (r, w_in fixed)"
+    convention = exporter["framework"]  # "snntorch" or "spyx"
+    graph, _ = to_nir_semantics(nir.read(path), DT, convention)
     steps = x.shape[1]
     ref_layers, ref_counts, burst = _reference(graph, x)
-    net, report = from_nir(path, dt=DT, report=True)
+    net, report = from_nir(path, dt=DT, convention=convention, report=True)
     imp_layers, imp_counts = _dynapsim(net, x)
+    eul_layers, eul_counts = _dynapsim(
+        from_nir(path, dt=DT, convention=convention, solver="euler"), x
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         mapping = map_network(net, prune=True)  # a neuron hears at most 64 sources
@@ -108,12 +91,13 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool 
     return {
         "name": name,
         "framework": exporter["framework"],
-        "kind": exporter["kind"] + (", r and w_in fixed" if fix else ""),
+        "kind": exporter["kind"],
         "seed": exporter["seed"],
         "rates": {
             "reference": _rates(ref_layers, steps),
             "import": _rates(imp_layers, steps),
             "quantized": _rates(q_layers, steps),
+            "euler": _rates(eul_layers, steps),
         },
         "burst": burst,
         "accuracy": {
@@ -121,6 +105,7 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, fix: bool 
             "reference": accuracy(ref_counts, y),
             "import": accuracy(imp_counts, y),
             "quantized": accuracy(q_counts, y),
+            "euler": accuracy(eul_counts, y),
         },
         "mapping_warnings": sorted({str(w.message).split(";")[0] for w in caught}),
         "pruned": [int(np.asarray(p).sum()) for p in mapping.pruned],
@@ -132,45 +117,54 @@ def _rel(b: float, a: float) -> str:
     return f"{100 * (b / a - 1):+.1f} %" if a > 0 else "-"
 
 
-def _pm(values: list[float], fmt: str = "{:.1f}") -> str:
+def _pm(values: list[float], fmt: str = "{:+.1f}") -> str:
+    """mean ± std (worst: the value farthest from 0)."""
     v = np.asarray(values, np.float64)
     if v.size == 0:
         return "-"
-    return f"{fmt.format(v.mean())} ± {fmt.format(v.std())}" if v.size > 1 else fmt.format(v[0])
+    worst = v[np.argmax(np.abs(v))]
+    if v.size == 1:
+        return fmt.format(v[0])
+    return f"{fmt.format(v.mean())} ± {fmt.format(v.std()).lstrip('+')} ({fmt.format(worst)})"
+
+
+LAYERS = ("hidden", "output")
 
 
 def table(results: list[dict]) -> str:
     lines = [
         "| graph | layer | reference Hz | import Hz (vs ref) | quantized Hz (vs ref) "
-        "| reference spikes at consecutive steps |",
-        "|---|---|---|---|---|---|",
+        "| import with Euler (vs ref) | reference spikes at consecutive steps |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        a_, b_, c_ = (r["rates"][k] for k in ("reference", "import", "quantized"))
+        a_, b_, c_, e_ = (r["rates"][k] for k in ("reference", "import", "quantized", "euler"))
         for li in range(len(a_)):
-            a, b, c = a_[li], b_[li], c_[li]
+            a, b, c, e = a_[li], b_[li], c_[li], e_[li]
             lines.append(
-                f"| {r['name']} | {li} | {a:.1f} | {b:.1f} ({_rel(b, a)}) | {c:.1f} ({_rel(c, a)}) "
-                f"| {100 * r['burst'][li]:.0f} % |"
+                f"| {r['name']} | {LAYERS[li]} | {a:.1f} | {b:.1f} ({_rel(b, a)}) | {c:.1f} "
+                f"({_rel(c, a)}) | {e:.1f} ({_rel(e, a)}) | {100 * r['burst'][li]:.0f} % |"
             )
     lines += [
         "",
-        "| graph | exporter | NIR reference | import | quantized |",
-        "|---|---|---|---|---|",
+        "| graph | exporter | NIR reference | import | quantized | import with Euler |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         a = r["accuracy"]
         lines.append(
             f"| {r['name']} | {100 * a['exporter']:.1f} | {100 * a['reference']:.1f} | "
-            f"{100 * a['import']:.1f} | {100 * a['quantized']:.1f} |"
+            f"{100 * a['import']:.1f} | {100 * a['quantized']:.1f} | {100 * a['euler']:.1f} |"
         )
     lines += [
         "",
-        "Over seeds (mean ± std): accuracy points relative to the exporter, rate error in %",
+        "Over seeds: mean ± std (worst); accuracy in points against the exporter's, rate error "
+        "of each layer's mean rate against the reference, in %",
         "",
         "| framework, kind | seeds | exporter % | import - exporter | quantized - exporter "
-        "| reference - exporter | rate error import (per layer) | rate error quantized |",
-        "|---|---|---|---|---|---|---|---|",
+        "| reference - exporter | rate error, import | rate error, quantized "
+        "| rate error, import with Euler |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -179,16 +173,17 @@ def table(results: list[dict]) -> str:
         acc = lambda k, rs=rs: [  # noqa: E731
             100 * (r["accuracy"][k] - r["accuracy"]["exporter"]) for r in rs
         ]
-        err = lambda k, what="rates", rs=rs: [  # noqa: E731
+        err = lambda k, rs=rs: [  # noqa: E731
             100 * (b / a - 1)
             for r in rs
-            for a, b in zip(r[what]["reference"], r[what][k], strict=True)
+            for a, b in zip(r["rates"]["reference"], r["rates"][k], strict=True)
             if a > 0
         ]
+        exporter = [100 * r["accuracy"]["exporter"] for r in rs]
         lines.append(
-            f"| {fw}, {kind} | {len(rs)} | {_pm([100 * r['accuracy']['exporter'] for r in rs])} | "
-            f"{_pm(acc('import'))} | {_pm(acc('quantized'))} | {_pm(acc('reference'))} | "
-            f"{_pm(err('import'))} | {_pm(err('quantized'))} |"
+            f"| {fw}, {kind} | {len(rs)} | {_pm(exporter, '{:.1f}')} | {_pm(acc('import'))} | "
+            f"{_pm(acc('quantized'))} | {_pm(acc('reference'))} | {_pm(err('import'))} | "
+            f"{_pm(err('quantized'))} | {_pm(err('euler'))} |"
         )
     return "\n".join(lines)
 
@@ -205,20 +200,19 @@ def main() -> None:
     for name, meta in exporters.items():
         if not name.startswith(args.graphs):
             continue
-        for fix in (False, True) if meta["framework"] == "spyx" else (False,):
-            try:
-                r = evaluate(name, x, y, meta, fix)
-            except ValueError as e:  # a graph the importer refuses: say so, go on
-                print(f"{name}{' (r, w_in fixed)' if fix else ''}: not imported: {e}")
-                continue
-            results.append(r)
-            print(
-                f"{r['name']}: rates ref {np.round(r['rates']['reference'], 1)} import "
-                f"{np.round(r['rates']['import'], 1)} quantized "
-                f"{np.round(r['rates']['quantized'], 1)}; accuracy {r['accuracy']}; mapping "
-                f"warnings {r['mapping_warnings']}; pruned connections per layer {r['pruned']}",
-                flush=True,
-            )
+        try:
+            r = evaluate(name, x, y, meta)
+        except ValueError as e:  # a graph the importer refuses: say so, go on
+            print(f"{name}: not imported: {e}")
+            continue
+        results.append(r)
+        print(
+            f"{r['name']}: rates ref {np.round(r['rates']['reference'], 1)} import "
+            f"{np.round(r['rates']['import'], 1)} quantized "
+            f"{np.round(r['rates']['quantized'], 1)}; accuracy {r['accuracy']}; mapping "
+            f"warnings {r['mapping_warnings']}; pruned connections per layer {r['pruned']}",
+            flush=True,
+        )
     print()
     print(table(results))
     if args.json:

@@ -1,11 +1,12 @@
 """Simulation speed of DynapSim: one chip, 16 chips, and Rockpool 3.1.0 when available.
 
 Usage: ``PYTHONPATH=. python benchmarks/simulate.py [--quick] [--sweep] [--no-rockpool] [--long S]``
-or ``python benchmarks/simulate.py --against OLD_TREE [--rounds R]`` to time the rows of this
-checkout against another source tree (e.g. ``git worktree add /tmp/old <commit>``) in the
-same run: each round runs every row once per tree, in alternating order, each in a fresh
-process; the table gives per tree the min over rounds of each process's min-of-repeats wall
-time, the spread (max - min) over rounds, and new / old of the mins.
+or ``python benchmarks/simulate.py --against OLD_TREE [--rounds R] [--only TEXT] [--repeat K]``
+to time the rows of this checkout (those whose label contains TEXT) against another source
+tree (e.g. ``git worktree add /tmp/old <commit>``) in the same run: each round runs every
+row once per tree, in alternating order, each in a fresh process; the table gives per tree
+the min over rounds of each process's min-of-repeats wall time, the spread (max - min) over
+rounds, and new / old of the mins.
 
 Workload: n neurons (1024 = one chip), recurrent, each neuron with 64 random signed inputs
 (N(0, 2) weights: positive -> AMPA, negative -> GABA), Poisson input of 20 Hz x 3 units per
@@ -251,9 +252,12 @@ def main() -> None:
     )
     ap.add_argument("--against", help="another source tree to time the rows against")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --against (default 3)")
+    ap.add_argument("--only", help="with --against: only the rows whose label contains this")
+    ap.add_argument("--repeat", type=int, default=3, help="calls per process (default 3)")
     a = ap.parse_args()
     if a.against:
-        compare(Path(a.against).resolve(), a.rounds, *((200, 1) if a.quick else (1000, 3)))
+        steps, repeat = (200, 1) if a.quick else (1000, a.repeat)
+        compare(Path(a.against).resolve(), a.rounds, steps, repeat, a.only)
         return
     if a.case:
         args = json.loads(a.case)
@@ -306,11 +310,11 @@ def ROWS(cores: int) -> list[tuple]:
     return [r for r in rows if r[-1] == 1 or (cores >= 2 and r[2] % r[-1] == 0)]
 
 
-def compare(old: Path, rounds: int, steps: int, repeat: int) -> None:
-    """Time every row in this checkout and in the tree ``old``, interleaved (see the module
-    docstring), and print the table."""
+def compare(old: Path, rounds: int, steps: int, repeat: int, only: str | None = None) -> None:
+    """Time every row (or those whose label contains ``only``) in this checkout and in the
+    tree ``old``, interleaved (see the module docstring), and print the table."""
     trees = {"old": old, "new": HERE.parent}
-    rows = ROWS(len(os.sched_getaffinity(0)))
+    rows = [r for r in ROWS(len(os.sched_getaffinity(0))) if only is None or only in r[0]]
     walls: dict[tuple[str, str], list[float]] = {}
     for r in range(rounds):
         order = list(trees) if r % 2 == 0 else list(trees)[::-1]

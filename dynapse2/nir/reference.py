@@ -34,22 +34,17 @@ from typing import Any
 import numpy as np
 
 from dynapse2 import checks
+from dynapse2.nir._package import nir_package
 
 SPIKING = ("LIF", "CubaLIF", "IF")
 NEURONS = (*SPIKING, "LI", "CubaLI", "I")
 MAPS = ("Affine", "Linear", "Scale", "Input", "Output")
 
 
-def _nir():
-    import nir  # noqa: PLC0415
-
-    return nir
-
-
 def _flat(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Every leaf node under a dotted name, and the edges between leaves (a nested graph's
     Input and Output nodes stay, as identities)."""
-    nir = _nir()
+    nir = nir_package()
     nodes, edges, entry, exit_ = {}, [], {}, {}
     for key, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
@@ -137,7 +132,7 @@ class _Neuron:
             v_reset = getattr(node, "v_reset", None)
             self.v_reset = np.zeros_like(self.v_thr) if v_reset is None else _arr(v_reset)
         self.v = np.broadcast_to(self.v_leak * np.ones_like(self.r), (batch, self.r.size)).copy()
-        self.i = np.zeros_like(self.v) if self.cuba else None
+        self.i = np.zeros_like(self.v)  # the synaptic current (CubaLI, CubaLIF only)
 
     def kick(self, imp: np.ndarray) -> None:
         """The step's deltas of total weighted area ``imp`` (per neuron)."""
@@ -152,13 +147,15 @@ class _Neuron:
         """Integrate one substep with the continuous input ``cont`` held; returns spikes."""
         h = self.h
         if self.cuba:
+            tau = self.tau
+            assert tau is not None  # every Cuba node has a membrane tau
             c = self.w_in * cont
             a = self.i - c
-            es, em = np.exp(-h / self.tau_syn), np.exp(-h / self.tau)
+            es, em = np.exp(-h / self.tau_syn), np.exp(-h / tau)
             u = self.v - self.v_leak - self.r * c
-            near = np.isclose(self.tau_syn, self.tau, rtol=1e-9)
-            ratio = self.tau_syn / np.where(near, 1.0, self.tau_syn - self.tau)
-            forced = np.where(near, h / self.tau * em, ratio * (es - em))
+            near = np.isclose(self.tau_syn, tau, rtol=1e-9)
+            ratio = self.tau_syn / np.where(near, 1.0, self.tau_syn - tau)
+            forced = np.where(near, h / tau * em, ratio * (es - em))
             self.v = self.v_leak + self.r * c + u * em + self.r * a * forced
             self.i = c + a * es
         elif self.tau is None:

@@ -20,6 +20,7 @@ from dynapse2.nn.module import Module, parameter, simulation, state
 from dynapse2.nn.parallel import split_axes
 from dynapse2.nn.params import STATE_NDIM, SimParams, effective_values
 from dynapse2.nn.plan import Plan, PlanOptions, Structure, make_plan
+from dynapse2.nn.recurrence import widest_fanout
 from dynapse2.physics import constants as K
 from dynapse2.physics.chip import N_NEURONS_PER_CORE
 from dynapse2.physics.dpi import (
@@ -516,7 +517,8 @@ class DynapSim(Module):
     def _plan(self, x: Any, typed: bool, batched: bool, record: bool, traced: Any) -> Plan:
         w = self.w_rec
         kind = "none" if w is None else "sparse" if isinstance(w, SparseWeights) else "dense"
-        structure = Structure(self.n, kind, self.rec_types, self.backend, self.plan_options)
+        width = widest_fanout(w, self.rec_types) if isinstance(w, SparseWeights) else None
+        structure = Structure(self.n, kind, self.rec_types, self.backend, self.plan_options, width)
         split = split_axes(x, np.ndim(x) - (2 if typed else 1), batched)
         return make_plan(structure, tuple(np.shape(x)), typed, batched, record, split, traced)
 

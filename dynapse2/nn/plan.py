@@ -5,7 +5,11 @@ size, whether it has recurrent weights and of which kind: dense or chip-shaped
 :class:`~dynapse2.nn.connectivity.SparseWeights`, its active synapse types, its backend and
 its :class:`PlanOptions`) and from the call's declared arguments (the input's shape and
 layout, ``record``, the mesh the input is placed on, and whether the recurrent weights are
-constants of the call or traced), never from the values of the data. It names three
+constants of the call or traced), never from the values of the data. Three choices still read
+values, each printed by the plan and none changing a result, only its cost: the widest
+fan-out of chip-shaped weights (``Structure.cam_width``: with constant weights, of their
+nonzero entries), a dense matrix's row density (``fanout`` falls back to ``rows`` above 25 %,
+inside the call) and the synapse types a call integrates (:attr:`Plan.types`). It names three
 strategies, each a small object with one contract:
 
 - recurrence (:mod:`dynapse2.nn.recurrence`): ``matmul``, ``rows``, ``fanout``,
@@ -43,9 +47,11 @@ from dynapse2.nn.recurrence import (
     Matmul,
     RecurrenceStrategy,
     Rows,
+    cam_cap,
 )
 from dynapse2.nn.scan import SCANS
 from dynapse2.nn.sharding import BatchSharded, NeuronSharded, OneDevice
+from dynapse2.physics.synapses import SYNAPSE_TYPES
 
 EVENT_MIN_NEURONS = 256
 """Recurrence is event-driven from this many neurons on (below, the dense product is cheap
@@ -112,13 +118,17 @@ class PlanOptions:
 
 class Structure(NamedTuple):
     """The declared structure of a DynapSim that its plan depends on. ``weights``:
-    ``"none"``, ``"dense"`` or ``"sparse"``."""
+    ``"none"``, ``"dense"`` or ``"sparse"``; ``cam_width``: for chip-shaped weights, their
+    widest fan-out at the call (:func:`~dynapse2.nn.recurrence.widest_fanout`: with constant
+    weights of the nonzero entries, a value, since an unused CAM slot is a zero weight;
+    ``None`` while the CAM structure is traced, or for dense weights)."""
 
     n: int
     weights: str
     rec_types: tuple[int, ...]
     backend: str
     options: PlanOptions
+    cam_width: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,19 @@ class Plan:
     weights: str
     why: dict[str, str] = field(compare=False)
     label: str = "DynapSim"
+    rec_types: tuple[int, ...] = ()
+
+    @property
+    def types(self) -> str:
+        """Which synapse types a call integrates: decided at the call from values (the input's
+        nonzero types and the state's), the one choice of the plan that reads data values; a
+        type left out stays at I_0 exactly, so it changes the cost, never the result."""
+        rec = "+".join(SYNAPSE_TYPES[t].upper() for t in self.rec_types) or "none"
+        drive = "its nonzero columns" if self.typed else "AMPA if any x > 0, GABA if any x < 0"
+        return (
+            f"recurrent {rec}, those the input drives ({drive}) and those whose state is off "
+            "I_0: read from the values at the call (a type left out stays at I_0 exactly)"
+        )
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -156,6 +179,7 @@ class Plan:
                 ("backend", "jax: float32, jit, one compiled loop over time"),
                 ("recurrence", rec),
                 ("weights", self.weights),
+                ("types", self.types),
                 ("scan", f"{self.scan}: {self.scan.summary}"),
                 ("sharding", str(self.sharding)),
             ]
@@ -247,7 +271,18 @@ def make_plan(
         sharding = BatchSharded(split[0], split[1])
     if s.backend == "numpy":
         return Plan(
-            shape, typed, batched, record, s.backend, None, None, sharding, weights, why, label
+            shape,
+            typed,
+            batched,
+            record,
+            s.backend,
+            None,
+            None,
+            sharding,
+            weights,
+            why,
+            label,
+            s.rec_types,
         )
     local = sharding.local_batch(shape[0]) if batched else 1
     per_device = " per device" if local != (shape[0] if batched else 1) else ""
@@ -256,7 +291,18 @@ def make_plan(
     if o.scan != "custom_grad":
         why["scan"] = "declared"
     return Plan(
-        shape, typed, batched, record, s.backend, recurrence, scan, sharding, weights, why, label
+        shape,
+        typed,
+        batched,
+        record,
+        s.backend,
+        recurrence,
+        scan,
+        sharding,
+        weights,
+        why,
+        label,
+        s.rec_types,
     )
 
 
@@ -300,13 +346,22 @@ def _recurrence(
                 "gradient is then one dense product)"
             )
             return Rows()
+        fallback = Rows() if fits else CamGather()
+        instead = "densified rows" if fits else f"the CAM gather ({size})"
+        cap = cam_cap(n, k)
+        if s.cam_width is None:
+            why["recurrence"] = f"{events}, the CAM structure traced (no host table): {instead}"
+            return fallback
+        width = f"widest fan-out {s.cam_width} (type, post) pairs (of the entries in use)"
+        if s.cam_width > cap:
+            limit = f"{cap} (CAM_FANOUT_MAX_WIDTH, or 25 % of the columns)"
+            why["recurrence"] = f"{events}, {width} > {limit}: {instead}"
+            return fallback
         why["recurrence"] = (
-            f"{events}, weights {weights}"
-            + ("" if fits else f", {size}")
-            + "; without a table (a neuron reaching more than CAM_FANOUT_MAX_WIDTH pairs, or "
-            + ("the CAM structure traced): " + ("densified rows" if fits else "the CAM gather"))
+            f"{events}, weights {weights}, {width} <= {cap}: table built on the host"
+            + (" (nonzero entries only)" if weights == "constant" else "")
         )
-        return CamFanout(Rows() if fits else CamGather())
+        return CamFanout(fallback)
     if batched and local_batch >= FANOUT_MIN_BATCH and weights == "constant":
         why["recurrence"] = (
             f"{events}, batch {local_batch}{per_device} >= FANOUT_MIN_BATCH = "

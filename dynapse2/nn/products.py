@@ -184,22 +184,14 @@ def cam_fanout(
 ) -> CamTable | None:
     """The :class:`CamTable` of ``w`` for the active ``types``, or ``None`` when the
     structure is traced or a presynaptic neuron reaches more than ``max_width`` (type,
-    postsynaptic) pairs. With concrete weights only nonzero entries are listed; with traced
-    ones (training) every entry (its weight may change, its place may not). Entries that
-    repeat a (pre, type, post) share one position, where their weights add up. ``width``:
-    at least this wide (to stack the tables of several blocks)."""
-    pre, typ = concrete(w.pre), concrete(w.syn_type)
-    if pre is None or typ is None:
+    postsynaptic) pairs (:func:`cam_width`). With concrete weights only nonzero entries are
+    listed; with traced ones (training) every entry (its weight may change, its place may
+    not). Entries that repeat a (pre, type, post) share one position, where their weights add
+    up. ``width``: at least this wide (to stack the tables of several blocks)."""
+    found = _cam_entries(w, types)
+    if found is None:
         return None
-    weight = concrete(w.weight)
-    n_post, k = pre.shape[0], len(types)
-    lut = np.full(4, -1)
-    lut[list(types)] = np.arange(k)
-    j = lut[typ.astype(np.intp)]
-    used = (j >= 0) & (True if weight is None else weight != 0)
-    span = k * n_post
-    key = (pre.astype(np.int64) * span + j * n_post + np.arange(n_post)[:, None]).ravel()
-    used = used.ravel()
+    key, used, span = found
     keys = np.unique(key[used])  # sorted: by presynaptic neuron, then column
     row = keys // span
     counts = np.bincount(row, minlength=n_pre)
@@ -214,6 +206,36 @@ def cam_fanout(
     idx = np.searchsorted(keys, key[used])
     slot[used] = row[idx] * width + pos[idx]
     return CamTable(cols.astype(np.int32), slot.astype(np.int32))
+
+
+def _cam_entries(w: SparseWeights, types: tuple[int, ...]) -> tuple | None:
+    """Per CAM entry of ``w`` (flattened): its key ``pre * span + type slot * n_post +
+    post``, whether it counts (an active type and, with concrete weights, a nonzero weight:
+    an unused slot is a zero weight), and ``span = len(types) * n_post``; ``None`` while the
+    structure is traced."""
+    pre, typ = concrete(w.pre), concrete(w.syn_type)
+    if pre is None or typ is None:
+        return None
+    weight = concrete(w.weight)
+    n_post, k = pre.shape[0], len(types)
+    lut = np.full(4, -1)
+    lut[list(types)] = np.arange(k)
+    j = lut[typ.astype(np.intp)]
+    used = (j >= 0) & (True if weight is None else weight != 0)
+    span = k * n_post
+    key = (pre.astype(np.int64) * span + j * n_post + np.arange(n_post)[:, None]).ravel()
+    return key, used.ravel(), span
+
+
+def cam_width(w: SparseWeights, types: tuple[int, ...], n_pre: int) -> int | None:
+    """The widest fan-out of ``w``: the most distinct (active type, postsynaptic) pairs one
+    presynaptic neuron reaches through the entries that count (with concrete weights the
+    nonzero ones, with traced weights every entry); ``None`` while the structure is traced."""
+    found = _cam_entries(w, types)
+    if found is None:
+        return None
+    key, used, span = found
+    return int(np.bincount(np.unique(key[used]) // span, minlength=n_pre).max(initial=0))
 
 
 def cam_fanout_values(fan: CamTable, weight: jax.Array) -> jax.Array:

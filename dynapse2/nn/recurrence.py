@@ -42,6 +42,7 @@ from dynapse2.nn.products import (
     cam_fanout_values,
     cam_product,
     cam_weight_grad,
+    cam_width,
     event_budget,
     event_product,
     fanout_product,
@@ -290,7 +291,7 @@ class CamFanout(RecurrenceStrategy):
 
 def _cam_table(p: SimParams, shards: int) -> CamTable | None:
     w, n, k = p.w_rec, p.n, len(p.rec_types)
-    cap = min(CAM_FANOUT_MAX_WIDTH, int(FANOUT_MAX_FRACTION * n * k))  # widths are whole
+    cap = cam_cap(n, k)
     cols = cam_fanout(w, p.rec_types, n, cap)
     if cols is None or shards == 1:
         return cols
@@ -305,6 +306,20 @@ def _cam_table(p: SimParams, shards: int) -> CamTable | None:
     width = max(block(j).cols.shape[1] for j in range(shards))
     blocks = [block(j, width) for j in range(shards)]
     return CamTable(*(np.stack(a) for a in zip(*blocks, strict=True)))
+
+
+def cam_cap(n: int, k: int) -> int:
+    """The widest fan-out (type, postsynaptic pairs of one presynaptic neuron) for which
+    :class:`CamFanout` builds a table, with ``n`` neurons and ``k`` active types."""
+    return min(CAM_FANOUT_MAX_WIDTH, int(FANOUT_MAX_FRACTION * n * k))  # widths are whole
+
+
+def widest_fanout(w: SparseWeights, types: tuple[int, ...]) -> int | None:
+    """:func:`~dynapse2.nn.products.cam_width` of ``w`` as it is at the call (cached per its
+    arrays); ``None`` while its structure is traced."""
+    refs = (w.pre, w.syn_type, w.weight)
+    refs = refs if concrete(w.weight) is not None else refs[:2]
+    return _cached(("width", *map(id, refs), types), refs, cam_width, w, types, w.n_post)
 
 
 _TABLE_CACHE: dict[tuple, tuple[tuple, Any]] = {}

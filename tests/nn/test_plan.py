@@ -17,16 +17,25 @@ from dynapse2.nn.plan import (
     Structure,
     make_plan,
 )
-from dynapse2.nn.recurrence import CamFanout, CamGather, FanoutTable, Matmul, Rows
+from dynapse2.nn.recurrence import (
+    CAM_FANOUT_MAX_WIDTH,
+    CamFanout,
+    CamGather,
+    FanoutTable,
+    Matmul,
+    Rows,
+    cam_cap,
+)
 from dynapse2.nn.scan import CustomGradScan, PlainScan
 from dynapse2.nn.sharding import OneDevice
 
 N = EVENT_MIN_NEURONS
 
 
-def structure(n=N, weights="dense", options=None, backend="jax"):
+def structure(n=N, weights="dense", options=None, backend="jax", cam_width=10):
     types = () if weights == "none" else (0, 2)
-    return Structure(n, weights, types, backend, options or PlanOptions())
+    width = cam_width if weights == "sparse" else None
+    return Structure(n, weights, types, backend, options or PlanOptions(), width)
 
 
 def plan_of(s, shape, traced=None, record=False):
@@ -50,6 +59,17 @@ CASES = [
     (structure(weights="sparse"), (2, 5, N), True, Rows()),  # training: densified
     (structure(n=BIG, weights="sparse"), (5, BIG), None, CamFanout(CamGather())),
     (structure(n=BIG, weights="sparse"), (5, BIG), True, CamFanout(CamGather())),
+    # the CAM structure traced (no host table), or wider than the table allows: the fallback
+    (structure(weights="sparse", cam_width=None), (5, N), None, Rows()),
+    (structure(n=BIG, weights="sparse", cam_width=None), (5, BIG), True, CamGather()),
+    (structure(weights="sparse", cam_width=cam_cap(N, 2)), (5, N), None, CamFanout(Rows())),
+    (structure(weights="sparse", cam_width=cam_cap(N, 2) + 1), (5, N), None, Rows()),
+    (
+        structure(n=BIG, weights="sparse", cam_width=CAM_FANOUT_MAX_WIDTH + 1),
+        (5, BIG),
+        None,
+        CamGather(),
+    ),  # fmt: skip
     (structure(options=PlanOptions(recurrence="matmul")), (5, N), None, Matmul()),
     (structure(options=PlanOptions(weights="traced")), (8, 5, N), None, Rows()),
     (structure(n=40, options=PlanOptions(recurrence="fanout")), (5, 40), None, FanoutTable()),
@@ -85,6 +105,45 @@ def test_the_plan_ignores_the_values_of_weights_and_input():
         plans = {str(m.plan(x)) for m in nets} | {str(m.plan(x.shape)) for m in nets}
         assert len(plans) == 1
         assert nets[0].plan(x).recurrence == FanoutTable()
+
+
+def test_chip_shaped_weights_are_planned_from_their_widest_fanout():
+    rng = np.random.default_rng(2)
+    pre = np.stack([rng.choice(N, 64, replace=False) for _ in range(N)])
+    typ = np.zeros((N, 64), int)
+    typ[:, 32:] = 2  # AMPA and GABA: cam_cap(N, 2) = 128 pairs
+    reach = np.bincount(pre[:, :32].ravel(), minlength=N)
+    reach += np.bincount(pre[:, 32:].ravel(), minlength=N)
+    m = DynapSim(N, has_rec=True, w_rec=SparseWeights(pre, typ, rng.uniform(0.5, 2, (N, 64))))
+    plan = m.plan((2, 5, N))
+    assert plan.recurrence == CamFanout(Rows())
+    assert f"widest fan-out {reach.max()} (type, post) pairs (of the entries in use) <= 128" in (
+        str(plan)
+    )
+    # padding slots (weight 0, all listening to neuron 0) are not in use: one entry each
+    padded = DynapSim(N, has_rec=True, w_rec=SparseWeights.from_dense(np.eye(N)))
+    assert "widest fan-out 1 (type, post) pairs" in str(padded.plan((2, 5, N)))
+    # neuron 0 reaching every neuron through AMPA and GABA: 2 N > 128 pairs; the plan says so
+    # and runs the fallback (before, the table was refused inside the call, the plan unaware)
+    wide_typ = np.zeros((N, 64), int)
+    wide_typ[:, 1] = 2
+    wide = SparseWeights(np.zeros((N, 64), int), wide_typ, np.ones((N, 64)))
+    plan = DynapSim(N, has_rec=True, w_rec=wide).plan((2, 5, N))
+    assert plan.recurrence == Rows()
+    assert f"widest fan-out {2 * N} (type, post) pairs (of the entries in use) > 128" in str(plan)
+
+
+def test_the_plan_prints_the_types_it_reads_from_values():
+    w = np.zeros((N, N, 4))
+    w[0, 1, 1] = 1.0  # NMDA only: rec_types (1,), fixed at construction
+    m = DynapSim(N, has_rec=True, w_rec=w)
+    assert m.rec_types == (1,)
+    text = str(m.plan((5, N)))
+    assert "types:      recurrent NMDA, those the input drives (AMPA if any x > 0, GABA if any" in (
+        text
+    )
+    assert "those the input drives (its nonzero columns)" in str(m.plan((5, N, 4)))
+    assert "recurrent none" in str(DynapSim(N).plan((5, N)))
 
 
 def test_a_call_runs_its_plan_and_the_strategies_give_the_same_spikes():
