@@ -63,8 +63,9 @@ time, the refractory timer (which, as with Euler, carries no gradient). Against 
 differences of the float64 reference this is within 0.4 % on subthreshold runs
 (``tests/solvers``); where the one Newton step leaves the value off the exact inverse (a
 pulse lifting I_mem from near rest by 10-300x in one step: up to 6.5 %), the derivative is
-the exact inverse's, up to 40 % above the approximate value's. A training step costs about 2x Euler's, where differentiating every
-operation of the step cost 7-9x (``python benchmarks/solvers.py --train``).
+the exact inverse's, up to 40 % above the approximate value's. A training step costs about
+2x Euler's, where differentiating every operation of the step cost 7-9x (``python
+benchmarks/solvers.py --train``).
 """
 
 from __future__ import annotations
@@ -252,8 +253,10 @@ def _soma(
     differentiated; nothing is differentiated through the first guess, the Newton step, the
     NMDA chord's end point or the crossing time (nor, as with Euler, through the timer)."""
     xp, sg = ops.xp, ops.stop_gradient
-    options = dict(chord=chord, positive_feedback=positive_feedback, kappa=kappa, io=io)
-    end = _soma_end(xp, sg(p), sg(imem), sg(timer), sg(held), dt, **options)
+    end = _soma_end(
+        xp, sg(p), sg(imem), sg(timer), sg(held), dt, chord=chord,
+        positive_feedback=positive_feedback, kappa=kappa, io=io,
+    )  # fmt: skip
     ipf, beta = end.ipf, kappa / (kappa + 1.0)
     if positive_feedback and not detach_feedback:
         ipf = xp.exp(beta * xp.log(imem) + math.log(io) / (kappa + 1.0))
