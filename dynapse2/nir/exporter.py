@@ -13,36 +13,11 @@ from dynapse2.nir._package import nir_package
 from dynapse2.nir.mapping import READOUT_FLOOR, READOUT_SPAN, SPKTHR_MAX, charge, leak_node
 from dynapse2.nir.roundtrip import FORMAT, linear_metadata, population_metadata
 from dynapse2.nn.dynapsim import DynapSim
-from dynapse2.nn.linear import Linear
-from dynapse2.nn.sequential import Sequential
+from dynapse2.nn.sequential import population_pairs
 from dynapse2.physics.dpi import time_constant
 from dynapse2.physics.synapses import signed_from_typed
 
 __all__ = ["to_nir"]
-
-
-def _pairs(net: Any) -> list[tuple[Linear | None, DynapSim]]:
-    mods = list(net.modules) if isinstance(net, Sequential) else [net]
-    out, pending = [], None
-    for i, m in enumerate(mods):
-        if isinstance(m, Linear):
-            if pending is not None:
-                raise ValueError(f"to_nir: module {i}: two Linear layers in a row")
-            pending = m
-        elif isinstance(m, DynapSim):
-            out.append((pending, m))
-            pending = None
-        else:
-            raise ValueError(
-                f"to_nir: module {i} is a {type(m).__name__}; expected Linear/DynapSim"
-            )
-    if pending is not None:
-        raise ValueError(
-            "to_nir: the network ends with a Linear layer; NIR export needs neurons last"
-        )
-    if not out:
-        raise ValueError("to_nir: the network has no DynapSim layer")
-    return out
 
 
 def _is_readout(m: DynapSim) -> bool:
@@ -61,14 +36,20 @@ def to_nir(net: Any) -> Any:
     each ``Linear`` an ``Affine`` whose bias carries the population's DC current, recurrence a
     flat cycle through a ``Linear`` node ``w_rec_<i>`` (signed AMPA - GABA; NMDA/SHUNT
     recurrence is in the metadata only). The exact module parameters (float32 arrays of every
-    current, ``w_rec``, mismatch factors; JSON of the static settings, the solver's name
-    included) are in each node's metadata, so :func:`from_nir` rebuilds the network bit for
-    bit (metadata without a solver, written before it was saved, reads as ``Euler()``).
+    current, ``w_rec``, mismatch factors; JSON of every setting in
+    :data:`~dynapse2.nn.dynapsim.SETTINGS`: the solver by name, ``plan_options``, the backend)
+    are in each node's metadata, so :func:`from_nir` rebuilds the network bit for bit
+    (metadata without a solver, written before it was saved, reads as ``Euler()``).
+
+    Raises:
+        ValueError: ``net`` is not such a chain (naming the module), or ends with a ``Linear``
+            (:func:`~dynapse2.nn.sequential.population_slots`); a population with sparse
+            ``w_rec``.
     """
     nir = nir_package()
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
-    pairs = _pairs(net)
+    pairs = population_pairs(net, "to_nir", "NIR export needs neurons last")
     n_in = pairs[0][0].n_in if pairs[0][0] is not None else pairs[0][1].n
     nodes["input"] = nir.Input(input_type={"input": np.array([n_in])})
     prev = "input"

@@ -57,7 +57,8 @@ def from_nir(
             dt, w_in = tau_syn / dt; the export step checked); see
             :mod:`dynapse2.nir.conventions`.
         report: also return an :class:`ImportReport`.
-        backend: backend of the DynapSim layers (``"jax"`` or ``"numpy"``).
+        backend: backend of the DynapSim layers (``"jax"`` or ``"numpy"``); populations
+            rebuilt from dynapse2 metadata keep their own.
         readout_range: the NIR potential (above v_leak) an LI/CubaLI readout maps to I_x, the
             top of the DPI's near-linear range; above it the readout saturates (it spikes and
             resets). Choose it above the largest potential the readout reaches.
@@ -66,7 +67,7 @@ def from_nir(
             or ``"euler"`` (one refractory step after each spike: rates fall below the
             reference as intervals shorten, -25 % at 6 steps); see
             :data:`dynapse2.nir.mapping.IMPORT_SOLVER`. Populations rebuilt from dynapse2
-            metadata keep their own.
+            metadata keep their own (as every setting of theirs).
 
     Returns:
         ``Sequential`` of ``[Linear,] DynapSim`` pairs (a recurrent population gets

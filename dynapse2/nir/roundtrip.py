@@ -13,7 +13,7 @@ import numpy as np
 
 from dynapse2 import checks
 from dynapse2.nir.graph import Conn
-from dynapse2.nn.dynapsim import CURRENTS, DynapSim, _replace
+from dynapse2.nn.dynapsim import CURRENTS, SETTINGS, DynapSim, _replace
 from dynapse2.nn.linear import Linear
 from dynapse2.solvers import solver_from_name
 
@@ -40,23 +40,10 @@ def population_metadata(m: DynapSim, lin: Linear | None) -> dict[str, Any]:
     d = {
         "format": FORMAT,
         "n": m.n,
-        "dt": m.dt,
         "has_rec": m.w_rec is not None,
-        "capacitances": m.capacitances,
-        "constants": {k: getattr(m, k) for k in ("Iscale", "Ut", "kappa_n", "kappa_p", "Io")}
-        | {"Vth": m.Vth},
-        "groups": list(m.groups),
-        "mismatch": m.mismatch,
         "mismatch_names": sorted(m.mismatch_factors) if m.mismatch_factors else [],
-        "synapse_model": m.synapse_model,
-        "detach_feedback": m.detach_feedback,
-        "detach_reset": m.detach_reset,
-        "surrogate": m.surrogate,
-        "surrogate_slope": m.surrogate_slope,
-        "solver": m.solver.name,
-        "positive_feedback": m.positive_feedback,
         "linear_bias": None if lin is None or lin.bias is None else True,
-    }
+    } | _json_settings(m)
     f32 = lambda v: np.asarray(v, np.float32)  # noqa: E731
     meta: dict[str, Any] = {"dynapse2": json.dumps(d)}
     meta |= {f"dynapse2.{c}": f32(getattr(m, c)) for c in CURRENTS}
@@ -65,6 +52,13 @@ def population_metadata(m: DynapSim, lin: Linear | None) -> dict[str, Any]:
     for k, v in (m.mismatch_factors or {}).items():
         meta[f"dynapse2.mismatch.{k}"] = f32(v)
     return meta
+
+
+def _json_settings(m: DynapSim) -> dict[str, Any]:
+    """Every setting of ``m`` (:data:`~dynapse2.nn.dynapsim.SETTINGS`) as JSON: tuples as
+    lists, the solver by name, ``plan_options`` by :meth:`PlanOptions.to_dict`."""
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in m.settings().items()}
+    return out | {"solver": m.solver.name, "plan_options": m.plan_options.to_dict()}
 
 
 def linear_metadata(lin: Linear) -> dict[str, Any]:
@@ -93,24 +87,24 @@ def rebuild(
             f"from_nir: the population was exported with dt = {d['dt']!r} s; rebuild it with "
             f"that dt (got {dt!r}) or strip its metadata to re-derive it"
         )
-    values: dict[str, Any] = {c: arr(c) for c in CURRENTS} | d["capacitances"] | d["constants"]
+    # every setting stored (SETTINGS); older files nest the constants and lack the later ones
+    stored = {k: d[k] for k in SETTINGS if k in d} | d.get("constants", {})
+    solver = solver_from_name(stored.pop("solver", "euler"), "dynapse2 metadata: solver")
+    first = {k: stored.pop(k) for k in ("dt", "positive_feedback") if k in stored}
+    values = {c: arr(c) for c in CURRENTS} | stored.pop("capacitances")
+    values |= {k: stored.pop(k) for k in ("Iscale", "Ut", "kappa_n", "kappa_p", "Io", "Vth")}
     has_rec = d["has_rec"]
     pop = DynapSim(
         d["n"],
         has_rec=has_rec,
         w_rec=arr("w_rec") if has_rec else None,
-        dt=d["dt"],
-        groups=np.asarray(d["groups"], np.int64),
         backend=backend,
-        synapse_model=d["synapse_model"],
-        detach_feedback=d["detach_feedback"],
-        detach_reset=d["detach_reset"],
-        surrogate=d["surrogate"],
-        surrogate_slope=d["surrogate_slope"],
-        solver=solver_from_name(d.get("solver", "euler"), "dynapse2 metadata: solver"),
-        positive_feedback=d.get("positive_feedback", True),  # older files: the exponential soma
+        solver=solver,
+        **first,
         **values,
     )
+    stored["mismatch"] = 0.0  # set with the stored factors below, not a fresh draw
+    pop = pop.with_settings(**stored)  # the rest, the stored backend and plan_options included
     mismatch = checks.mismatch("from_nir", "dynapse2 metadata: mismatch", d["mismatch"])
     if mismatch > 0:  # the stored factors, not a fresh draw
         factors = {k: jnp.asarray(arr(f"mismatch.{k}")) for k in d["mismatch_names"]}

@@ -104,7 +104,7 @@ def _step(
     updates, opt_state = optimizer.update(grads, opt_state, p)
     p = optax.apply_updates(p, updates)
     net = eqx.combine(from_optimizer_space(p, net, trainable), static)
-    return project(net, trainable, weight_bound), opt_state, value, correct
+    return project(net, trainable, weight_bound), opt_state, value, correct, _finite(grads)
 
 
 @eqx.filter_jit
@@ -129,7 +129,32 @@ def _hardware_step(
     updates, opt_state = optimizer.update(grads, opt_state, p)
     p = optax.apply_updates(p, updates)
     net = eqx.combine(from_optimizer_space(p, net, trainable), static)
-    return project(net, trainable, bound), opt_state, value, correct
+    return project(net, trainable, bound), opt_state, value, correct, _finite(grads)
+
+
+def _finite(grads: Any) -> Any:
+    """Whether each gradient leaf is finite everywhere (a pytree of scalar booleans)."""
+    return jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads)
+
+
+def _check_finite(value: float, finite: Any, epoch: int, step: int) -> None:
+    """Refuse a step whose loss or gradient is not finite, naming the epoch, the step and
+    the parameters whose gradient is NaN or infinite (a NaN gradient can leave the loss
+    finite: a neuron whose input weights are NaN only falls silent)."""
+    where = f"at epoch {epoch}, step {step} (0-based)"
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"fit: loss is {value} {where}; lower the learning rate, or check the data and the loss"
+        )
+    flags = jax.tree_util.tree_flatten_with_path(finite)[0]
+    bad = [jax.tree_util.keystr(path) for path, ok in flags if not bool(ok)]
+    if bad:
+        raise FloatingPointError(
+            f"fit: the gradient of {', '.join(bad)} is not finite {where} (the loss is "
+            f"{value}); the step was not applied (with Checkpointing, resume from the last "
+            f"epoch's checkpoint); lower the learning rate, or try solver=Euler() or a "
+            f"smaller surrogate slope"
+        )
 
 
 class _Deployed:
@@ -329,31 +354,35 @@ class _Steps:
     static_args: _Static
     board: _Deployed | None
 
-    def step(self, run: _Run, idx: np.ndarray, key: jax.Array) -> tuple[Any, Any]:
-        """One step on the samples ``idx``; updates ``run``; returns ``(loss, n_correct)``."""
+    def step(self, run: _Run, idx: np.ndarray, key: jax.Array, where: tuple[int, int]) -> tuple:
+        """One step on the samples ``idx`` at ``where = (epoch, step)``; updates ``run``
+        unless the loss or a gradient is not finite (then raises, see :func:`_check_finite`);
+        returns ``(loss, n_correct)``."""
         xb, yb = jnp.asarray(self.x[idx]), jnp.asarray(self.y[idx])
-        if self.board is None:
-            run.net, run.opt_state, value, c = _step(
-                run.net, run.opt_state, xb, yb, key, *self.static_args
-            )
-            return value, c
         a = self.static_args
-        board_out = jnp.asarray(np.asarray(self.board.hw(self.x[idx])[0]), jnp.float32)
-        run.net, run.opt_state, value, c = _hardware_step(
-            run.net,
-            run.opt_state,
-            xb,
-            yb,
-            board_out,
-            a.mask,
-            a.trainable,
-            a.loss,
-            a.predict,
-            a.optimizer,
-            a.transform,
-            a.weight_bound,
-        )
-        self.board.update(run.net)
+        if self.board is None:
+            net, opt_state, value, c, finite = _step(run.net, run.opt_state, xb, yb, key, *a)
+        else:
+            board_out = jnp.asarray(np.asarray(self.board.hw(self.x[idx])[0]), jnp.float32)
+            net, opt_state, value, c, finite = _hardware_step(
+                run.net,
+                run.opt_state,
+                xb,
+                yb,
+                board_out,
+                a.mask,
+                a.trainable,
+                a.loss,
+                a.predict,
+                a.optimizer,
+                a.transform,
+                a.weight_bound,
+            )
+        value = float(value)
+        _check_finite(value, finite, *where)
+        run.net, run.opt_state = net, opt_state
+        if self.board is not None:
+            self.board.update(run.net)
         return value, c
 
     def epoch(self, run: _Run, key: jax.Array, epoch: int, bar: Any) -> tuple[float, float]:
@@ -364,13 +393,7 @@ class _Steps:
         losses, correct = [], 0.0
         for s in range(self.steps):
             idx = perm[s * self.batch_size : (s + 1) * self.batch_size]
-            value, c = self.step(run, idx, jax.random.fold_in(step_key, s))
-            value = float(value)
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"fit: loss is {value} at epoch {epoch}, step {s} (0-based); lower the "
-                    f"learning rate, or check the data and the loss"
-                )
+            value, c = self.step(run, idx, jax.random.fold_in(step_key, s), (epoch, s))
             losses.append(value)
             correct += float(c)
             bar.update(1)
@@ -485,7 +508,8 @@ def fit(
             ``checkpoint_path``, ``resume``, ``hardware``, ``calibration``, ``mapping``); a
             missing key.
         TypeError, ValueError: bad data or arguments (checked before any work).
-        FloatingPointError: a non-finite loss; the message names the epoch and step.
+        FloatingPointError: a non-finite loss or gradient; the message names the epoch, the
+            step and the parameters whose gradient is not finite.
     """
     moved_keywords("fit", moved)
     _check_args(epochs, batch_size, early_stopping, validation, progress)

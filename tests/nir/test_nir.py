@@ -69,6 +69,56 @@ def test_round_trip_keeps_mismatch():
     np.testing.assert_array_equal(spikes(from_nir(to_nir(net), dt=DT), x), spikes(net, x))
 
 
+def test_round_trip_keeps_every_setting(tmp_path):
+    import jax
+
+    from dynapse2.nn.dynapsim import SETTINGS
+    from dynapse2.nn.plan import PlanOptions
+    from dynapse2.solvers import ExponentialEuler
+
+    rng = np.random.default_rng(4)
+    w_rec = np.abs(rng.normal(0, 0.5, (4, 4, 4)))
+    w_rec[..., 3] = 0  # no SHUNT: rec_types (0, 1, 2), not the signed default (0, 2)
+    kw = dict(has_rec=True, w_rec=w_rec, dt=5e-4, groups=[1, 1, 2, 2], mismatch=0.1)
+    kw |= dict(key=jax.random.PRNGKey(5), backend="numpy", synapse_model="full")
+    kw |= dict(detach_feedback=False, detach_reset=False, surrogate="linear")
+    kw |= dict(surrogate_slope=7.0, solver=ExponentialEuler(), positive_feedback=False)
+    kw |= dict(plan_options=PlanOptions(recurrence="rows", weights="traced", scan="plain"))
+    kw |= dict(C_mem=2.5e-12, Iscale=2e-7, Ut=0.026, kappa_n=0.72, kappa_p=0.68, Io=6e-13)
+    kw |= dict(Vth=0.8)
+    pop = DynapSim(4, **kw)
+    default = DynapSim(4, has_rec=True).settings()
+    # every setting differs from its default here, so a setting the metadata forgets fails
+    # below: a new entry of SETTINGS must be given a non-default value above
+    assert [k for k in SETTINGS if pop.settings()[k] == default[k]] == []
+    net = Sequential(Linear((3, 4), weight=np.full((3, 4), 2.0)), pop)
+    path = tmp_path / "net.nir"
+    nir.write(path, to_nir(net))
+    for back in (from_nir(to_nir(net), dt=5e-4), from_nir(path, dt=5e-4)):
+        got = back.modules[1]
+        for k in SETTINGS:
+            assert got.settings()[k] == pop.settings()[k], k
+        leaves = jax.tree_util.tree_leaves
+        for a, b in zip(leaves(got), leaves(pop), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_to_nir_rejects_what_is_not_a_chain_of_populations():
+    with pytest.raises(
+        ValueError,
+        match=r"^to_nir: the network ends with a Linear layer: NIR export needs neurons last$",
+    ):
+        to_nir(Sequential(DynapSim(2, dt=DT), Linear((2, 3), weight=np.ones((2, 3)))))
+    with pytest.raises(ValueError, match=r"^to_nir: module 1: two Linear layers in a row"):
+        to_nir(
+            Sequential(
+                Linear((2, 2), weight=np.eye(2)),
+                Linear((2, 2), weight=np.eye(2)),
+                DynapSim(2, dt=DT),
+            )
+        )
+
+
 def cubalif(n, tau_syn=5e-3, tau_mem=20e-3, v_thr=1.0):
     return nir.CubaLIF(
         tau_syn=np.full(n, tau_syn),

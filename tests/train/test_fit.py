@@ -142,6 +142,20 @@ def test_non_finite_loss_names_epoch_and_step(small_task):
         fit(small_net(), x, y, nan_loss, **KW, key=KEY)
 
 
+def test_non_finite_gradient_with_a_finite_loss_names_the_parameters(small_task):
+    x, y = small_task
+
+    def nan_gradient(output, record, target):  # value 0, gradient 0 * inf = NaN
+        u = jnp.sum(output) - jnp.sum(output)
+        return 0.0 * jnp.sqrt(u)
+
+    with pytest.raises(FloatingPointError) as info:
+        fit(small_net(), x, y, nan_gradient, **KW, key=KEY)
+    text = str(info.value)
+    assert "the gradient of " in text and "is not finite at epoch 0, step 0" in text
+    assert "weight" in text and "(the loss is 0.0)" in text
+
+
 @pytest.mark.parametrize(
     "change, err, text",
     [
