@@ -3,7 +3,7 @@ converged rates (forward Euler at dt = 20 us), and the time per step.
 
     python benchmarks/solvers.py            # all tables (about 10 minutes on 2 cores)
     python benchmarks/solvers.py --quick    # shorter runs
-    python benchmarks/solvers.py --accuracy # or --speed, --step, --tau: one part
+    python benchmarks/solvers.py --accuracy # or --speed, --step, --tau, --train, --frozen
 
 Accuracy, on two sets of cases: :func:`case_list` (the cases the solver was developed on) and
 :func:`hidden_case_list` (written before any of their results was seen, never tuned to;
@@ -333,6 +333,81 @@ def step_speed(configs=((1, 1024), (32, 256)), steps: int = 300, repeats: int = 
     return rows
 
 
+def train_speed(repeats: int = 9) -> list[tuple]:
+    """Time of one training gradient of the Yin-Yang recipe (``examples/yin_yang.py``:
+    ``Linear(20, 60) -> DynapSim(60) -> Linear(60, 12) -> DynapSim(12)``, 51 steps of 1 ms,
+    batch 32, its max-I_mem loss), jitted ``jax.value_and_grad`` with respect to the
+    parameters ``fit`` trains: ``(trainable, Euler's fastest (ms), ExpEuler's fastest (ms),
+    compile time of each (s))``, the solvers alternating, ``repeats`` runs each."""
+    import sys
+    from pathlib import Path
+
+    import equinox as eqx
+
+    from dynapse2.train.trainable import trainable_mask
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import yin_yang as recipe
+
+    data = recipe.make_data(64, 10)
+    x, y = jax.numpy.asarray(data[0][:32]), jax.numpy.asarray(data[1][:32])
+    rows = []
+    for trainable in (("weights",), recipe.ROBUST["trainable"]):
+        runs, compile_s = {}, {}
+        for solver in ("euler", "exponential_euler"):
+            net = recipe.build_network(2, key=0, solver=solver)
+            params, static = eqx.partition(net, trainable_mask(net, trainable))
+
+            def loss(p, static=static):
+                out, _, rec = eqx.combine(p, static)(x, record=True)
+                return recipe.LOSS(out, rec, y)
+
+            t0 = time.perf_counter()
+            runs[solver] = (jax.jit(jax.value_and_grad(loss)).lower(params).compile(), params)
+            compile_s[solver] = time.perf_counter() - t0
+        best = {k: np.inf for k in runs}
+        for _ in range(repeats):
+            for k, (run, params) in runs.items():
+                jax.block_until_ready(run(params))
+                t0 = time.perf_counter()
+                jax.block_until_ready(run(params))
+                best[k] = min(best[k], (time.perf_counter() - t0) * 1e3)
+        name = "weights" if trainable == ("weights",) else "weights + currents (ROBUST)"
+        rows.append((name, best["euler"], best["exponential_euler"], compile_s))
+    return rows
+
+
+def frozen_noise_training(epochs=(4, 8), seeds=12) -> dict:
+    """The training task of ``tests/solvers/test_exponential_euler.py`` (frozen noise, 2
+    classes of 10 channels, 100 ms at 1 ms, 48 samples; ``Linear(10, 2) -> DynapSim(2)``,
+    ``fit`` with adam(0.05), batch 16, ``max_imem_cross_entropy``) for both solvers at each
+    number of ``epochs`` and seeds ``0..seeds-1``: ``{(solver, epochs): [(loss after / before,
+    training accuracy), ...]}``."""
+    import optax
+
+    from dynapse2.datasets import frozen_noise
+    from dynapse2.nn import Linear, Sequential
+    from dynapse2.train import evaluate, fit, max_imem_cross_entropy
+
+    out = {}
+    for seed in range(seeds):
+        x, y = frozen_noise(2, 10, 0.1, 1e-3, 40.0, 48, key=seed, jitter=1e-3, drop=0.05)
+        for solver in (Euler(), ExponentialEuler()):
+            net0 = Sequential(
+                Linear((10, 2), has_bias=False, key=jax.random.PRNGKey(seed + 1)),
+                DynapSim(2, solver=solver),
+            )
+            before = evaluate(net0, x, y, max_imem_cross_entropy)[0]
+            for n in epochs:
+                kw = dict(epochs=n, batch_size=16, optimizer=optax.adam(0.05), progress=False)
+                net, _ = fit(net0, x, y, max_imem_cross_entropy, key=jax.random.PRNGKey(seed), **kw)
+                after = evaluate(net, x, y, max_imem_cross_entropy)
+                out.setdefault((solver.name, n), []).append((after[0] / before, after[1]))
+                print(f"seed {seed} {solver.name} {n} epochs: loss after / before "
+                      f"{after[0] / before:.4f}, accuracy {after[1]:.3f}", flush=True)  # fmt: skip
+    return out
+
+
 RATIOS = (1.0, 2.0, 3.0, 5.0, 7.0, 8.0, 10.0)
 
 
@@ -413,11 +488,34 @@ def main() -> None:
     ap.add_argument("--accuracy", action="store_true", help="only the accuracy tables")
     ap.add_argument("--speed", action="store_true", help="only the speed table")
     ap.add_argument("--step", action="store_true", help="only the element-wise step's speed")
+    ap.add_argument("--train", action="store_true", help="only the cost of a training gradient")
+    ap.add_argument(
+        "--frozen", action="store_true", help="only training on frozen noise, 12 seeds, 4-12 epochs"
+    )
     args = ap.parse_args()
     t_total = 2.0 if args.quick else 5.0
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}, T = {t_total} s per case")
     if args.tau:
         tau_limit(t_total)
+        return
+    if args.train:
+        print(
+            "\n| trained | Euler (ms) | ExpEuler (ms) | ratio | compile Euler / ExpEuler (s) |"
+            "\n|---|---|---|---|---|"
+        )
+        for name, e, x_, c in train_speed():
+            ce, cx = c["euler"], c["exponential_euler"]
+            print(f"| {name} | {e:.2f} | {x_:.2f} | {x_ / e:.2f}x | {ce:.0f} / {cx:.0f} |")
+        return
+    if args.frozen:
+        rows = frozen_noise_training((4, 8, 12))
+        print("\n| solver | epochs | loss after / before, min / median / max | accuracy, "
+              "min / median / max | mean ± std |\n|---|---|---|---|---|")  # fmt: skip
+        for (name, n), v in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            r, a = np.array(v).T
+            q = lambda a, f: " / ".join(f.format(t) for t in (a.min(), np.median(a), a.max()))  # noqa: E731
+            print(f"| {name} | {n} | {q(r, '{:.4f}')} | {q(a, '{:.3f}')} | "
+                  f"{a.mean():.3f} ± {a.std(ddof=1):.3f} |")  # fmt: skip
         return
     if args.step:
         print("\n| batch x n | Euler (us/step) | ExpEuler (us/step) | ratio |\n|---|---|---|---|")

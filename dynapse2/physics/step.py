@@ -33,15 +33,32 @@ SYNAPSE_MODELS: tuple[str, ...] = ("linear", "full")
 
 
 class Ops(NamedTuple):
-    """An array namespace plus the two operations that differ between backends."""
+    """An array namespace plus the operations that differ between backends (NumPy has no
+    gradients: there ``stop_gradient`` and ``with_gradient`` return their first argument)."""
 
     xp: Any
     spike: Callable[[Any, Any, float, str], Any]
     stop_gradient: Callable[[Any], Any]
+    with_gradient: Callable[[Any, Any, Any], Any]
+    """``with_gradient(value, proxy, slope)``: ``value``, differentiated as ``slope * proxy``
+    (the gradient reaches ``proxy``'s inputs, none reaches ``value``'s or ``slope``'s)."""
 
 
-JAX_OPS = Ops(jnp, spike_jax, jax.lax.stop_gradient)
-NUMPY_OPS = Ops(np, spike_numpy, lambda x: x)
+@jax.custom_jvp
+def with_gradient_jax(value: jax.Array, proxy: jax.Array, slope: jax.Array) -> jax.Array:
+    """``value`` with the derivative of ``slope * proxy`` (see :attr:`Ops.with_gradient`);
+    ``proxy`` and ``slope`` are not computed where nothing is differentiated."""
+    return value
+
+
+@with_gradient_jax.defjvp
+def _with_gradient_jvp(primals: tuple, tangents: tuple) -> tuple:
+    value, _, slope = primals
+    return value, tangents[1] * jax.lax.stop_gradient(slope)
+
+
+JAX_OPS = Ops(jnp, spike_jax, jax.lax.stop_gradient, with_gradient_jax)
+NUMPY_OPS = Ops(np, spike_numpy, lambda x: x, lambda value, proxy, slope: value)
 
 
 class Circuit(NamedTuple):
