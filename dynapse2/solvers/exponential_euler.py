@@ -74,8 +74,9 @@ import math
 from typing import Any, ClassVar, NamedTuple
 
 from dynapse2.physics.dpi import pulse_full
-from dynapse2.physics.fused import AMPA, GABA, NMDA, SHUNT, FusedState
-from dynapse2.physics.step import Circuit, Ops
+from dynapse2.physics.fused import FusedState
+from dynapse2.physics.step import Circuit, Ops, StepOptions
+from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT
 from dynapse2.solvers.base import AbstractSolver
 
 NMDA_SUBSTEPS = 2
@@ -347,24 +348,20 @@ class ExponentialEuler(AbstractSolver):
         dt: float,
         *,
         types: tuple[int, ...],
-        kappa: float,
-        io: float,
-        synapse_model: str = "linear",
-        detach_feedback: bool = True,
-        detach_reset: bool = True,
-        slope: float = 1.0,
-        surrogate: str = "log",
         positive_feedback: bool = True,
+        **options: Any,
     ) -> FusedState:
-        """See :meth:`AbstractSolver.step`; ``positive_feedback=False`` drops the soma's I_pf
-        (the thresholded soma, see :func:`dynapse2.physics.step.step`)."""
-        xp = ops.xp
+        """See :meth:`AbstractSolver.step`; ``**options``: the other fields of
+        :class:`~dynapse2.physics.step.StepOptions`; ``positive_feedback=False`` drops the
+        soma's I_pf (the thresholded soma, see :func:`dynapse2.physics.step.step`)."""
+        o = StepOptions(positive_feedback=positive_feedback, **options)
+        xp, io = ops.xp, o.io
         # 1. synapses: the step's pulse at its start, then the exact decay; the soma sees the mean
         isyn, mean = [], {}
         for j, t in enumerate(types):
             i = s.isyn[j]
             if x[j] is not None:
-                if synapse_model == "linear":
+                if o.synapse_model == "linear":
                     charged = i + (p.syn_gain[j] * x[j] - i) * p.syn_charge[j]
                     i = xp.where(x[j] > 0, charged, i)
                 else:
@@ -388,9 +385,9 @@ class ExponentialEuler(AbstractSolver):
         def soma(imem: Any, timer: Any, h: Any) -> tuple[Any, Any, Any]:
             return _soma(
                 ops, p, imem, timer, held, h, chord=NMDA in mean,
-                positive_feedback=positive_feedback, kappa=kappa, io=io,
-                detach_feedback=detach_feedback, detach_reset=detach_reset, slope=slope,
-                surrogate=surrogate,
+                positive_feedback=o.positive_feedback, kappa=o.kappa, io=io,
+                detach_feedback=o.detach_feedback, detach_reset=o.detach_reset, slope=o.slope,
+                surrogate=o.surrogate,
             )  # fmt: skip
 
         if NMDA not in mean:
