@@ -269,27 +269,14 @@ def make_plan(
         sharding = NeuronSharded(*split)
     else:
         sharding = BatchSharded(split[0], split[1])
-    if s.backend == "numpy":
-        return Plan(
-            shape,
-            typed,
-            batched,
-            record,
-            s.backend,
-            None,
-            None,
-            sharding,
-            weights,
-            why,
-            label,
-            s.rec_types,
-        )
-    local = sharding.local_batch(shape[0]) if batched else 1
-    per_device = " per device" if local != (shape[0] if batched else 1) else ""
-    recurrence = _recurrence(s, batched, local, per_device, weights, why)
-    scan = SCANS[o.scan]()
-    if o.scan != "custom_grad":
-        why["scan"] = "declared"
+    recurrence = scan = None  # the NumPy reference loops in Python, one step at a time
+    if s.backend != "numpy":
+        local = sharding.local_batch(shape[0]) if batched else 1
+        per_device = " per device" if local != (shape[0] if batched else 1) else ""
+        recurrence = _recurrence(s, batched, local, per_device, weights, why)
+        scan = SCANS[o.scan]()
+        if o.scan != "custom_grad":
+            why["scan"] = "declared"
     return Plan(
         shape,
         typed,
