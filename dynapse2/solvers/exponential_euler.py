@@ -204,16 +204,16 @@ def _soma_end(
     crossed = (y0 + dy >= p.y_thr) & (y0 < p.y_thr)
 
     # I_mem from y: first guess v, then one Newton step in w = ln v on
-    # I_mem (e^w - 1) + I_gain w = dy, where it is convex and increasing, with
-    # e^-delta ~ 1 / (1 + delta + delta^2 / 2). A neuron that crossed resets: its end value
-    # only decides the spike (the guess bounds v from above), and the log serves its crossing
-    # time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1).
+    # I_mem (e^w - 1) + I_gain w = dy, where it is convex and increasing. A neuron that
+    # crossed resets: its end value only decides the spike (the guess bounds v from above),
+    # and the log serves its crossing time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1).
     v = _first_guess(xp, dy, imem, igain, io)
     r = xp.clip((p.y_thr - y0) / xp.where(crossed, dy, 1.0), 0.0, 1.0)
     ln = xp.log(xp.where(crossed, xp.maximum(1.0 + r * em1, 1e-30), v))
+    # delta = res / den, and v e^-delta ~ v / (1 + delta + delta^2 / 2) in one division
     iv = imem * v
-    delta = (iv - imem + igain * ln - dy) / (iv + igain)
-    v = xp.where(crossed, v, v / (1.0 + delta + 0.5 * delta * delta))
+    res, den = iv - imem + igain * ln - dy, iv + igain
+    v = xp.where(crossed, v, v * den * den / (den * (den + res) + 0.5 * res * res))
     flat = xp.abs(z) < 1e-3
     theta = xp.where(flat, r, ln / xp.where(flat, 1.0, z))  # crossing time / h
     # a spike without a crossing of y: above threshold from the start (0) or by rounding (1)
