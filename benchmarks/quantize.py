@@ -120,6 +120,9 @@ def main() -> None:
         f"  per-core error {np.round(q.error, 4).tolist()}, "
         f"dropped {len(q.dropped)} of {np.count_nonzero(w)}"
     )
+    rates = rng.uniform(0, 300, w.shape[0])  # per presynaptic source, Hz
+    t_w = timed(lambda: W.quantize_weights(w, core, 1e-9, importance=rates**2))
+    print(f"  with importance (rates squared per presynaptic row): {t_w * 1e3:.0f} ms")
     fq = jax.jit(W.fake_quantize)
     args = (
         jnp.asarray(w, jnp.float32),

@@ -86,10 +86,18 @@ class _Sorted:
     O(16 log n), independent of the number of weights. Methods take a stack of base sets
     and treat each independently (the same numbers as one at a time, bit for bit)."""
 
-    def __init__(self, a: np.ndarray):
-        self.a = np.sort(a)
-        self.s1 = np.concatenate([[0.0], np.cumsum(self.a)])
-        self.s2 = np.concatenate([[0.0], np.cumsum(self.a**2)])
+    def __init__(self, a: np.ndarray, v: np.ndarray | None = None):
+        if v is None:  # unweighted: counts are integers, the prefix sums those of ``a``
+            self.a = np.sort(a)
+            self.s0 = None
+            self.s1 = np.concatenate([[0.0], np.cumsum(self.a)])
+            self.s2 = np.concatenate([[0.0], np.cumsum(self.a**2)])
+        else:  # each squared error weighted by v: "counts" and sums are v-weighted
+            order = np.argsort(a, kind="stable")
+            self.a, v = a[order], v[order]
+            self.s0 = np.concatenate([[0.0], np.cumsum(v)])
+            self.s1 = np.concatenate([[0.0], np.cumsum(v * self.a)])
+            self.s2 = np.concatenate([[0.0], np.cumsum(v * self.a**2)])
         self.aa = float(self.s2[-1])
 
     def _segments(self, sl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +109,7 @@ class _Sorted:
         edges = np.concatenate(
             [np.zeros((k, 1), cut.dtype), cut, np.full((k, 1), self.a.size, cut.dtype)], axis=1
         )
-        cnt = np.diff(edges, axis=1)
+        cnt = np.diff(edges, axis=1) if self.s0 is None else np.diff(self.s0[edges], axis=1)
         s1 = np.diff(self.s1[edges], axis=1)
         s2 = np.diff(self.s2[edges], axis=1)
         sse = np.maximum(np.sum(s2 - 2 * sl * s1 + sl**2 * cnt, axis=1), 0.0)
@@ -234,28 +242,43 @@ _LIN_GRID = _grid(np.linspace(0.0, 1.0, 24))
 _GEO_GRID = _grid(np.r_[0.0, np.geomspace(1e-3, 1.0, 15)])
 
 
-def fit_bases(a: np.ndarray, *, restarts: int = 64) -> np.ndarray:
-    """Four base values (same units as ``a``) minimising the nearest-subset-sum L2 error.
+def fit_bases(
+    a: np.ndarray, *, restarts: int = 64, importance: np.ndarray | None = None
+) -> np.ndarray:
+    """Four base values (same units as ``a``) minimising the nearest-subset-sum L2 error,
+    ``sum_i v_i (a_i - q(a_i))**2`` with ``v_i = importance[i]`` (1 without ``importance``).
 
     Lloyd iterations (see the module docstring) from: the 4 best binary grids, the 16 best
     base sets of each of two exhaustive grids (24 linear and 16 geometric points per axis
     over [0, max a]), and ``restarts`` random base sets (log-uniform in [min a, max a],
-    fixed seed). Every start gets 10 Lloyd steps; the 4 best then run to convergence.
+    fixed seed). Every start gets 10 Lloyd steps; the 4 best then run to convergence. The
+    weights change only the sums of the least-squares step (per-mask totals of ``v`` and
+    ``v a`` instead of counts and sums) and the error; the nearest level stays each
+    magnitude's best level whatever its weight, so the assignment step is unchanged.
 
     Args:
         a: ``(n,)`` positive magnitudes (zeros are not connections and must be left out).
         restarts: random starting points besides the grid ones.
+        importance: ``(n,)`` non-negative finite weights of the squared errors (e.g. the
+            presynaptic rates, or their squares: see
+            :func:`~dynapse2.hardware.network.map_network`'s ``activity``); only their
+            ratios matter. ``None``, or all zero, fits the unweighted error (the same
+            numbers as without the argument).
 
     Returns:
-        ``(4,)`` non-negative bases, deterministic in ``a``.
+        ``(4,)`` non-negative bases, deterministic in ``a`` (and ``importance``).
+
+    Raises:
+        ValueError: ``importance`` of another shape than ``a``, negative or not finite.
     """
     a = np.asarray(a, dtype=np.float64)
+    v = _check_importance("fit_bases", importance, a.shape)
     if a.size == 0:
         return np.zeros(_NB)
     uniq = np.unique(a)
     if uniq.size <= _NB:  # every magnitude gets its own base: exact
         return np.concatenate([uniq, np.zeros(_NB - uniq.size)])
-    data = _Sorted(a)
+    data = _Sorted(a, v if v is not None and np.any(v > 0) else None)
     top = data.a[-1]
     starts = [s * 2.0 ** np.arange(_NB) for s in _binary_scales(data, 4)]
     for unit in (_LIN_GRID, _GEO_GRID):
@@ -269,6 +292,26 @@ def fit_bases(a: np.ndarray, *, restarts: int = 64) -> np.ndarray:
     b, sse = data.lloyd(b[np.argsort(sse, kind="stable")[:_N_FINAL]])
     i = int(np.argmin(sse))  # the first of the best
     return b[i] if sse[i] < data.aa else np.zeros(_NB)
+
+
+def _check_importance(where: str, importance: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``importance`` as a float64 array of ``shape`` (or ``None``); a ValueError naming
+    ``where``, the shape or the first bad value otherwise."""
+    if importance is None:
+        return None
+    v = np.asarray(importance, dtype=np.float64)
+    if v.shape != shape:
+        raise ValueError(
+            f"{where}: importance must have shape {shape} (one weight per squared error), "
+            f"got {v.shape}"
+        )
+    bad = ~np.isfinite(v) | (v < 0)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{where}: importance must be finite and >= 0; importance{list(i)} = {v[i]}"
+        )
+    return v
 
 
 # --- the public quantizer --------------------------------------------------------------------
@@ -374,8 +417,12 @@ def quantize_weights(
     max_fan_in: int = chip.N_CAM,
     prune: bool = False,
     bias_quantize: bool = True,
+    importance: np.ndarray | None = None,
 ) -> QuantizedWeights:
     """Quantize weights to per-core base currents and 4-bit masks.
+
+    Each core's bases minimise the (weighted) squared error of its weights' magnitudes
+    (:func:`fit_bases`); each weight then takes its nearest level.
 
     Args:
         w: ``(n_pre, n_post)`` signed weights, or ``(n_pre, n_post, 4)`` non-negative weights
@@ -390,6 +437,12 @@ def quantize_weights(
             then lower type index) and report the rest in ``.pruned``, instead of raising.
         bias_quantize: snap the base currents to the BG's coarse/fine grid (SYAM_Wk_P) and
             recompute the masks, so the result is what the chip holds.
+        importance: non-negative finite weights of each connection's squared error in the
+            fit of its core's bases: ``(n_pre,)``, one per presynaptic source (e.g. its rate,
+            or rate squared: :func:`~dynapse2.hardware.network.map_network`'s ``activity``),
+            or ``w``'s shape. Only ratios within a core matter; a core whose connections
+            all have importance 0 is fitted unweighted. ``None`` (default): unweighted.
+            ``error`` stays the unweighted relative error.
 
     Returns:
         A :class:`QuantizedWeights`.
@@ -399,6 +452,16 @@ def quantize_weights(
             naming the neuron and its count; base currents outside the BG's range.
     """
     w, core, iscale = _check_inputs(w, core, iscale, max_fan_in, prune, bias_quantize)
+    v = None
+    if importance is not None:
+        shape = np.shape(importance)
+        if shape not in (w.shape[:1], w.shape):
+            raise ValueError(
+                f"quantize_weights: importance must have shape ({w.shape[0]},) (one per "
+                f"presynaptic source) or w's shape {w.shape}, got {shape}"
+            )
+        v = _check_importance("quantize_weights", importance, shape)
+        v = np.broadcast_to(v.reshape(shape + (1,) * (w.ndim - len(shape))), w.shape)
     typed = w.ndim == 3
     n_post = w.shape[1]
     mag = np.abs(w)
@@ -409,7 +472,7 @@ def quantize_weights(
     base = np.zeros((n_cores, _NB))
     for c in range(n_cores):
         sel = keep & (col_core == c)
-        base[c] = fit_bases(kept_mag[sel]) * iscale
+        base[c] = fit_bases(kept_mag[sel], importance=None if v is None else v[sel]) * iscale
     base_coarse = base_fine = None
     if bias_quantize:
         base, base_coarse, base_fine = _snap_bases(base, iscale)
