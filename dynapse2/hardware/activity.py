@@ -24,12 +24,18 @@ from dynapse2.nn import DynapSim, Sequential
 from dynapse2.nn.module import Module
 from dynapse2.nn.sequential import population_pairs
 
-__all__ = ["POWER", "check_activity", "source_rates"]
+__all__ = ["DRIVE", "POWER", "check_activity", "source_rates"]
 
 POWER = 2
 """Exponent of the rates in the weights of the squared errors: ``importance = rate**POWER``
 (2: the mean drive's error; measured against 1 in ``benchmarks/nir_fidelity.py``, see
 benchmarks/README.md "NIR import fidelity")."""
+
+
+DRIVE = True
+"""Whether the rounding keeps each neuron's mean drive (per synapse type) with ``activity``
+instead of taking every weight's nearest level (measured in
+``benchmarks/nir_quantize_activity.py``)."""
 
 
 def _sizes(net: Module, where: str) -> tuple[int, ...]:

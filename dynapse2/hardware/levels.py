@@ -183,7 +183,11 @@ def _masks_for(mags: np.ndarray, base: np.ndarray, iscale: float, tol: float) ->
 
 
 def canonical_quantize(
-    w: np.ndarray, core: np.ndarray, iscale: float, importance: np.ndarray | None = None
+    w: np.ndarray,
+    core: np.ndarray,
+    iscale: float,
+    importance: np.ndarray | None = None,
+    rates: np.ndarray | None = None,
 ) -> CanonicalWeights:
     """Quantize typed weights to canonical per-core base currents and masks.
 
@@ -203,7 +207,7 @@ def canonical_quantize(
     w = np.asarray(w, np.float64)
     core = np.asarray(core, np.int64)
     fit = quantize_weights(
-        w, core, iscale, max_fan_in=chip.N_CAM, prune=False, importance=importance
+        w, core, iscale, max_fan_in=chip.N_CAM, prune=False, importance=importance, rates=rates
     )
     assert fit.base_coarse is not None and fit.base_fine is not None  # bias_quantize=True
     n_cores = fit.base.shape[0]

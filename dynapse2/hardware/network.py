@@ -60,9 +60,9 @@ from typing import Any, Literal, TypeGuard
 import numpy as np
 
 from dynapse2 import checks
+from dynapse2.hardware import activity as A
 from dynapse2.hardware import bias
 from dynapse2.hardware import chip as C
-from dynapse2.hardware.activity import POWER, check_activity
 from dynapse2.hardware.bias import ParameterTable, quantize_parameters
 from dynapse2.hardware.config import Configuration, Parameter
 from dynapse2.hardware.levels import CanonicalWeights, canonical_quantize, level_table
@@ -303,7 +303,7 @@ class NetworkMapping:
             err = ", ".join(f"{e:.3f}" for e in w.fit.error)
             lines.append(
                 f"layer {li}: relative weight error per core [{err}], "
-                f"{len(w.fit.dropped)} connection(s) below the smallest level dropped"
+                f"{len(w.fit.dropped)} connection(s) rounded to 0 (dropped)"
             )
         for li, p in enumerate(self.pruned):
             if p.any():
@@ -382,11 +382,13 @@ def map_network(
             ``(n_in,)`` for the input channels, then ``(n_k,)`` for the neurons of
             population ``k`` (:func:`~dynapse2.hardware.activity.source_rates` computes them by
             simulating ``net`` once on sample input: use training data). Each connection's
-            squared error then counts ``rate**2`` times in the fit (the mean drive's error;
-            :mod:`dynapse2.hardware.activity`), and ``prune`` keeps the connections of
-            largest ``rate * |w|`` (the drive they carry). Each weight still takes its
-            nearest level; a core whose sources are all silent is fitted unweighted.
-            ``None`` (default): the unweighted fit and pruning by ``|w|``.
+            squared error then counts ``rate**2`` times in the fit of its core's levels
+            (the mean drive's error; a core whose sources are all silent is fitted
+            unweighted), the rounding keeps each neuron's mean drive per synapse type
+            (``quantize_weights(..., rates=)``: a weight goes to its nearest level or the
+            other neighbouring one), and ``prune`` keeps the connections of largest
+            ``rate * |w|`` (the drive they carry). See :mod:`dynapse2.hardware.activity`.
+            ``None`` (default): the unweighted fit, nearest levels, pruning by ``|w|``.
 
     Returns:
         A :class:`NetworkMapping`.
@@ -398,7 +400,7 @@ def map_network(
     """
     _check_options("map_network", reduce, prune, backend)
     n_in, layers, in_ws = _layers(net)
-    act = None if activity is None else check_activity("map_network", net, activity)
+    act = None if activity is None else A.check_activity("map_network", net, activity)
     placement = place([m.groups for m in layers], positions)
     offsets = np.cumsum([0] + [m.n for m in layers])
     conns: list[tuple[np.ndarray, ...]] = []
@@ -412,13 +414,17 @@ def map_network(
         importance = None
         if act is not None:  # the rates of the input rows, then of the recurrent rows
             src = act[li] if m.w_rec is None else np.concatenate([act[li], act[li + 1]])
-            importance = src**POWER
+            importance = src**A.POWER
         w, lost = _incoming(m, w_in, prune, placement, glob, importance)
         if prune:
             pruned.append(lost)
         try:
             q = canonical_quantize(
-                w, np.unique(gcore, return_inverse=True)[1].ravel(), m.Iscale, importance
+                w,
+                np.unique(gcore, return_inverse=True)[1].ravel(),
+                m.Iscale,
+                importance,
+                src if act is not None and A.DRIVE else None,
             )
         except ValueError as e:
             raise ValueError(f"layer {li}: {e}") from e

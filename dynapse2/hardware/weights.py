@@ -294,23 +294,20 @@ def fit_bases(
     return b[i] if sse[i] < data.aa else np.zeros(_NB)
 
 
-def _check_importance(where: str, importance: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+def _check_importance(
+    where: str, importance: Any, shape: tuple[int, ...], name: str = "importance"
+) -> np.ndarray | None:
     """``importance`` as a float64 array of ``shape`` (or ``None``); a ValueError naming
-    ``where``, the shape or the first bad value otherwise."""
+    ``where``, ``name``, the shape or the first bad value otherwise."""
     if importance is None:
         return None
     v = np.asarray(importance, dtype=np.float64)
     if v.shape != shape:
-        raise ValueError(
-            f"{where}: importance must have shape {shape} (one weight per squared error), "
-            f"got {v.shape}"
-        )
+        raise ValueError(f"{where}: {name} must have shape {shape}, got {v.shape}")
     bad = ~np.isfinite(v) | (v < 0)
     if bad.any():
         i = tuple(int(k) for k in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{where}: importance must be finite and >= 0; importance{list(i)} = {v[i]}"
-        )
+        raise ValueError(f"{where}: {name} must be finite and >= 0; {name}{list(i)} = {v[i]}")
     return v
 
 
@@ -345,7 +342,7 @@ class QuantizedWeights:
             connections included.
         fan_in: ``(n_post,)`` CAM entries used by each postsynaptic neuron (nonzero masks).
         pruned: connections removed to respect ``max_fan_in`` (with ``prune=True``).
-        dropped: nonzero connections whose nearest level is 0 (mask 0: no CAM entry).
+        dropped: nonzero connections rounded to level 0 (mask 0: no CAM entry).
     """
 
     base: np.ndarray
@@ -418,11 +415,13 @@ def quantize_weights(
     prune: bool = False,
     bias_quantize: bool = True,
     importance: np.ndarray | None = None,
+    rates: np.ndarray | None = None,
 ) -> QuantizedWeights:
     """Quantize weights to per-core base currents and 4-bit masks.
 
     Each core's bases minimise the (weighted) squared error of its weights' magnitudes
-    (:func:`fit_bases`); each weight then takes its nearest level.
+    (:func:`fit_bases`); each weight then takes its nearest level, or with ``rates`` one of
+    its two neighbouring levels chosen to keep each neuron's mean drive.
 
     Args:
         w: ``(n_pre, n_post)`` signed weights, or ``(n_pre, n_post, 4)`` non-negative weights
@@ -443,6 +442,15 @@ def quantize_weights(
             or ``w``'s shape. Only ratios within a core matter; a core whose connections
             all have importance 0 is fitted unweighted. ``None`` (default): unweighted.
             ``error`` stays the unweighted relative error.
+        rates: ``(n_pre,)`` non-negative finite presynaptic rates (any unit): round so as to
+            keep each postsynaptic neuron's mean drive per synapse type (per sign for
+            signed ``w``), ``sum_i rates_i w_i``. Every weight starts at its nearest level;
+            then, per neuron and type, the connection whose move to its other neighbouring
+            level shrinks ``|sum_i rates_i (|w_i| - q_i)|`` most moves (each at most once),
+            until no move shrinks it. Nearest rounding drops every weight below half the
+            smallest level, so a neuron's small weights lose their drive all together (one
+            sign of error); this puts some of them on the smallest level instead, and may
+            as well drop one whose neighbours round up. ``None`` (default): nearest level.
 
     Returns:
         A :class:`QuantizedWeights`.
@@ -462,6 +470,7 @@ def quantize_weights(
             )
         v = _check_importance("quantize_weights", importance, shape)
         v = np.broadcast_to(v.reshape(shape + (1,) * (w.ndim - len(shape))), w.shape)
+    rates = _check_importance("quantize_weights", rates, w.shape[:1], "rates")
     typed = w.ndim == 3
     n_post = w.shape[1]
     mag = np.abs(w)
@@ -477,9 +486,12 @@ def quantize_weights(
     if bias_quantize:
         base, base_coarse, base_fine = _snap_bases(base, iscale)
     mask = np.zeros(w.shape, dtype=np.int64)
-    for c in range(n_cores):
-        sel = keep & (col_core == c)
-        mask[sel] = _assign(kept_mag[sel], base[c] / iscale)
+    if rates is not None:
+        mask = _drive_mask_of(kept_mag, keep, rates, base / iscale, core, typed, w)
+    else:
+        for c in range(n_cores):
+            sel = keep & (col_core == c)
+            mask[sel] = _assign(kept_mag[sel], base[c] / iscale)
     sign = np.where(mask > 0, _TYPE_SIGN if typed else np.sign(w), 0).astype(np.int8)
     result = QuantizedWeights(
         base=base,
@@ -498,6 +510,83 @@ def quantize_weights(
         dropped=_dropped(keep & (mask == 0), w),
     )
     return replace(result, error=_core_errors(result, w, n_cores))
+
+
+def _drive_mask_of(
+    kept_mag: np.ndarray,
+    keep: np.ndarray,
+    rates: np.ndarray,
+    base: np.ndarray,
+    core: np.ndarray,
+    typed: bool,
+    w: np.ndarray,
+) -> np.ndarray:
+    """:func:`_drive_masks` on ``w``'s layout (``base`` in units of ``w``): its groups are
+    (postsynaptic neuron, synapse type) for typed ``w``, (neuron, sign) for signed."""
+    n_pre, n_post = w.shape[:2]
+    if typed:
+        n_t = w.shape[2]
+        a = np.moveaxis(kept_mag, 2, 1).reshape(n_pre, n_t * n_post)  # group t * n_post + j
+        k = np.moveaxis(keep, 2, 1).reshape(n_pre, n_t * n_post)
+        m = _drive_masks(a, k, rates, base, np.tile(core, n_t))
+        return np.moveaxis(m.reshape(n_pre, n_t, n_post), 1, 2)
+    pos = w > 0
+    a = np.concatenate([np.where(pos, kept_mag, 0), np.where(~pos, kept_mag, 0)], axis=1)
+    k = np.concatenate([keep & pos, keep & ~pos], axis=1)
+    m = _drive_masks(a, k, rates, base, np.tile(core, 2))
+    return m[:, :n_post] + m[:, n_post:]
+
+
+def _drive_masks(
+    mag: np.ndarray, keep: np.ndarray, rate: np.ndarray, base: np.ndarray, core: np.ndarray
+) -> np.ndarray:
+    """Masks that keep each postsynaptic neuron's mean drive per sign (synapse type).
+
+    ``mag`` ``(n_pre, G)`` magnitudes of G groups (a postsynaptic neuron and a sign or a
+    synapse type), ``keep`` where connected, ``rate`` ``(n_pre,)``, ``base`` ``(n_cores, 4)``
+    in units of the magnitudes, ``core`` ``(G,)``. Each magnitude starts at its nearest
+    level (:func:`_assign`'s choice); then, group by group, the connection whose move to its
+    other neighbouring level shrinks ``|sum_i rate_i (a_i - q_i)|`` most moves, once at
+    most, until no move shrinks it. Returns ``(n_pre, G)`` masks."""
+    n_pre, n_grp = mag.shape
+    # each group's connections, in row order (K, G): the K rows a group has at most
+    k_max = int(keep.sum(axis=0).max(initial=0))
+    rows = np.argsort(~keep, axis=0, kind="stable")[:k_max]
+    a = np.take_along_axis(mag, rows, axis=0)
+    on = np.take_along_axis(keep, rows, axis=0)
+    r = rate[rows]
+    q, other = np.zeros_like(a), np.zeros_like(a)
+    m_near, m_other = np.zeros(a.shape, np.int64), np.zeros(a.shape, np.int64)
+    for c in np.unique(core).tolist():
+        cols = np.flatnonzero(core == c)
+        lv = subset_sums(base[c])
+        order = np.argsort(lv, kind="stable")
+        s = lv[order]
+        ac = a[:, cols]
+        i = np.clip(np.searchsorted(s, ac), 1, _NM - 1)
+        near = np.where(ac - s[i - 1] <= s[i] - ac, i - 1, i)
+        far = np.where(near == i - 1, i, i - 1)
+        q[:, cols], other[:, cols] = s[near], s[far]
+        m_near[:, cols], m_other[:, cols] = order[near], order[far]
+    err = np.sum(np.where(on, r * (a - q), 0.0), axis=0)  # (G,) mean drive lost
+    tol = 1e-12 * np.sum(np.where(on, r * a, 0.0), axis=0)
+    open_ = on & (r > 0) & (other != q)
+    step = r * (q - other)  # the change of err if moved
+    moved = np.zeros_like(on)
+    cols = np.arange(n_grp)
+    while k_max:
+        gain = np.where(open_, np.abs(err) - np.abs(err + step), -np.inf)
+        best = np.argmax(gain, axis=0)  # ties: the lowest row
+        go = gain[best, cols] > tol
+        if not go.any():
+            break
+        b, g = best[go], cols[go]
+        err[g] += step[b, g]
+        open_[b, g] = False
+        moved[b, g] = True
+    out = np.zeros((n_pre, n_grp), np.int64)
+    np.put_along_axis(out, rows, np.where(moved, m_other, m_near) * on, axis=0)
+    return out
 
 
 def _fan_in_cut(

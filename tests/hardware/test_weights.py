@@ -13,6 +13,7 @@ from seeds import sweep
 
 from dynapse2.hardware import bias, chip
 from dynapse2.hardware import weights as W
+from dynapse2.physics.synapses import signed_from_typed, typed_from_signed
 
 ISCALE = 1e-9  # A per unit weight: N(0, 1) weights give bases of a few nA
 
@@ -365,7 +366,9 @@ def test_importance_moves_levels_to_active_rows():
 
 def test_importance_bad_inputs():
     a = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
-    with pytest.raises(ValueError, match=r"fit_bases: importance must have shape \(5,\).*\(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"fit_bases: importance must have shape \(5,\), got \(4,\)"
+    ):
         W.fit_bases(a, importance=np.ones(4))
     with pytest.raises(ValueError, match=r"fit_bases: importance must be finite and >= 0; "):
         W.fit_bases(a, importance=np.array([1, 1, -1.0, 1, 1]))
@@ -385,3 +388,77 @@ def test_importance_bad_inputs():
         v = np.ones((3, 2))
         v[2, 1] = np.nan
         W.quantize_weights(w, core, ISCALE, importance=v)
+
+
+# --- the rounding that keeps the mean drive ------------------------------------------------
+def test_drive_rounding_closed_form():
+    # levels 0, 1, 2, 3 (bases 1 and 2, two unused); neuron 0 hears three weights of 0.4 at
+    # 100 Hz: nearest drops all three (drive 120 lost); moving one up to 1 leaves 20 (a
+    # second move would leave 80): one moves, the first by index. Neuron 1's weights sit on
+    # levels: nothing to keep, nothing moves.
+    w = np.zeros((4, 2))
+    w[:3, 0] = 0.4
+    w[:, 1] = [1.0, 2.0, 3.0, -1.0]
+    rates = np.array([100.0, 100.0, 100.0, 50.0])
+    base = np.array([[1.0, 2.0, 0.0, 0.0]])
+    got = W._drive_mask_of(np.abs(w), w != 0, rates, base, np.zeros(2, int), False, w)
+    lv = W.subset_sums(base[0])
+    np.testing.assert_array_equal(lv[got[:, 0]], [1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(lv[got[:, 1]], [1.0, 2.0, 3.0, 1.0])
+    # the same through quantize_weights: its fit is exact on neuron 1's levels {1, 2, 3}
+    # (and 0.4): then nothing is lost on neuron 0 either
+    q = W.quantize_weights(w, np.zeros(2, int), ISCALE, bias_quantize=False, rates=rates)
+    np.testing.assert_allclose(q.dequantize(), w, rtol=1e-15)
+
+
+def _bracket(lv, a):
+    """The two levels around ``a`` (16 levels, sorted; above the top: the top two)."""
+    s = np.sort(lv)
+    i = int(np.clip(np.searchsorted(s, a), 1, 15))
+    return s[i - 1], s[i]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_drive_rounding_neighbours_never_worse_and_greedy_to_the_end(seed):
+    rng = np.random.default_rng(seed)
+    w = _sparse_gaussian(rng, 40, 12, 16) * rng.choice([0.05, 1.0], size=(40, 1))
+    core = np.arange(12) % 2
+    rates = rng.uniform(0, 300, 40)
+    rates[:5] = 0.0  # silent sources keep their nearest level
+    near = W.quantize_weights(w, core, ISCALE)
+    q = W.quantize_weights(w, core, ISCALE, rates=rates)
+    np.testing.assert_array_equal(q.base, near.base)  # the rounding leaves the fit alone
+    lv = W.subset_sums(q.base) / ISCALE
+    a, qa, na = np.abs(w), np.abs(q.dequantize()), np.abs(near.dequantize())
+    np.testing.assert_array_equal(qa[:5], na[:5])
+    assert np.any(qa != na)  # the test sees moves
+    for j in range(w.shape[1]):
+        for sg in (1, -1):
+            idx = np.flatnonzero(np.sign(w[:, j]) == sg)
+            if idx.size == 0:
+                continue
+            r = rates[idx]
+            scale = r @ a[idx, j]
+            err_q = r @ (a[idx, j] - qa[idx, j])
+            assert abs(err_q) <= abs(r @ (a[idx, j] - na[idx, j])) + 1e-9 * scale
+            for k, i in enumerate(idx):
+                lo, hi = _bracket(lv[core[j]], a[i, j])
+                assert qa[i, j] in (lo, hi)  # a neighbouring level
+                if qa[i, j] == na[i, j] and r[k] > 0:  # unmoved: moving it would not help
+                    other = hi if na[i, j] == lo else lo
+                    assert abs(err_q + r[k] * (qa[i, j] - other)) >= abs(err_q) - 1e-9 * scale
+    # signed weights round as their typed form (AMPA for +, GABA for -), value by value
+    qt = W.quantize_weights(typed_from_signed(w), core, ISCALE, rates=rates)
+    np.testing.assert_array_equal(signed_from_typed(qt.dequantize()), q.dequantize())
+
+
+def test_drive_rounding_bad_rates():
+    w, core = np.ones((3, 2)), np.array([0, 0])
+    with pytest.raises(
+        ValueError, match=r"quantize_weights: rates must have shape \(3,\), got \(3, 2\)"
+    ):
+        W.quantize_weights(w, core, ISCALE, rates=np.ones((3, 2)))
+    with pytest.raises(
+        ValueError, match=r"quantize_weights: rates must be finite and >= 0; rates\[2\] = -1"
+    ):
+        W.quantize_weights(w, core, ISCALE, rates=np.array([1.0, 1.0, -1.0]))
