@@ -1,16 +1,29 @@
 """Presynaptic activity for activity-weighted weight quantization.
 
 A postsynaptic neuron's input current is ``sum_i s_i(t) w_i``: quantizing ``w_i`` to
-``q(w_i)`` changes its mean drive by ``sum_i r_i (w_i - q(w_i))`` (``r_i`` the rate of
-source ``i``). Modelling the rounding errors of different connections as independent and of
-zero mean, the expected squared change of the mean drive is ``sum_i r_i**2 (w_i -
-q(w_i))**2``: a least-squares fit of the core's levels with each squared error weighted by
-``r_i**2`` (:data:`POWER`) puts the levels where the drive is. The unweighted fit treats a
-weight of a silent source like one of a source firing at 300 Hz.
+``q_i`` changes its mean drive by ``sum_i r_i (w_i - q_i)`` (``r_i`` the rate of source
+``i``). The unweighted fit of a core's 16 levels treats a weight of a silent source like one
+of a source firing at 300 Hz, and nearest rounding drops every weight below half the
+smallest level: on a core dominated by large weights, a neuron's small weights from its
+busiest sources can all go, and their drive with them (all of one sign).
+``map_network(net, activity=...)`` uses the rates in two places:
 
-:func:`~dynapse2.hardware.network.map_network` takes ``activity=``: the mean rates (Hz) of
-the network's input channels and of each population's neurons, as :func:`source_rates` returns them
-from sample input (training data: the rates the deployed network will see).
+1. the fit of each core's levels weighs each connection's squared error by ``r_i**2``
+   (:data:`POWER`): the expected square of the mean drive's error when the rounding errors
+   of different connections are independent and of zero mean;
+2. the rounding (:data:`DRIVE`), given the levels, keeps each neuron's mean drive per
+   synapse type: errors below the smallest level are not independent, so every weight
+   starts at its nearest level and then, per neuron and type, weights move to their other
+   neighbouring level while that shrinks ``|sum_i r_i (|w_i| - q_i)|``
+   (``quantize_weights(..., rates=)``).
+
+Pruning to the CAM's 64 entries (``prune=True``) then keeps the connections of largest
+``r_i |w_i|``. The rates are the mean rates (Hz) of the network's input channels and of each
+population's neurons, as :func:`source_rates` returns them from sample input (training data:
+the rates the deployed network will see). On the ten NIR graphs of
+``benchmarks/nir_fidelity.py`` this choice was measured against the alternatives (weights
+``r``, nearest rounding) by ``benchmarks/nir_quantize_activity.py`` (benchmarks/README.md,
+"NIR import fidelity").
 """
 
 from __future__ import annotations
@@ -28,13 +41,12 @@ __all__ = ["DRIVE", "POWER", "check_activity", "source_rates"]
 
 POWER = 2
 """Exponent of the rates in the weights of the squared errors: ``importance = rate**POWER``
-(2: the mean drive's error; measured against 1 in ``benchmarks/nir_fidelity.py``, see
-benchmarks/README.md "NIR import fidelity")."""
+(2: the mean drive's error; measured against 1 in ``benchmarks/nir_quantize_activity.py``)."""
 
 
 DRIVE = True
 """Whether the rounding keeps each neuron's mean drive (per synapse type) with ``activity``
-instead of taking every weight's nearest level (measured in
+instead of taking every weight's nearest level (measured against nearest rounding in
 ``benchmarks/nir_quantize_activity.py``)."""
 
 

@@ -24,8 +24,10 @@ Decisions (measured on the frozen-noise example, 60 -> 32 neurons on one core):
   build a new transform from the current weights; the transform is an ``equinox.Module``
   whose level tables are arrays, so a new one of the same network reuses the compiled step.
 - With ``activity=`` (per-source rates), the levels are the mapper's activity-weighted fit
-  (:func:`~dynapse2.hardware.network.map_network`); each weight still takes its nearest
-  level, in training as on the chip.
+  (:func:`~dynapse2.hardware.network.map_network`). Training rounds every weight to its
+  nearest level; the mapper's rounding that keeps each neuron's mean drive applies to
+  weights between levels, so deploying ``qat(net)`` (weights on the levels) gives the
+  network training simulated, as without ``activity``.
 - The neuron -> core assignment is the mapper's placement (``DynapSim.groups``), so the
   cores sharing levels in training are those sharing them on the chip.
 - Deploy ``qat(net)``, not ``net``: after training the floats sit anywhere inside the

@@ -22,6 +22,18 @@ base sets; short runs from all of them, full runs from the best few. On 36 small
 finer exhaustive grid plus 300 random restarts, and matches it on full cores (see
 ``benchmarks/quantize.py``). A core with at most 4 distinct magnitudes is exact.
 
+Weighted by activity. With ``importance`` ``v_i >= 0`` the objective is ``E(b) = sum_i v_i
+min_m (a_i - S_m(b))**2``: the nearest level is still each magnitude's best, and the
+least-squares step takes per-mask totals of ``v`` and ``v a`` instead of counts and sums
+(weighted prefix sums; the same cost). Integer weights ``v_i = k`` make it the unweighted
+objective of each ``a_i`` repeated ``k`` times (the two fits agree to round-off).
+``map_network(..., activity=)`` passes ``v_i = rate_i**2``: a postsynaptic neuron's mean
+drive changes by ``sum_i rate_i (w_i - q_i)``, whose expected square, the rounding errors taken
+as independent, is ``sum_i rate_i**2 (w_i - q_i)**2``. Errors below the smallest level are
+not independent (every dropped weight loses drive of the same sign), so with ``rates`` the
+rounding, given the levels, keeps each neuron's mean drive per synapse type (see
+:func:`quantize_weights`).
+
 After fitting, each base current ``b_k * iscale`` is (optionally, by default) snapped to
 the bias generator's nearest coarse/fine setting of ``SYAM_Wk_P`` and the masks recomputed,
 so :meth:`QuantizedWeights.dequantize` returns exactly what the chip would hold.

@@ -113,6 +113,17 @@ def test_quantization_aware_uses_the_activity_weighted_levels():
         sim = net.modules[2 * p + 1]
         want = level_table(w.fit.base, float(sim.Iscale)).astype(np.float32)
         np.testing.assert_array_equal(np.asarray(qat.levels[p]), want)
+    # deploying the transformed network: its weights sit on the levels, the rounding that
+    # keeps the drive has nothing to move, and the chip holds the weights training saw
+    trained = qat(net)
+    again = map_network(trained, activity=act)
+    assert all(w.recovered.all() for w in again.weights)
+    for k in (0, 2):
+        np.testing.assert_allclose(
+            np.asarray(again.network.modules[k].weight),
+            np.asarray(trained.modules[k].weight),
+            rtol=1e-6,
+        )
 
 
 def test_bad_activity_is_refused_before_any_work():
