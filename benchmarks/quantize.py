@@ -2,7 +2,7 @@
 
 Run: ``PYTHONPATH=. python benchmarks/quantize.py`` (about 20 s on 2 cores);
 ``--against REV`` also times the full-chip ``quantize_weights`` of this tree against the
-``dynapse2/hardware/weights.py`` of git revision ``REV`` (same weights, 7 interleaved rounds,
+``dynapse2/hardware/weights.py`` of git revision ``REV`` (same weights, 11 interleaved rounds,
 both unweighted: the default path).
 
 Weight error: relative L2 error ``||a - q|| / ||a||`` of one core's nonzero magnitudes
@@ -119,7 +119,7 @@ def weights_at(rev: str):
     return module
 
 
-def against(rev: str, rounds: int = 7) -> None:
+def against(rev: str, rounds: int = 11) -> None:
     old = weights_at(rev)
     w, core = full_chip_weights(np.random.default_rng(0))
     now, then = [], []
@@ -145,7 +145,7 @@ def against(rev: str, rounds: int = 7) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--against", default="", help="git revision to time quantize_weights against")
-    args = ap.parse_args()
+    opts = ap.parse_args()
     t0 = time.perf_counter()
     print("Relative L2 error of one core's weight magnitudes")
     print(
@@ -193,8 +193,8 @@ def main() -> None:
     print(
         f"quantize_parameters, {len(params)} currents x 4 cores (1024 neurons): {t_p * 1e3:.1f} ms"
     )
-    if args.against:
-        against(args.against)
+    if opts.against:
+        against(opts.against)
     print(f"\ntotal benchmark time {time.perf_counter() - t0:.1f} s")
 
 
