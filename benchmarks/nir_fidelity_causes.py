@@ -4,7 +4,7 @@ For each graph of ``tests/data/nir`` (a hidden and an output population), on the
 
 1. the floor: each layer's mean rate imported, against the NIR reference and against the
    reference with spiking neurons' potential clipped at v_leak from below
-   (``simulate(..., floor_at_leak=True)``: the DPI's I_mem cannot go below I_0, where v_leak
+   (``simulate(..., floor=0)``: the DPI's I_mem cannot go below I_0, where v_leak
    maps). What the floor explains shows as the difference between the two columns.
 2. the output layer alone: the imported output layer driven by the reference's hidden spikes
    (its own mapping error), and the reference's output layer driven by the imported hidden
@@ -69,7 +69,7 @@ def evaluate(name: str, framework: str, x: np.ndarray, y: np.ndarray) -> list[st
     path = DATA / f"{name}.nir"
     graph, _ = to_nir_semantics(nir.read(path), DT, framework)
     ref = simulate(graph, x, DT)
-    floor = simulate(graph, x, DT, floor_at_leak=True)
+    floor = simulate(graph, x, DT, floor=0)
     hidden, out = [k for k in ref if k != "output"]
     net = from_nir(path, dt=DT, convention=framework)
     lin0, pop0, lin1, pop1 = net.modules

@@ -21,7 +21,7 @@ from dynapse2.errors import FileFormatError
 from dynapse2.nir._package import nir_package
 from dynapse2.nir.conventions import CONVENTIONS, describe, to_nir_semantics
 from dynapse2.nir.graph import chain, connections, flatten
-from dynapse2.nir.mapping import IMPORT_SOLVER
+from dynapse2.nir.mapping import BIAS_SKIPS_SYNAPSE, IMPORT_SOLVER
 from dynapse2.nir.nodes import check_types, node_type
 from dynapse2.nir.population import import_population
 from dynapse2.nir.report import ImportReport
@@ -171,7 +171,11 @@ def _from_graph(graph: Any, dt: float, o: _Options) -> Sequential | tuple[Sequen
         for c, kind in ((ff, "input"), (rec, "recurrent")):
             for v in c.via if c else []:
                 became = "Linear" if kind == "input" else "w_rec"
-                note = "bias -> Idc" if node_type(nodes[v]) == "Affine" and kind == "input" else "-"
+                note = "-"
+                if node_type(nodes[v]) == "Affine" and kind == "input":
+                    note = "bias -> Idc"
+                    if node_type(node) in ("CubaLIF", "CubaLI"):
+                        note += BIAS_SKIPS_SYNAPSE
                 if node_type(nodes[v]) == "Scale":
                     became, note = f"folded into {became}", "-"
                 rep.add(v, node_type(nodes[v]), f"{became} of {name!r}", note)

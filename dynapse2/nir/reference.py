@@ -26,10 +26,14 @@ substep) and resets. Signals flow along the graph within the step (the next node
 step's spikes); an edge that closes a cycle carries the previous step's output. Spikes are
 counted per step. With ``substeps`` large this converges to the continuous-time solution.
 
-``simulate(..., floor_at_leak=True)`` is not NIR: it clips the potential of spiking neurons
-at v_leak from below (at the end of each substep), as the DPI soma of an import cannot go
-below I_0, where v_leak maps (:mod:`dynapse2.nir.mapping`). Beside the plain reference it
-tells how much of an import's rate error is that floor (``benchmarks/nir_fidelity_causes.py``).
+``simulate(..., floor=h)`` is not NIR: it clips the potential of spiking neurons at
+v_leak - h (v_threshold - v_leak) from below (at the end of each substep). ``floor=0`` is the
+DPI soma of an import, which cannot go below I_0, where v_leak maps
+(:mod:`dynapse2.nir.mapping`); beside the plain reference it tells how much of an import's
+rate error is that floor (``benchmarks/nir_fidelity_causes.py``). ``floor=h,
+reset_to_floor=True`` also resets to the floor instead of v_reset: a DPI whose v_leak maps to
+a rest current above I_0 (room for h (v_threshold - v_leak) below v_leak) still resets to I_0,
+i.e. to that floor (``benchmarks/nir_headroom.py`` measures both).
 """
 
 from __future__ import annotations
@@ -117,9 +121,16 @@ def _arr(v: Any) -> np.ndarray:
 class _Neuron:
     """State and exact update of one neuron node."""
 
-    def __init__(self, node: Any, h: float, batch: int, floor_at_leak: bool = False):
+    def __init__(
+        self,
+        node: Any,
+        h: float,
+        batch: int,
+        floor: float | None = None,
+        reset_to_floor: bool = False,
+    ):
         t = type(node).__name__
-        self.kind, self.h, self.floor = t, h, floor_at_leak
+        self.kind, self.h, self.reset_to_floor = t, h, reset_to_floor
         self.spiking = t in SPIKING
         self.r = _arr(node.r)
         if t in ("IF", "I"):
@@ -136,6 +147,10 @@ class _Neuron:
             self.v_thr = _arr(node.v_threshold)
             v_reset = getattr(node, "v_reset", None)
             self.v_reset = np.zeros_like(self.v_thr) if v_reset is None else _arr(v_reset)
+        # the potential's floor (None: none): v_leak - h (v_threshold - v_leak)
+        self.v_floor = None
+        if self.spiking and floor is not None:
+            self.v_floor = self.v_leak - floor * (self.v_thr - self.v_leak)
         self.v = np.broadcast_to(self.v_leak * np.ones_like(self.r), (batch, self.r.size)).copy()
         self.i = np.zeros_like(self.v)  # the synaptic current (CubaLI, CubaLIF only)
 
@@ -171,15 +186,22 @@ class _Neuron:
             self.v = target + (self.v - target) * em
         if not self.spiking:
             return np.zeros_like(self.v)
-        if self.floor:
-            self.v = np.maximum(self.v, self.v_leak)
+        if self.v_floor is not None:
+            self.v = np.maximum(self.v, self.v_floor)
         z = (self.v > self.v_thr).astype(np.float64)
-        self.v = np.where(z > 0, self.v_reset, self.v)
+        reset = self.v_floor if self.reset_to_floor else self.v_reset
+        self.v = np.where(z > 0, reset, self.v)
         return z
 
 
 def simulate(
-    graph: Any, x: Any, dt: float, *, substeps: int = 1, floor_at_leak: bool = False
+    graph: Any,
+    x: Any,
+    dt: float,
+    *,
+    substeps: int = 1,
+    floor: float | None = None,
+    reset_to_floor: bool = False,
 ) -> dict[str, np.ndarray]:
     """Simulate ``graph`` on the input event counts ``x`` ``(T, n_in)`` or ``(B, T, n_in)``.
 
@@ -188,8 +210,11 @@ def simulate(
             allowed; cycles allowed).
         x: input spike counts per step, each count one Dirac delta at the step's start.
         dt: the step (s). substeps: exact sub-steps per step (threshold checks per step).
-        floor_at_leak: clip spiking neurons' potential at v_leak from below (not NIR: the
-            DPI's floor at I_0; see the module docstring).
+        floor: None (NIR), or the headroom h >= 0: clip spiking neurons' potential at
+            v_leak - h (v_threshold - v_leak) from below (not NIR; 0 is the DPI's floor at I_0,
+            see the module docstring).
+        reset_to_floor: reset spiking neurons to the floor instead of v_reset (not NIR; needs
+            ``floor``).
 
     Returns:
         ``{"output": (..., T, n_out), <neuron node>: (..., T, n), ...}`` (batch axis as
@@ -200,7 +225,11 @@ def simulate(
     """
     checks.number("simulate", "dt", dt, lo=0, lo_open=True)
     checks.integer("simulate", "substeps", substeps, lo=1)
-    checks.boolean("simulate", "floor_at_leak", floor_at_leak)
+    if floor is not None:
+        floor = checks.number("simulate", "floor", floor, lo=0)
+    checks.boolean("simulate", "reset_to_floor", reset_to_floor)
+    if reset_to_floor and floor is None:
+        raise ValueError("simulate: reset_to_floor=True needs a floor (floor=None)")
     x = np.asarray(x, np.float64)
     if x.ndim not in (2, 3):
         raise ValueError(f"simulate: x has shape {x.shape}; expected (T, n_in) or (B, T, n_in)")
@@ -221,7 +250,7 @@ def simulate(
         preds[b].append(a)
     h = dt / substeps
     neurons = {
-        k: _Neuron(nodes[k], h, B, floor_at_leak)
+        k: _Neuron(nodes[k], h, B, floor, reset_to_floor)
         for k in order
         if type(nodes[k]).__name__ in NEURONS
     }

@@ -67,21 +67,64 @@ def test_reference_cubali_steps_to_its_closed_form():
     np.testing.assert_allclose(v, 0.3 + r * w_in * b * step, rtol=1e-9, atol=1e-12)
 
 
-def test_reference_floor_at_leak_forgets_inhibition_below_v_leak():
-    # a LIF (v_leak 0.3, threshold 1.3) driven up by its bias toward v_leak + 3, kicked far
-    # below v_leak by one inhibitory input spike at step 0: with the floor (the DPI's I_0) it
-    # ends step 0 at v_leak and fires as if never kicked, one step later; without it, later
+def _kicked_lif():
+    """A LIF (v_leak 0.3, threshold 1.3, tau 20 ms) driven by its bias toward v_inf = v_leak +
+    3, and the input that kicks it 10 below v_leak at step 0 (R W dt / tau = -2e3 1e-4 /
+    20e-3)."""
     node = nir.LIF(tau=20e-3 * ONE, r=ONE, v_leak=0.3 * ONE, v_threshold=1.3 * ONE,
                    v_reset=0.3 * ONE)  # fmt: skip
     g = nir.NIRGraph.from_list(nir.Affine(weight=-np.full((1, 1), 2e3), bias=3 * ONE), node)
-    kick, quiet = np.zeros((400, 1)), np.zeros((400, 1))
-    kick[0] = 1  # v jumps by R W dt / tau = -2e3 * 1e-4 / 20e-3 = -10
-    floor = simulate(g, kick, DT, floor_at_leak=True)["output"][:, 0]
-    never_kicked = simulate(g, quiet, DT)["output"][:, 0]
-    assert never_kicked.sum() >= 3
-    np.testing.assert_array_equal(floor[1:], never_kicked[:-1])
-    plain = simulate(g, kick, DT)["output"][:, 0]
-    assert np.argmax(plain) > np.argmax(never_kicked) + 10  # it climbs back from v_leak - 10
+    kick = np.zeros((400, 1))
+    kick[0] = 1
+    return g, kick
+
+
+def _first_crossing(v0, v_inf=3.3, v_thr=1.3, tau=20e-3):
+    """The first step end (counted from 1) at which v, relaxing from v0 toward v_inf with tau
+    (exactly, from one step end to the next), is above v_thr."""
+    n = np.arange(1, 10_000)
+    return int(n[v_inf + (v0 - v_inf) * np.exp(-n * DT / tau) > v_thr][0])
+
+
+@pytest.mark.parametrize("h", [0.0, 0.5, 2.0])
+def test_reference_floor_holds_an_inhibited_lif_at_v_leak_minus_h(h):
+    # kicked 10 below v_leak, the LIF ends step 0 on the floor v_leak - h (v_thr - v_leak) =
+    # 0.3 - h and climbs from there (spike index n: n steps after step 0's end), then fires
+    # as a LIF reset to v_reset = 0.3
+    g, kick = _kicked_lif()
+    spikes = simulate(g, kick, DT, floor=h)["output"][:, 0]
+    first = _first_crossing(0.3 - h)
+    period = _first_crossing(0.3)
+    assert np.flatnonzero(spikes)[:3].tolist() == [first, first + period, first + 2 * period]
+    plain = np.flatnonzero(simulate(g, kick, DT)["output"][:, 0])[0]
+    # without the floor it climbs back from where step 0 left it
+    assert plain == _first_crossing(3.3 + (0.3 - 10 - 3.3) * np.exp(-DT / 20e-3)) > first
+
+
+@pytest.mark.parametrize("h", [0.0, 0.25, 1.0])
+def test_reference_reset_to_floor_lengthens_every_interval_to_its_closed_form(h):
+    # reset to the floor v_leak - h (v_thr - v_leak): each interval is the closed form's from
+    # 0.3 - h (a DPI with v_leak mapped above I_0 still resets to I_0, i.e. to the floor); the
+    # first spike is from v_leak at the start of step 0 (index n: n + 1 steps)
+    g, _ = _kicked_lif()
+    spikes = simulate(g, np.zeros((3000, 1)), DT, floor=h, reset_to_floor=True)["output"][:, 0]
+    first, period = _first_crossing(0.3) - 1, _first_crossing(0.3 - h)
+    want = np.arange(first, 3000, period)
+    np.testing.assert_array_equal(np.flatnonzero(spikes), want)
+
+
+def test_reference_floor_and_reset_to_floor_are_checked():
+    g, kick = _kicked_lif()
+    with pytest.raises(ValueError, match=r"simulate: floor = -0\.1 must be a finite number >= 0"):
+        simulate(g, kick, DT, floor=-0.1)
+    with pytest.raises(ValueError, match=r"simulate: floor = nan must be a finite number >= 0"):
+        simulate(g, kick, DT, floor=float("nan"))
+    with pytest.raises(TypeError, match=r"simulate: floor = '0\.5' must be a number, got str"):
+        simulate(g, kick, DT, floor="0.5")
+    with pytest.raises(TypeError, match=r"simulate: reset_to_floor = 1 must be True or False"):
+        simulate(g, kick, DT, floor=0.5, reset_to_floor=1)
+    with pytest.raises(ValueError, match=r"simulate: reset_to_floor=True needs a floor"):
+        simulate(g, kick, DT, reset_to_floor=True)
 
 
 # --- spiking populations ----------------------------------------------------------------------
@@ -121,6 +164,28 @@ def test_affine_bias_becomes_the_dc_current_of_a_cubalif():
     # measured 0 / 0 / 0 / +0.2 % (ExponentialEuler; with solver="euler", 0 / -0.7 / -1.2 /
     # -3.8 %: the lost step after each spike and the forward steps from I_0)
     np.testing.assert_allclose(got / ref, 1.0, atol=0.02)
+
+
+def test_affine_bias_reaches_the_soma_at_once_and_says_so():
+    # NIR passes a bias through the synapse (tau_syn dI/dt = -I + w_in b), the import's DC
+    # current drives the soma directly: from rest the import's first spike is the LIF's
+    # closed form, the reference's that of two low-passes in series; the intervals agree once
+    # the reference's synapse has settled (its first ones are 44, 42 steps)
+    tau_s, tau_m, b = 3e-3, 10e-3, 3.0
+    node = nir.CubaLIF(tau_syn=tau_s * ONE, tau_mem=tau_m * ONE, r=ONE, v_leak=0 * ONE,
+                       v_threshold=ONE, v_reset=0 * ONE, w_in=ONE)  # fmt: skip
+    g = dc_graph(node, b)
+    x = np.zeros((1000, 1))
+    t = DT * np.arange(1, 1001)  # step ends
+    lif = b * (1 - np.exp(-t / tau_m))
+    two = b * (1 + (tau_s * np.exp(-t / tau_s) - tau_m * np.exp(-t / tau_m)) / (tau_m - tau_s))
+    ref = np.flatnonzero(simulate(g, x, DT)["output"][:, 0])
+    net, rep = from_nir(g, dt=DT, report=True)
+    got = np.flatnonzero(np.asarray(net(x.astype(np.float32))[0])[:, 0])
+    assert (ref[0], got[0]) == (np.argmax(two > 1), np.argmax(lif > 1)) == (70, 40)
+    period = np.argmax(lif > 1) + 1
+    assert set(np.diff(ref[4:])) == set(np.diff(got)) == {period}
+    assert "bias -> Idc (into the soma at once" in str(rep)
 
 
 def test_scale_folds_into_the_linear_weights():
