@@ -229,6 +229,42 @@ def _rate_per_neuron(net: Sequential, T: int) -> tuple[np.ndarray, None]:
     return out.sum(axis=0) / (T * DT), None
 
 
+PSP_THRESHOLDS = (1e-9, 2e-9, 4e-9, 8e-9)
+
+
+def psp_table() -> list[str]:
+    """Item 4, one neuron: the area of a small PSP from rest (one input spike into a CubaLIF,
+    tau_syn 2 ms, at v_leak; I_mem above its no-input trace, over 1500 steps) over the NIR
+    potential's (a CubaLI with the same parameters), at each ``LIF_THRESHOLD``."""
+    import nir  # noqa: PLC0415
+
+    lines = [
+        "| tau_mem | PSP peak (of v_threshold - v_leak) | "
+        + " | ".join(f"I_spkthr {t * 1e9:g} nA" for t in PSP_THRESHOLDS)
+        + " |",
+        "|---|---|" + "---|" * len(PSP_THRESHOLDS),
+    ]
+    x = np.zeros((1500, 1))
+    x[10] = 1
+    for tau_mem in (5e-3, 20e-3):
+        for w in (2.0, 10.0, 40.0):
+            p = dict(tau_syn=2e-3 * ONE, tau_mem=tau_mem * ONE, r=ONE, v_leak=0 * ONE, w_in=ONE)
+            lin = nir.Linear(weight=np.full((1, 1), w))
+            v = simulate(nir.NIRGraph.from_list(lin, nir.CubaLI(**p)), x, DT)["output"][:, 0]
+            lif = nir.CubaLIF(**p, v_threshold=ONE, v_reset=0 * ONE)
+            cells = []
+            for thr in PSP_THRESHOLDS:
+                with mapping_constants(LIF_THRESHOLD=thr):
+                    net = from_nir(nir.NIRGraph.from_list(lin, lif), dt=DT)
+                imem = [
+                    np.asarray(net(xi.astype(np.float32), record=True)[2]["1_DynapSim"]["imem"])
+                    for xi in (x, 0 * x)
+                ]
+                cells.append(f"{((imem[0] - imem[1]).sum() / thr) / v.sum():.3f}")
+            lines.append(f"| {tau_mem * 1e3:g} ms | {v.max():.3f} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def bias_table() -> list[str]:
     """Item 5: a CubaLIF (tau_syn 3 ms, tau_mem 10 ms) driven by its Affine bias alone
     (v_inf = 3 thresholds), from rest: the reference passes the bias through the synapse
@@ -304,6 +340,10 @@ def main() -> None:
     print("| graph | " + " | ".join(f"{v} | accuracy | quantized" for v, _ in VARIANTS) + " |")
     print("|---|" + "---|---|---|" * len(VARIANTS))
     print("\n".join(rows["gain"]))
+    print()
+    print("   One neuron: a small PSP's area from rest, import over NIR")
+    print()
+    print("\n".join(psp_table()))
     print()
     print("5. The Affine bias as a DC current, from rest (CubaLIF, tau_mem 10 ms, v_inf = 3)")
     print()

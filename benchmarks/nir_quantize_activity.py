@@ -112,7 +112,7 @@ def main() -> None:
     for n, r in res.items():
         cells = []
         for k in labels:
-            cell = f"{r[k][0, 0]:+.1f}"
+            cell = f"{np.round(r[k][0, 0], 6) + 0.0:+.1f}"  # no "-0.0" from round-off
             if len(r[k]) > 1:
                 cell += f" ({_fmt(r[k][1:, 0])})"
             cells.append(cell)

@@ -3,7 +3,7 @@ converged rates (forward Euler at dt = 20 us), and the time per step.
 
     python benchmarks/solvers.py            # all tables (about 10 minutes on 2 cores)
     python benchmarks/solvers.py --quick    # shorter runs
-    python benchmarks/solvers.py --accuracy # or --speed, --step, --tau, --train, --frozen
+    python benchmarks/solvers.py --accuracy # or --speed, --step, --hlo, --tau, --train, --frozen
 
 Accuracy, on two sets of cases: :func:`case_list` (the cases the solver was developed on) and
 :func:`hidden_case_list` (written before any of their results was seen, never tuned to;
@@ -284,12 +284,11 @@ def speed(configs, steps: int, repeats: int = 7) -> list[tuple]:
     return rows
 
 
-def step_speed(configs=((1, 1024), (32, 256)), steps: int = 300, repeats: int = 15) -> list:
-    """Time per step (us) of each solver's element-wise step alone: a ``lax.scan`` of
-    ``solver.step`` over ``(batch, n)`` neurons with AMPA and GABA computed (AMPA input on 5 %
-    of the neurons per step), no recurrence, the module's currents passed as arguments (not
-    folded into the program). ``(batch, n, Euler's fastest, ExpEuler's fastest)`` of
-    ``repeats`` alternating runs (the fastest run filters out other jobs on shared CPUs)."""
+def step_program(solver, batch: int, n: int, steps: int):
+    """The program that :func:`step_speed` times: ``(jitted run, module, input)``, ``run(m, x)``
+    a ``lax.scan`` of ``solver.step`` over ``(batch, n)`` neurons for ``steps`` steps with AMPA
+    and GABA computed (AMPA input on 5 % of the neurons per step), no recurrence, the module's
+    currents passed as arguments (not folded into the program)."""
     import jax.numpy as jnp
 
     from dynapse2.nn.backends import step_options
@@ -297,39 +296,72 @@ def step_speed(configs=((1, 1024), (32, 256)), steps: int = 300, repeats: int = 
     from dynapse2.physics.step import JAX_OPS, circuit
 
     types = (AMPA, GABA)
+    m = DynapSim(n, Idc=2e-9)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray((rng.random((steps, batch, n)) < 0.05) * 5.0, jnp.float32)
+
+    def run(m, x):
+        c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
+        p = solver.prepare(jnp, c, m.dt, types)
+        full = lambda a: jnp.full(x.shape[1:], a, jnp.float32)  # noqa: E731
+        s0 = FusedState(full(m.Io), (full(m.Io), full(m.Io)), full(m.Io), full(0.0), full(0.0))
+        opts = step_options(m)
+
+        def body(s, xt):
+            s = solver.step(JAX_OPS, p, s, (xt, None), m.dt, types=types, **opts)
+            return s, s.spikes
+
+        return jax.lax.scan(body, s0, x)[1].sum()
+
+    return jax.jit(run), m, x
+
+
+def step_speed(configs=((1, 1024), (32, 256)), steps: int = 300, repeats: int = 15) -> list:
+    """Time per step (us) of each solver's element-wise step alone (:func:`step_program`):
+    ``(batch, n, Euler's fastest, ExpEuler's fastest)`` of ``repeats`` alternating runs (the
+    fastest run filters out other jobs on shared CPUs)."""
     rows = []
     for batch, n in configs:
-        m = DynapSim(n, Idc=2e-9)
-        rng = np.random.default_rng(0)
-        x = jnp.asarray((rng.random((steps, batch, n)) < 0.05) * 5.0, jnp.float32)
         runs = {}
         for solver in (Euler(), ExponentialEuler()):
-
-            def run(m, x, solver=solver):
-                c = circuit(jnp, m.effective_values(), m.kappa, m.Ut, m.Vth)
-                p = solver.prepare(jnp, c, m.dt, types)
-                full = lambda a: jnp.full(x.shape[1:], a, jnp.float32)  # noqa: E731
-                s0 = FusedState(
-                    full(m.Io), (full(m.Io), full(m.Io)), full(m.Io), full(0.0), full(0.0)
-                )
-                opts = step_options(m)
-
-                def body(s, xt):
-                    s = solver.step(JAX_OPS, p, s, (xt, None), m.dt, types=types, **opts)
-                    return s, s.spikes
-
-                return jax.lax.scan(body, s0, x)[1].sum()
-
-            run = jax.jit(run)
+            run, m, x = step_program(solver, batch, n, steps)
             run(m, x).block_until_ready()
-            runs[solver.name] = run
+            runs[solver.name] = (run, m, x)
         best = {k: np.inf for k in runs}
         for _ in range(repeats):
-            for k, run in runs.items():
+            for k, (run, m, x) in runs.items():
                 t0 = time.perf_counter()
                 run(m, x).block_until_ready()
                 best[k] = min(best[k], (time.perf_counter() - t0) / steps * 1e6)
         rows.append((batch, n, best["euler"], best["exponential_euler"]))
+    return rows
+
+
+def step_hlo(batch: int = 32, n: int = 256) -> list[tuple]:
+    """What XLA makes of each solver's step (:func:`step_program`, CPU): from the optimised
+    HLO of the loop body, ``(solver, kernels, element-wise operations, exp, log, divide,
+    select)``. A kernel is one fused loop over the neurons (each materialises its result);
+    the operations are those of all kernels (constants, broadcasts and reshapes not counted),
+    so a value that XLA recomputes in several kernels counts once per kernel."""
+    import re
+    from collections import Counter
+
+    skip = {"parameter", "constant", "broadcast", "bitcast", "reshape", "slice"}
+    rows = []
+    for solver in (Euler(), ExponentialEuler()):
+        run, m, x = step_program(solver, batch, n, 10)
+        text = run.lower(m, x).compile().as_text()
+        comps = dict(re.findall(r"^%(\S+) \(.*?\) -> .*? \{\n(.*?)\n\}", text, re.M | re.S))
+        body = next(v for k, v in comps.items() if "region_0" in k)  # the while loop's body
+        kernels = re.findall(r"fusion\(.*calls=%([\w.]+)", body)
+        ops = Counter(
+            op
+            for k in kernels
+            for op in re.findall(r"= \S+ ([\w-]+)\(", comps[k])
+            if op not in skip
+        )
+        kinds = (ops[o] for o in ("exponential", "log", "divide", "select"))
+        rows.append((solver.name, len(kernels), sum(ops.values()), *kinds))
     return rows
 
 
@@ -488,6 +520,7 @@ def main() -> None:
     ap.add_argument("--accuracy", action="store_true", help="only the accuracy tables")
     ap.add_argument("--speed", action="store_true", help="only the speed table")
     ap.add_argument("--step", action="store_true", help="only the element-wise step's speed")
+    ap.add_argument("--hlo", action="store_true", help="only the step's kernels and operations")
     ap.add_argument("--train", action="store_true", help="only the cost of a training gradient")
     ap.add_argument(
         "--frozen", action="store_true", help="only training on frozen noise, 12 seeds, 4-12 epochs"
@@ -516,6 +549,12 @@ def main() -> None:
             q = lambda a, f: " / ".join(f.format(t) for t in (a.min(), np.median(a), a.max()))  # noqa: E731
             print(f"| {name} | {n} | {q(r, '{:.4f}')} | {q(a, '{:.3f}')} | "
                   f"{a.mean():.3f} ± {a.std(ddof=1):.3f} |")  # fmt: skip
+        return
+    if args.hlo:
+        print("\n| solver | kernels | element-wise operations | exp | log | divide | select |"
+              "\n|---|---|---|---|---|---|---|")  # fmt: skip
+        for row in step_hlo():
+            print("| " + " | ".join(str(v) for v in row) + " |")
         return
     if args.step:
         print("\n| batch x n | Euler (us/step) | ExpEuler (us/step) | ratio |\n|---|---|---|---|")

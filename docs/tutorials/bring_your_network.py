@@ -91,7 +91,7 @@ print("edges:", graph.edges)
 # (`DynapSim(positive_feedback=False)`, the per-neuron latch `soif_type`): without the
 # exponential positive feedback the DPI soma is a leaky integrator over its whole range, so
 # a LIF maps onto it. Time constants come from the DPI's linear regime (tau = C U_T / (kappa
-# I_tau)), the threshold is 1 nA, and the weights are scaled so that a spike moves the
+# I_tau)), the threshold is 4 nA, and the weights are scaled so that a spike moves the
 # membrane current as it moved the NIR potential. The populations run the
 # `ExponentialEuler` solver: a spike falls inside the step and the neuron integrates again
 # from the next step, as the NIR LIF does. The report says how the parameters were read and,
@@ -140,9 +140,12 @@ for i, (a, b, e) in enumerate(zip(ref_rates, rates, euler_rates, strict=True)):
 # step after each spike and restarts from I_0 by forward steps, so a layer fires ~25-50 %
 # below the NIR rate; `ExponentialEuler` puts the spike inside the step and integrates the
 # restart exactly. And the network: neurons that the NIR LIF lets fire at every step (a
-# strong drive after a reset to 0) are where any step-based neuron differs most;
-# `benchmarks/README.md` (section NIR) has the figures for three seeds of snnTorch and spyx
-# networks, recurrent ones and a bursting one.
+# strong drive after a reset to 0) are where any step-based neuron differs most. What is
+# left in the hidden layer (~10 % more spikes) is the chip's floor: NIR lets an inhibited
+# neuron's potential sink below v_leak, while the DPI's membrane current stops at I_0, where
+# v_leak maps, so the neuron recovers sooner. `benchmarks/README.md` (section NIR) has the
+# figures for three seeds of snnTorch and spyx networks, recurrent ones and a bursting one,
+# and measures why no mapping can lift that floor (the chip resets to I_0).
 #
 # ## Fine-tune for device mismatch
 #

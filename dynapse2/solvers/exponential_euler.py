@@ -39,8 +39,8 @@ while the membrane is integrated. Per step of length dt:
    halves, each with its own chord (the gate's change within a step is the one effect
    the exponential step does not follow; see ``benchmarks/solvers.py``).
 
-   I_mem is recovered from y by one Newton step on e^w a + (1 - a) w = d (w = ln(I/I_n))
-   from a bracketing first guess.
+   I_mem is recovered from y by one Newton step on I_n (e^w - 1) + I_gain w = y - y_n
+   (w = ln(I/I_n)) from a bracketing first guess.
 3. Spike where y crosses y_thr = I_spkthr + I_gain ln I_spkthr, the crossing time t_c is
    solved on the step's exponential trajectory, t_c = -(tau/k) ln(1 - k (y_thr - y_n)/R_n);
    I_mem resets to I_0 and the refractory period starts at t_c, so that t_ref - (h - t_c)
@@ -50,7 +50,15 @@ while the membrane is integrated. Per step of length dt:
 
 Cost: five transcendental functions per neuron and step (Euler: two), of which the
 crossing time and the Newton step share one ``log`` (a neuron that crosses needs the
-crossing time, one that does not needs the Newton step).
+crossing time, one that does not needs the Newton step), and about 2.3x Euler's element-wise
+operations. XLA's CPU compiler keeps a value in memory only where it comes from an expensive
+operation (``exp``, ``log``, a division by a full array) read by several kernels, and
+recomputes every cheap one in each kernel that reads it; the step is therefore written with
+z = h_tau (I_mem dR/dI_mem) / (I_mem + I_gain) as one division (the synapse means and R are
+computed twice, not three times) and the Newton update as one division. On CPU the step
+compiles to 19 kernels and 197 element-wise operations against Euler's 9 and 77
+(``python benchmarks/solvers.py --hlo``) and costs about 2.2x Euler's time per step (1 x 1024
+neurons; 2.6x at 32 x 256, ``--step``).
 
 Gradients: as :class:`~dynapse2.solvers.Euler`, the surrogate spike acts on the end-of-step
 I_mem, ``detach_feedback`` stops the gradient through I_pf and ``detach_reset`` through the
@@ -161,56 +169,59 @@ def _soma_end(
     timer: Any,
     held: _Held,
     dt: Any,
+    o: StepOptions,
     *,
     chord: bool,
-    positive_feedback: bool,
-    kappa: float,
-    io: float,
     ipf: Any = None,
 ) -> _End:
     """The soma's values over ``dt`` seconds (a float or per neuron) from ``imem`` (A) with
     ``timer`` (s) of refractory period left (see the module docstring, steps 2 and 3).
-    ``chord``: linearise the NMDA gate by its chord (else its slope is left out: NMDA at I_0).
-    ``positive_feedback=False``: I_pf = 0 (the thresholded soma; R is then affine in I_mem but
-    for the NMDA gate, and the step exact for it). ``ipf``: I_pf (A) if given, else computed from
+    ``o``: the step's options (``kappa``, ``io``, ``positive_feedback``; with
+    ``positive_feedback=False`` I_pf = 0, the thresholded soma, and R is affine in I_mem but for
+    the NMDA gate, and the step exact for it). ``chord``: linearise the NMDA gate by its chord
+    (else its slope is left out: NMDA at I_0). ``ipf``: I_pf (A) if given, else computed from
     ``imem``."""
-    igain = p.igain_mem
+    igain, io = p.igain_mem, o.io
     u0 = xp.log(imem)
-    beta = kappa / (kappa + 1.0)
+    beta = o.kappa / (o.kappa + 1.0)
     if ipf is None:
-        ipf = xp.exp(beta * u0 + math.log(io) / (kappa + 1.0)) if positive_feedback else 0.0
+        ipf = xp.exp(beta * u0 + math.log(io) / (o.kappa + 1.0)) if o.positive_feedback else 0.0
     h_tau = xp.maximum(dt - timer, 0.0) * p.r_tau  # the part out of the refractory period / tau
-    i_sum = held.i_leak - ipf
-    q = imem / (imem + igain)  # dI_mem / dy
+    # I_sum / I_tau, I_sum = I_tau + I_ahp + I_shunt - I_pf; then, with g = I_gain / I_tau,
+    # R = g (I_in - I_sum) - I_sum I_mem / I_tau = g I_in - s_sum (I_mem + I_gain)
+    s_sum = (held.i_leak - ipf) / p.itau_mem
+    sm = imem + igain
     gate_den = imem + p.if_nmda
     i_in = held.i_in + held.nmda * imem / gate_den
-    drive = p.mem_g * (i_in - i_sum) - i_sum * imem * p.mem_r_itau
+    drive = p.mem_g * i_in - s_sum * sm
+    # I_mem dR/dI_mem (d I_sum / d I_mem = -beta I_pf / I_mem), and the gate's slope d_iin
+    zn = beta * ipf * (p.mem_g + imem * p.mem_r_itau) - s_sum * imem
     if chord:  # the gate's chord from I_mem to I_p, the end of the step without the relaxation
         i_p = imem * _first_guess(xp, xp.maximum(h_tau * drive, 0.0), imem, igain, io)
         d_iin = held.nmda * p.if_nmda / (gate_den * (i_p + p.if_nmda))
         d_iin = xp.where(held.nmda > io, d_iin, 0.0)  # NMDA at I_0: as where not computed
+        zn = zn + p.mem_g * d_iin * imem
     else:  # NMDA not computed (at I_0): its gate's term in R, but not linearised
         d_iin = 0.0
-    # d drive / d I_mem, with d I_sum / d I_mem = -beta I_pf / I_mem
-    d_drive = p.mem_g * (d_iin + beta * ipf / imem) - (i_sum - beta * ipf) * p.mem_r_itau
-    z = xp.minimum(d_drive * q * h_tau, Z_MAX)  # -k h / tau
+    # -k h / tau = h_tau (dR/dI_mem) dI_mem/dy, dI_mem/dy = I_mem / (I_mem + I_gain)
+    z = xp.minimum(h_tau * zn / sm, Z_MAX)
     em1, phi1 = _growth(xp, z)
     y0 = imem + igain * u0
     dy_free = h_tau * phi1 * drive
     dy = xp.maximum(dy_free, io + igain * math.log(io) - y0)
     crossed = (y0 + dy >= p.y_thr) & (y0 < p.y_thr)
 
-    # I_mem from y: first guess, then one Newton step in w = ln v on
-    # a (e^w - 1) + (1 - a) w = d, a = q, d = dy / (I_mem + I_gain), where it is convex and
-    # increasing, with e^-delta ~ 1 / (1 + delta + delta^2 / 2). A neuron that crossed
-    # resets: its end value only decides the spike (the guess bounds v from above), and the
-    # log serves its crossing time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1).
+    # I_mem from y: first guess v, then one Newton step in w = ln v on
+    # I_mem (e^w - 1) + I_gain w = dy, where it is convex and increasing. A neuron that
+    # crossed resets: its end value only decides the spike (the guess bounds v from above),
+    # and the log serves its crossing time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1).
     v = _first_guess(xp, dy, imem, igain, io)
     r = xp.clip((p.y_thr - y0) / xp.where(crossed, dy, 1.0), 0.0, 1.0)
     ln = xp.log(xp.where(crossed, xp.maximum(1.0 + r * em1, 1e-30), v))
-    sm = imem + igain
-    delta = (q * (v - 1.0) + (1.0 - q) * ln - dy / sm) * sm / (imem * v + igain)
-    v = xp.where(crossed, v, v / (1.0 + delta + 0.5 * delta * delta))
+    # delta = res / den, and v e^-delta ~ v / (1 + delta + delta^2 / 2) in one division
+    iv = imem * v
+    res, den = iv - imem + igain * ln - dy, iv + igain
+    v = xp.where(crossed, v, v * den * den / (den * (den + res) + 0.5 * res * res))
     flat = xp.abs(z) < 1e-3
     theta = xp.where(flat, r, ln / xp.where(flat, 1.0, z))  # crossing time / h
     # a spike without a crossing of y: above threshold from the start (0) or by rounding (1)
@@ -235,32 +246,24 @@ def _soma(
     timer: Any,
     held: _Held,
     dt: Any,
+    o: StepOptions,
     *,
     chord: bool,
-    positive_feedback: bool,
-    kappa: float,
-    io: float,
-    detach_feedback: bool,
-    detach_reset: bool,
-    slope: float,
-    surrogate: str,
 ) -> tuple[Any, Any, Any]:
     """The soma over ``dt`` seconds: ``(imem, spikes, timer)`` at the end of the step (the
-    values of :func:`_soma_end`, then the spike, the reset and the refractory period).
+    values of :func:`_soma_end`, then the spike, the reset and the refractory period), with
+    the step's options ``o``.
 
     Gradient (module docstring, "Gradients"): the end-of-step I_mem is differentiated as the
     exact inverse of y = I_mem + I_gain ln I_mem at y_{n+1} = y_n + h_tau phi_1(z) R_n,
     dI_{n+1} = (dy_{n+1} - ln I_{n+1} dI_gain) I_{n+1} / (I_{n+1} + I_gain), with R_n and z
     differentiated; nothing is differentiated through the first guess, the Newton step, the
     NMDA chord's end point or the crossing time (nor, as with Euler, through the timer)."""
-    xp, sg = ops.xp, ops.stop_gradient
-    end = _soma_end(
-        xp, sg(p), sg(imem), sg(timer), sg(held), dt, chord=chord,
-        positive_feedback=positive_feedback, kappa=kappa, io=io,
-    )  # fmt: skip
-    ipf, beta = end.ipf, kappa / (kappa + 1.0)
-    if positive_feedback and not detach_feedback:
-        ipf = xp.exp(beta * xp.log(imem) + math.log(io) / (kappa + 1.0))
+    xp, sg, io = ops.xp, ops.stop_gradient, o.io
+    end = _soma_end(xp, sg(p), sg(imem), sg(timer), sg(held), dt, o, chord=chord)
+    ipf, beta = end.ipf, o.kappa / (o.kappa + 1.0)
+    if o.positive_feedback and not o.detach_feedback:
+        ipf = xp.exp(beta * xp.log(imem) + math.log(io) / (o.kappa + 1.0))
     i_sum = held.i_leak - ipf
     i_in = held.i_in + held.nmda * imem / (imem + p.if_nmda)
     drive = p.mem_g * (i_in - i_sum) - i_sum * imem * p.mem_r_itau
@@ -272,8 +275,8 @@ def _soma(
     y1 = y1 + h_tau * phi1 * drive
     new = ops.with_gradient(end.imem, y1, end.d_imem)
 
-    spikes = ops.spike(new, p.ispkthr, slope, surrogate)
-    fired = sg(spikes) if detach_reset else spikes
+    spikes = ops.spike(new, p.ispkthr, o.slope, o.surrogate)
+    fired = sg(spikes) if o.detach_reset else spikes
     imem = new * (1.0 - fired) + io * fired
     rest = sg(end.h_tau * p.tau_mem * (1.0 - end.theta))  # time from the crossing to the end (s)
     timer = sg(xp.where(spikes > 0, xp.maximum(p.t_ref - rest, 0.0), xp.maximum(timer - dt, 0.0)))
@@ -383,12 +386,7 @@ class ExponentialEuler(AbstractSolver):
         )
 
         def soma(imem: Any, timer: Any, h: Any) -> tuple[Any, Any, Any]:
-            return _soma(
-                ops, p, imem, timer, held, h, chord=NMDA in mean,
-                positive_feedback=o.positive_feedback, kappa=o.kappa, io=io,
-                detach_feedback=o.detach_feedback, detach_reset=o.detach_reset, slope=o.slope,
-                surrogate=o.surrogate,
-            )  # fmt: skip
+            return _soma(ops, p, imem, timer, held, h, o, chord=NMDA in mean)
 
         if NMDA not in mean:
             imem, spikes, timer = soma(s.imem, s.timer, dt)

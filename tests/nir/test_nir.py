@@ -238,9 +238,9 @@ def test_dc_driven_lif_fires_near_the_analytic_rate(v_inf):
     # tolerance 3 % (deterministic): the thresholded soma is a leaky integrator from I_gain_mem
     # up, ExponentialEuler integrates its slow start from I_0 exactly, spikes inside the step
     # and restarts at the next; the threshold is checked once per step, which rounds each
-    # period up to whole steps (the NIR reference does the same). Measured: -1.1 / -1.6 /
+    # period up to whole steps (the NIR reference does the same). Measured: -1.1 / -0.9 /
     # -1.5 / -0.9 % at v_inf = 1.5 / 2 / 3 / 5 (dt = 0.1 ms); with solver="euler" (one lost
-    # step per spike) -1.1 / -2.3 / -2.7 / -5.2 %; the exponential soma was +31 % at 1.5
+    # step per spike) -1.1 / -1.6 / -2.7 / -5.2 %; the exponential soma was +31 % at 1.5
     dt, tau = 1e-4, 20e-3
     node = nir.LIF(
         tau=np.array([tau]),

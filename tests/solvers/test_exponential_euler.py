@@ -15,7 +15,7 @@ from dynapse2.datasets import frozen_noise
 from dynapse2.nn import DynapSim, Linear, Sequential
 from dynapse2.nn.backends import step_options
 from dynapse2.physics.fused import FusedState
-from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, circuit
+from dynapse2.physics.step import JAX_OPS, NUMPY_OPS, StepOptions, circuit
 from dynapse2.solvers import Euler, ExponentialEuler
 from dynapse2.train import evaluate, fit, max_imem_cross_entropy
 
@@ -290,8 +290,8 @@ def test_one_step_derivative_with_detached_feedback_matches_finite_differences(x
     ipf = io ** (1 / (m.kappa + 1)) * imem ** (m.kappa / (m.kappa + 1))
 
     def reference(i):
-        return _soma_end(np, q, i, np.zeros(n), held, m.dt, chord=False, positive_feedback=True,
-                         kappa=m.kappa, io=io, ipf=ipf).imem  # fmt: skip
+        o = StepOptions(kappa=m.kappa, io=io)
+        return _soma_end(np, q, i, np.zeros(n), held, m.dt, o, chord=False, ipf=ipf).imem
 
     e = 1e-6
     want = (reference(imem * (1 + e)) - reference(imem * (1 - e))) / (2 * e * imem)
