@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from dynapse2 import checks
 from dynapse2.errors import FileFormatError
 from dynapse2.nir._package import nir_package
 from dynapse2.nir.conventions import CONVENTIONS, describe, to_nir_semantics
 from dynapse2.nir.graph import chain, connections, flatten
-from dynapse2.nir.mapping import BIAS_SKIPS_SYNAPSE, IMPORT_SOLVER
+from dynapse2.nir.mapping import BIAS_SKIPS_SYNAPSE, DC_PER_CORE, IMPORT_SOLVER
 from dynapse2.nir.nodes import check_types, node_type
 from dynapse2.nir.population import import_population
 from dynapse2.nir.report import ImportReport
@@ -176,6 +178,8 @@ def _from_graph(graph: Any, dt: float, o: _Options) -> Sequential | tuple[Sequen
                     note = "bias -> Idc"
                     if node_type(node) in ("CubaLIF", "CubaLI"):
                         note += BIAS_SKIPS_SYNAPSE
+                    if np.ptp(np.asarray(nodes[v].bias, np.float64)) > 0:
+                        note += DC_PER_CORE
                 if node_type(nodes[v]) == "Scale":
                     became, note = f"folded into {became}", "-"
                 rep.add(v, node_type(nodes[v]), f"{became} of {name!r}", note)

@@ -37,7 +37,9 @@ tau_mem = C_mem U_T / (kappa I_sum) and G = I_gain_mem / I_sum. So
 - ``Idc = I_sum + alpha R w_in b / G`` (the leak node's offset cancelled; an ``Affine`` bias
   b becomes this DC current, never a Linear bias: the chip has none). The DC reaches the soma
   at once, where NIR passes the bias through the synapse: the same steady state, a shorter
-  transient from rest (:data:`BIAS_SKIPS_SYNAPSE`, reported);
+  transient from rest (:data:`BIAS_SKIPS_SYNAPSE`, reported). Biases that differ between
+  neurons stay per neuron in simulation, but the chip holds one DC current per core
+  (:data:`DC_PER_CORE`, reported; ``map_network`` averages them);
 - synaptic currents I_syn = (alpha R / G) I_nir. One input event of unit weight charges a
   DPI synapse by J = (Igain/Itau) Iscale (1 - exp(-t_pulse / tau_syn)), so the ``Linear``
   weight (units of Iscale; positive -> AMPA, negative -> GABA, as Linear + DynapSim already
@@ -192,6 +194,13 @@ BIAS_SKIPS_SYNAPSE = (
 has no low-pass, so the import's transient from rest is shorter than NIR's (steady state the
 same; ``benchmarks/nir_headroom.py``, item 5: first spike 40 steps instead of 70 at tau_syn
 3 ms, tau_mem 10 ms, v_inf 3 thresholds; intervals identical after)."""
+DC_PER_CORE = (
+    "; the chip has one DC current per core (SOIF_DC_P): map_network gives the neurons of a"
+    " core the mean of theirs (with a warning)"
+)
+"""The import report's note on an ``Affine`` bias that differs between neurons: each becomes
+its neuron's ``Idc``, which simulates as given, but a core holds one ``SOIF_DC_P`` setting
+(:mod:`dynapse2.hardware.network`, ``reduce=``)."""
 READOUT_FLOOR = 20.0
 """A readout's rest current sits READOUT_SPAN + READOUT_FLOOR I_gain_mem above 0, so that at
 v - v_leak = -readout_range I_mem is still 20 I_gain_mem: the soma's linear regime."""

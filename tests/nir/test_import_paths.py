@@ -14,6 +14,7 @@ nir = pytest.importorskip("nir")
 
 from seeds import sweep  # noqa: E402
 
+from dynapse2.hardware import map_network  # noqa: E402
 from dynapse2.nir import from_nir  # noqa: E402
 from dynapse2.nir.mapping import GAIN_MEM, LIF_THRESHOLD, SPKTHR_MAX, leak_node  # noqa: E402
 from dynapse2.nir.reference import simulate  # noqa: E402
@@ -213,6 +214,22 @@ def test_inhibited_cubalif_follows_the_reference_floored_at_v_leak(seed):
     assert floored.min() > 30  # every neuron fires above 75 Hz: the ratio means something
     assert got.sum() / floored.sum() == pytest.approx(1.0, abs=0.08)
     np.testing.assert_allclose(got / floored, 1.0, atol=0.12)
+
+
+def test_differing_biases_are_reported_as_one_dc_current_per_core():
+    # each neuron's bias is its own Idc in simulation, but a core holds one SOIF_DC_P: the
+    # report says so where the biases differ, and map_network averages them with a warning
+    def report_and_net(b):
+        two = np.ones(2)
+        node = nir.LIF(tau=20e-3 * two, r=two, v_leak=0 * two, v_threshold=two, v_reset=0 * two)
+        return from_nir(dc_graph(node, b), dt=DT, report=True)
+
+    net, rep = report_and_net(np.array([0.5, 1.5]))
+    assert "one DC current per core" in str(rep)
+    with pytest.warns(UserWarning, match=r"parameter 'Idc' differs within core 0"):
+        map_network(net)
+    _, rep = report_and_net(np.array([1.5, 1.5]))
+    assert "bias -> Idc" in str(rep) and "one DC current per core" not in str(rep)
 
 
 def test_scale_folds_into_the_linear_weights():
