@@ -72,7 +72,7 @@ differences of the float64 reference this is within 0.4 % on subthreshold runs
 (``tests/solvers``); where the one Newton step leaves the value off the exact inverse (a
 pulse lifting I_mem from near rest by 10-300x in one step: up to 6.5 %), the derivative is
 the exact inverse's, up to 40 % above the approximate value's. A training step costs about
-2x Euler's, where differentiating every operation of the step cost 7-9x (``python
+1.7-2x Euler's, where differentiating every operation of the step cost 7-9x (``python
 benchmarks/solvers.py --train``).
 """
 
