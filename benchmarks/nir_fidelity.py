@@ -9,7 +9,11 @@ test set of its task (frozen noise, ``tests/data/nir/frozen_noise.npz``):
   the same after quantization (``map_network`` then ``network_from_config``), against a
   simulation of the graph in NIR's own semantics (:func:`dynapse2.nir.reference.simulate`, float64);
 - the test accuracy (argmax of the output spike counts) in the exporter's framework before
-  export (recorded by make_graphs.py), of the NIR reference, after import, after quantization.
+  export (recorded by make_graphs.py), of the NIR reference, after import, after quantization,
+  and after quantization weighted by activity (``map_network(net, prune=True,
+  activity=source_rates(net, x_train))``: the weight levels fitted with each connection's
+  squared error weighted by its source's rate squared, the rates of the float import on the
+  task's training set, never the test set).
 
 Targets (issue 16): rates within 10 % of the reference in the DPI's operating range; accuracy
 within 3 points of the exporter's after import, within 5 after quantization.
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynapse2.hardware import map_network, network_from_config
+from dynapse2.hardware import map_network, network_from_config, source_rates
 from dynapse2.nir import from_nir, to_nir_semantics
 from dynapse2.nir.reference import simulate
 
@@ -67,7 +71,7 @@ def accuracy(counts: np.ndarray, y: np.ndarray) -> float:
     return float((np.asarray(counts).argmax(axis=1) == y).mean())
 
 
-def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict) -> dict:
+def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict, x_train: np.ndarray) -> dict:
     """Rates and accuracies of graph ``name``, read with its exporter's convention (the
     reference simulates the same graph in NIR's semantics, ``to_nir_semantics``): imported
     with the default solver (ExponentialEuler), quantized, and imported with Euler."""
@@ -88,6 +92,10 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict) -> dict:
         mapping = map_network(net, prune=True)  # a neuron hears at most 64 sources
         cfg = mapping.config
     q_layers, q_counts = _dynapsim(network_from_config(cfg), x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same warnings as above
+        weighted = map_network(net, prune=True, activity=source_rates(net, x_train))
+    a_layers, a_counts = _dynapsim(network_from_config(weighted.config), x)
     return {
         "name": name,
         "framework": exporter["framework"],
@@ -97,6 +105,7 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict) -> dict:
             "reference": _rates(ref_layers, steps),
             "import": _rates(imp_layers, steps),
             "quantized": _rates(q_layers, steps),
+            "activity": _rates(a_layers, steps),
             "euler": _rates(eul_layers, steps),
         },
         "burst": burst,
@@ -105,10 +114,15 @@ def evaluate(name: str, x: np.ndarray, y: np.ndarray, exporter: dict) -> dict:
             "reference": accuracy(ref_counts, y),
             "import": accuracy(imp_counts, y),
             "quantized": accuracy(q_counts, y),
+            "activity": accuracy(a_counts, y),
             "euler": accuracy(eul_counts, y),
         },
         "mapping_warnings": sorted({str(w.message).split(";")[0] for w in caught}),
         "pruned": [int(np.asarray(p).sum()) for p in mapping.pruned],
+        "dropped": {
+            "quantized": [len(w.fit.dropped) for w in mapping.weights],
+            "activity": [len(w.fit.dropped) for w in weighted.weights],
+        },
         "report": str(report),
     }
 
@@ -134,27 +148,34 @@ LAYERS = ("hidden", "output")
 def table(results: list[dict]) -> str:
     lines = [
         "| graph | layer | reference Hz | import Hz (vs ref) | quantized Hz (vs ref) "
+        "| quantized, activity-weighted Hz (vs ref) "
         "| import with Euler (vs ref) | reference spikes at consecutive steps |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    keys = ("reference", "import", "quantized", "activity", "euler")
     for r in results:
-        a_, b_, c_, e_ = (r["rates"][k] for k in ("reference", "import", "quantized", "euler"))
+        a_, b_, c_, w_, e_ = (r["rates"][k] for k in keys)
         for li in range(len(a_)):
-            a, b, c, e = a_[li], b_[li], c_[li], e_[li]
+            a, b, c, w, e = a_[li], b_[li], c_[li], w_[li], e_[li]
             lines.append(
                 f"| {r['name']} | {LAYERS[li]} | {a:.1f} | {b:.1f} ({_rel(b, a)}) | {c:.1f} "
-                f"({_rel(c, a)}) | {e:.1f} ({_rel(e, a)}) | {100 * r['burst'][li]:.0f} % |"
+                f"({_rel(c, a)}) | {w:.1f} ({_rel(w, a)}) | {e:.1f} ({_rel(e, a)}) "
+                f"| {100 * r['burst'][li]:.0f} % |"
             )
     lines += [
         "",
-        "| graph | exporter | NIR reference | import | quantized | import with Euler |",
-        "|---|---|---|---|---|---|",
+        "| graph | exporter | NIR reference | import | quantized | quantized, activity-weighted "
+        "| import with Euler | connections dropped (quantized / activity-weighted) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         a = r["accuracy"]
+        d = r["dropped"]
         lines.append(
             f"| {r['name']} | {100 * a['exporter']:.1f} | {100 * a['reference']:.1f} | "
-            f"{100 * a['import']:.1f} | {100 * a['quantized']:.1f} | {100 * a['euler']:.1f} |"
+            f"{100 * a['import']:.1f} | {100 * a['quantized']:.1f} | {100 * a['activity']:.1f} "
+            f"| {100 * a['euler']:.1f} | {'+'.join(map(str, d['quantized']))} / "
+            f"{'+'.join(map(str, d['activity']))} |"
         )
     lines += [
         "",
@@ -162,9 +183,10 @@ def table(results: list[dict]) -> str:
         "of each layer's mean rate against the reference, in %",
         "",
         "| framework, kind | seeds | exporter % | import - exporter | quantized - exporter "
-        "| reference - exporter | rate error, import | rate error, quantized "
+        "| activity-weighted - exporter | reference - exporter | rate error, import "
+        "| rate error, quantized | rate error, activity-weighted "
         "| rate error, import with Euler |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -182,8 +204,9 @@ def table(results: list[dict]) -> str:
         exporter = [100 * r["accuracy"]["exporter"] for r in rs]
         lines.append(
             f"| {fw}, {kind} | {len(rs)} | {_pm(exporter, '{:.1f}')} | {_pm(acc('import'))} | "
-            f"{_pm(acc('quantized'))} | {_pm(acc('reference'))} | {_pm(err('import'))} | "
-            f"{_pm(err('quantized'))} | {_pm(err('euler'))} |"
+            f"{_pm(acc('quantized'))} | {_pm(acc('activity'))} | {_pm(acc('reference'))} | "
+            f"{_pm(err('import'))} | {_pm(err('quantized'))} | {_pm(err('activity'))} | "
+            f"{_pm(err('euler'))} |"
         )
     return "\n".join(lines)
 
@@ -195,13 +218,14 @@ def main() -> None:
     args = ap.parse_args()
     d = np.load(DATA / "frozen_noise.npz")
     x, y = d["x_test"].astype(np.float32), d["y_test"]
+    x_train = d["x_train"].astype(np.float32)  # the activity of the weighted quantization
     exporters = json.loads((DATA / "exporters.json").read_text())
     results = []
     for name, meta in exporters.items():
         if not name.startswith(args.graphs):
             continue
         try:
-            r = evaluate(name, x, y, meta)
+            r = evaluate(name, x, y, meta, x_train)
         except ValueError as e:  # a graph the importer refuses: say so, go on
             print(f"{name}: not imported: {e}")
             continue

@@ -1,6 +1,9 @@
 """Benchmark of the quantizers: weight error against references, and speed.
 
-Run: ``PYTHONPATH=. python benchmarks/quantize.py`` (about 20 s on 2 cores).
+Run: ``PYTHONPATH=. python benchmarks/quantize.py`` (about 20 s on 2 cores);
+``--against REV`` also times the full-chip ``quantize_weights`` of this tree against the
+``dynapse2/hardware/weights.py`` of git revision ``REV`` (same weights, 11 interleaved rounds,
+both unweighted: the default path).
 
 Weight error: relative L2 error ``||a - q|| / ||a||`` of one core's nonzero magnitudes
 (256 neurons x 64 inputs = 16384 weights, and a small core of 64 weights), for
@@ -15,8 +18,14 @@ Weight error: relative L2 error ``||a - q|| / ||a||`` of one core's nonzero magn
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import itertools
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -95,7 +104,48 @@ def timed(fn, repeat: int = 3) -> float:
     return min(times)
 
 
+def weights_at(rev: str):
+    """``dynapse2/hardware/weights.py`` as it was at git revision ``rev``, imported."""
+    root = Path(__file__).resolve().parents[1]
+    text = subprocess.check_output(
+        ["git", "show", f"{rev}:dynapse2/hardware/weights.py"], cwd=root, text=True
+    )
+    path = Path(tempfile.mkdtemp()) / "weights_at_rev.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("weights_at_rev", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["weights_at_rev"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def against(rev: str, rounds: int = 11) -> None:
+    old = weights_at(rev)
+    w, core = full_chip_weights(np.random.default_rng(0))
+    now, then = [], []
+    for _ in range(rounds):
+        now.append(timed(lambda: W.quantize_weights(w, core, 1e-9), repeat=1))
+        then.append(timed(lambda: old.quantize_weights(w, core, 1e-9), repeat=1))
+    a, b = np.array(now) * 1e3, np.array(then) * 1e3
+    same = all(
+        np.array_equal(getattr(W.quantize_weights(w, core, 1e-9), f), getattr(q, f))
+        for q in [old.quantize_weights(w, core, 1e-9)]
+        for f in ("base", "mask", "error")
+    )
+    r = a / b
+    print(
+        f"\nquantize_weights, full chip, {rounds} interleaved rounds: this tree median "
+        f"{np.median(a):.0f} ms (min {a.min():.0f}, max {a.max():.0f}), {rev} median "
+        f"{np.median(b):.0f} ms (min {b.min():.0f}, max {b.max():.0f}); ratio per round "
+        f"median {np.median(r):.3f} (min {r.min():.3f}, max {r.max():.3f}); identical "
+        f"bases, masks and errors: {same}"
+    )
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--against", default="", help="git revision to time quantize_weights against")
+    opts = ap.parse_args()
     t0 = time.perf_counter()
     print("Relative L2 error of one core's weight magnitudes")
     print(
@@ -120,6 +170,11 @@ def main() -> None:
         f"  per-core error {np.round(q.error, 4).tolist()}, "
         f"dropped {len(q.dropped)} of {np.count_nonzero(w)}"
     )
+    rates = rng.uniform(0, 300, w.shape[0])  # per presynaptic source, Hz
+    t_w = timed(lambda: W.quantize_weights(w, core, 1e-9, importance=rates**2))
+    print(f"  with importance (rates squared per presynaptic row): {t_w * 1e3:.0f} ms")
+    t_d = timed(lambda: W.quantize_weights(w, core, 1e-9, importance=rates**2, rates=rates))
+    print(f"  and rounding that keeps each neuron's mean drive (rates=): {t_d * 1e3:.0f} ms")
     fq = jax.jit(W.fake_quantize)
     args = (
         jnp.asarray(w, jnp.float32),
@@ -138,6 +193,8 @@ def main() -> None:
     print(
         f"quantize_parameters, {len(params)} currents x 4 cores (1024 neurons): {t_p * 1e3:.1f} ms"
     )
+    if opts.against:
+        against(opts.against)
     print(f"\ntotal benchmark time {time.perf_counter() - t0:.1f} s")
 
 

@@ -9,6 +9,8 @@ Parts (each prints a table with one row per run and a summary with mean, std and
     test accuracy on 1000 points of a held-out draw, training time, the accuracy of the
     quantized network (``map_network(net).network``, which equals
     ``network_from_config(config)``: 4-bit CAM masks, per-core base currents, BG settings),
+    quantized with the sources' rates on the training points (``map_network(net,
+    activity=source_rates(net, x_train)).network``, "activity"),
     and of the network deployed after quantization-aware fine-tuning
     (``recipe.deployable``, "chip"). Targets: mean >= 95 %, every seed >= 93 %, < 5 min per
     seed; the chip within 2 points of the float network.
@@ -32,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import yin_yang as recipe  # noqa: E402  (the example is the recipe)
 
-from dynapse2.hardware import map_network  # noqa: E402
+from dynapse2.hardware import map_network, source_rates  # noqa: E402
 from dynapse2.solvers import SOLVERS  # noqa: E402
 from dynapse2.train import Spread, evaluate, mismatch_spread  # noqa: E402
 
@@ -60,25 +62,32 @@ def run(seed, data, *, depth=2, lr=recipe.LEARNING_RATE, decay=True, mismatch=0.
 
 
 def part_seeds(seeds: list[int], data, solver: str = "euler") -> None:
-    _, _, x_test, y_test = data
+    x_train, _, x_test, y_test = data
     print(
         f"\n## seeds: two layers, Adam {recipe.LEARNING_RATE} cosine, {recipe.EPOCHS} epochs, "
         f"solver {solver}"
     )
-    print(f"{'seed':>4} {'test %':>7} {'quantized %':>11} {'chip %':>7} {'rise':>6} {'time s':>7}")
-    acc, qacc, cacc, secs = [], [], [], []
+    print(
+        f"{'seed':>4} {'test %':>7} {'quantized %':>11} {'activity %':>10} {'chip %':>7} "
+        f"{'rise':>6} {'time s':>7}"
+    )
+    acc, qacc, aacc, cacc, secs = [], [], [], [], []
     for s in seeds:
         net, hist, a, t = run(s, data, solver=solver)
         q = evaluate(map_network(net).network, x_test, y_test, recipe.LOSS)[1]
+        weighted = map_network(net, activity=source_rates(net, x_train)).network
+        qa = evaluate(weighted, x_test, y_test, recipe.LOSS)[1]
         chip = recipe.deployable(net, data, key=s, progress=False)
         c = evaluate(map_network(chip).network, x_test, y_test, recipe.LOSS)[1]
-        acc.append(a), qacc.append(q), cacc.append(c), secs.append(t)
-        row = f"{s:>4} {100 * a:>7.1f} {100 * q:>11.1f} {100 * c:>7.1f}"
+        acc.append(a), qacc.append(q), aacc.append(qa), cacc.append(c), secs.append(t)
+        row = f"{s:>4} {100 * a:>7.1f} {100 * q:>11.1f} {100 * qa:>10.1f} {100 * c:>7.1f}"
         print(f"{row} {loss_rise(hist.loss):>6.3f} {t:>7.0f}")
     print(f"float:     {Spread(acc)}")
     print(f"quantized: {Spread(qacc)}")
+    print(f"quantized, activity-weighted: {Spread(aacc)}")
     print(f"chip (after {recipe.QAT_EPOCHS} quantization-aware epochs): {Spread(cacc)}")
     print(f"float - quantized: {Spread(np.subtract(acc, qacc))}")
+    print(f"float - quantized, activity-weighted: {Spread(np.subtract(acc, aacc))}")
     print(f"float - chip: {Spread(np.subtract(acc, cacc))}")
     print(f"time per seed: {np.mean(secs):.0f} s (max {np.max(secs):.0f} s)")
 

@@ -10,7 +10,8 @@ Public API (samna is imported only when a board is opened, never by importing th
   :func:`quantize_weights`, :func:`fake_quantize`, :func:`fake_quantize_levels`,
   :func:`quantization_aware` (-> :class:`QuantizationAware`, a ``fit`` transform);
 - mapping: :func:`map_network` (-> :class:`NetworkMapping` with ``config``, ``placement``,
-  the quantized ``network``), :func:`config_from_network`, :func:`quantize_network`,
+  the quantized ``network``; ``activity=`` :func:`source_rates` fits the weight levels
+  where the drive is), :func:`config_from_network`, :func:`quantize_network`,
   :func:`network_from_config`, :func:`place`, :class:`Placement`;
 - events: :func:`encode_input`, :func:`decode_output`;
 - board: :func:`to_hardware`, :class:`DynapseBoard`, :class:`VirtualBoard` (an emulated
@@ -29,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them; imported lazily below
+    from dynapse2.hardware.activity import source_rates
     from dynapse2.hardware.bias import (
         ParameterTable,
         current,
@@ -97,6 +99,7 @@ JAX_FREE: tuple[str, ...] = (
     "samna_json_tables",
 )
 _EXPORTS: dict[str, str] = {
+    "source_rates": "activity",
     "ParameterTable": "bias",
     "current": "bias",
     "current_range": "bias",
@@ -195,6 +198,7 @@ __all__ = [
     "quantize_weights",
     "samna_status",
     "save_samna_json",
+    "source_rates",
     "load_samna_json",
     "to_samna_json",
     "from_samna_json",

@@ -182,13 +182,21 @@ def _masks_for(mags: np.ndarray, base: np.ndarray, iscale: float, tol: float) ->
     return out
 
 
-def canonical_quantize(w: np.ndarray, core: np.ndarray, iscale: float) -> CanonicalWeights:
+def canonical_quantize(
+    w: np.ndarray,
+    core: np.ndarray,
+    iscale: float,
+    importance: np.ndarray | None = None,
+    rates: np.ndarray | None = None,
+) -> CanonicalWeights:
     """Quantize typed weights to canonical per-core base currents and masks.
 
     Args:
         w: ``(n_pre, n_post, 4)`` non-negative weights per synapse type, units of ``iscale``.
         core: ``(n_post,)`` core index ``0..n_cores-1`` of each postsynaptic neuron.
         iscale: amperes of a unit weight.
+        importance: ``(n_pre,)`` weights of the squared errors in the fit (see
+            :func:`~dynapse2.hardware.weights.quantize_weights`); ``None``: unweighted.
 
     Returns:
         A :class:`CanonicalWeights`.
@@ -198,7 +206,9 @@ def canonical_quantize(w: np.ndarray, core: np.ndarray, iscale: float) -> Canoni
     """
     w = np.asarray(w, np.float64)
     core = np.asarray(core, np.int64)
-    fit = quantize_weights(w, core, iscale, max_fan_in=chip.N_CAM, prune=False)
+    fit = quantize_weights(
+        w, core, iscale, max_fan_in=chip.N_CAM, prune=False, importance=importance, rates=rates
+    )
     assert fit.base_coarse is not None and fit.base_fine is not None  # bias_quantize=True
     n_cores = fit.base.shape[0]
     coarse = np.zeros((n_cores, _NB), np.int64)

@@ -60,6 +60,7 @@ from typing import Any, Literal, TypeGuard
 import numpy as np
 
 from dynapse2 import checks
+from dynapse2.hardware import activity as A
 from dynapse2.hardware import bias
 from dynapse2.hardware import chip as C
 from dynapse2.hardware.bias import ParameterTable, quantize_parameters
@@ -302,7 +303,7 @@ class NetworkMapping:
             err = ", ".join(f"{e:.3f}" for e in w.fit.error)
             lines.append(
                 f"layer {li}: relative weight error per core [{err}], "
-                f"{len(w.fit.dropped)} connection(s) below the smallest level dropped"
+                f"{len(w.fit.dropped)} connection(s) rounded to 0 (dropped)"
             )
         for li, p in enumerate(self.pruned):
             if p.any():
@@ -363,6 +364,7 @@ def map_network(
     reduce: Literal["mean", "median", "raise"] = "mean",
     prune: bool = False,
     backend: str = "jax",
+    activity: Sequence[Any] | None = None,
 ) -> NetworkMapping:
     """Quantize, place and route a network, and write its configuration.
 
@@ -375,6 +377,18 @@ def map_network(
             synapse types) of a neuron that has more, instead of raising; how many each
             neuron lost is reported in :attr:`NetworkMapping.pruned` and the summary.
         backend: backend of the quantized network's DynapSim layers.
+        activity: the mean rates (Hz, >= 0, finite) of the sources, to fit each core's 16
+            weight levels where the drive is: a sequence of ``1 + n_populations`` arrays,
+            ``(n_in,)`` for the input channels, then ``(n_k,)`` for the neurons of
+            population ``k`` (:func:`~dynapse2.hardware.activity.source_rates` computes them by
+            simulating ``net`` once on sample input: use training data). Each connection's
+            squared error then counts ``rate**2`` times in the fit of its core's levels
+            (the mean drive's error; a core whose sources are all silent is fitted
+            unweighted), the rounding keeps each neuron's mean drive per synapse type
+            (``quantize_weights(..., rates=)``: a weight goes to its nearest level or the
+            other neighbouring one), and ``prune`` keeps the connections of largest
+            ``rate * |w|`` (the drive they carry). See :mod:`dynapse2.hardware.activity`.
+            ``None`` (default): the unweighted fit, nearest levels, pruning by ``|w|``.
 
     Returns:
         A :class:`NetworkMapping`.
@@ -386,6 +400,7 @@ def map_network(
     """
     _check_options("map_network", reduce, prune, backend)
     n_in, layers, in_ws = _layers(net)
+    act = None if activity is None else A.check_activity("map_network", net, activity)
     placement = place([m.groups for m in layers], positions)
     offsets = np.cumsum([0] + [m.n for m in layers])
     conns: list[tuple[np.ndarray, ...]] = []
@@ -396,11 +411,21 @@ def map_network(
     for li, (m, w_in) in enumerate(zip(layers, in_ws, strict=True)):
         glob = placement.of_layer(li)  # global ids, in layer order
         gcore = placement.global_core[glob]
-        w, lost = _incoming(m, w_in, prune, placement, glob)
+        importance = None
+        if act is not None:  # the rates of the input rows, then of the recurrent rows
+            src = act[li] if m.w_rec is None else np.concatenate([act[li], act[li + 1]])
+            importance = src**A.POWER
+        w, lost = _incoming(m, w_in, prune, placement, glob, importance)
         if prune:
             pruned.append(lost)
         try:
-            q = canonical_quantize(w, np.unique(gcore, return_inverse=True)[1].ravel(), m.Iscale)
+            q = canonical_quantize(
+                w,
+                np.unique(gcore, return_inverse=True)[1].ravel(),
+                m.Iscale,
+                importance,
+                src if act is not None and A.DRIVE else None,
+            )
         except ValueError as e:
             raise ValueError(f"layer {li}: {e}") from e
         weights.append(q)
@@ -425,11 +450,17 @@ def map_network(
 
 
 def _incoming(
-    m: DynapSim, w_in: np.ndarray, prune: bool, placement: Placement, glob: np.ndarray
+    m: DynapSim,
+    w_in: np.ndarray,
+    prune: bool,
+    placement: Placement,
+    glob: np.ndarray,
+    importance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The typed incoming weights of population ``m`` (input rows, then recurrent rows),
-    pruned to the CAM's 64 entries per neuron with ``prune`` (and how many each lost), else
-    a ValueError naming the first neuron over."""
+    pruned to the CAM's 64 entries per neuron with ``prune`` (and how many each lost; the
+    largest ``importance * w**2`` kept, ``|w|`` without ``importance``), else a ValueError
+    naming the first neuron over."""
     rows = [typed_from_signed(w_in)]
     if isinstance(m.w_rec, SparseWeights):  # chip-shaped: each CAM entry at (pre, post, type)
         rows.append(np.asarray(m.w_rec.to_dense(), np.float64))  # repeated entries add up
@@ -438,7 +469,7 @@ def _incoming(
     w = np.concatenate(rows, axis=0)
     lost = None
     if prune:
-        w, lost = _prune(w, C.N_CAM)
+        w, lost = _prune(w, C.N_CAM, importance)
     fan = np.count_nonzero(np.moveaxis(w, 1, 0).reshape(m.n, -1), axis=1)
     hint = ", or pass prune=True to keep the strongest"
     check_fan_in(placement, fan, glob, "nonzero incoming weights", hint)
@@ -524,13 +555,20 @@ def _meta(n_in: int, placement: Placement, layers: list[DynapSim]) -> dict[str, 
     }
 
 
-def _prune(w: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+def _prune(
+    w: np.ndarray, keep: int, importance: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Zero all but the ``keep`` largest entries of each postsynaptic neuron of the typed
-    weights ``w`` ``(n_pre, n_post, 4)``; returns the pruned copy and the number of nonzero
-    entries removed per neuron ``(n_post,)``."""
+    weights ``w`` ``(n_pre, n_post, 4)`` (largest ``importance[pre] * w**2`` with
+    ``importance`` ``(n_pre,)``: the squared error each would leave; ties: lower pre, then
+    type); returns the pruned copy and the number of nonzero entries removed per neuron
+    ``(n_post,)``."""
     n_pre, n_post, k = w.shape
     flat = np.moveaxis(w, 1, 0).reshape(n_post, n_pre * k)
-    order = np.argsort(-np.abs(flat), axis=1, kind="stable")
+    score = np.abs(flat)
+    if importance is not None:
+        score = np.repeat(importance, k)[None, :] * flat**2
+    order = np.argsort(-score, axis=1, kind="stable")
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(n_pre * k)[None, :], axis=1)
     drop = (rank >= keep) & (flat != 0)
@@ -577,13 +615,14 @@ def _check_options(
     backend: str = "jax",
     **unknown: Any,
 ) -> None:
-    """The options of :func:`map_network`, checked whether or not the network needs them."""
-    if "positions" in unknown:
-        unknown.pop("positions")
+    """The options of :func:`map_network`, checked whether or not the network needs them
+    (``positions`` and ``activity`` are checked by ``map_network``, against the network)."""
+    for name in ("positions", "activity"):
+        unknown.pop(name, None)
     if unknown:
         raise TypeError(
             f"{where}: unknown keyword argument(s) {sorted(unknown)}; the options are "
-            "positions, reduce, prune and backend"
+            "positions, reduce, prune, backend and activity"
         )
     checks.choice(where, "reduce", reduce, _REDUCE)
     checks.boolean(where, "prune", prune)

@@ -23,6 +23,11 @@ Decisions (measured on the frozen-noise example, 60 -> 32 neurons on one core):
   jittable re-fit would not give the mapper's levels. Between rounds of ``fit`` one may
   build a new transform from the current weights; the transform is an ``equinox.Module``
   whose level tables are arrays, so a new one of the same network reuses the compiled step.
+- With ``activity=`` (per-source rates), the levels are the mapper's activity-weighted fit
+  (:func:`~dynapse2.hardware.network.map_network`). Training rounds every weight to its
+  nearest level; the mapper's rounding that keeps each neuron's mean drive applies to
+  weights between levels, so deploying ``qat(net)`` (weights on the levels) gives the
+  network training simulated, as without ``activity``.
 - The neuron -> core assignment is the mapper's placement (``DynapSim.groups``), so the
   cores sharing levels in training are those sharing them on the chip.
 - Deploy ``qat(net)``, not ``net``: after training the floats sit anywhere inside the
@@ -39,12 +44,14 @@ Decisions (measured on the frozen-noise example, 60 -> 32 neurons on one core):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynapse2.hardware.activity import check_activity
 from dynapse2.hardware.levels import level_table
 from dynapse2.hardware.network import map_network
 from dynapse2.hardware.weights import fake_quantize_levels
@@ -143,6 +150,7 @@ def quantization_aware(
     *,
     currents: bool = True,
     positions: Sequence[tuple[int, int]] | None = None,
+    activity: Sequence[Any] | None = None,
 ) -> QuantizationAware:
     """Build the quantization-aware transform of ``net`` for
     ``fit(..., robustness=Robustness(transform=...))``.
@@ -157,6 +165,9 @@ def quantization_aware(
         currents: also replace the DynapSim currents by their BG values (frozen; see the
             module docstring).
         positions: chip grid positions, as for ``map_network``.
+        activity: per-source rates (Hz) for the activity-weighted fit of the levels, as for
+            ``map_network``; deploy with the same ``activity`` (or ``map_network(qat(net))``,
+            which recovers the trained levels whatever the fit).
 
     Returns:
         A :class:`QuantizationAware` (a callable ``equinox.Module``).
@@ -165,7 +176,9 @@ def quantization_aware(
         ValueError: as ``map_network`` (unsupported network, over the chip's limits).
     """
     slots = _slots(net)
-    mapping = map_network(net, positions=positions)
+    if activity is not None:
+        activity = check_activity("quantization_aware", net, activity)
+    mapping = map_network(net, positions=positions, activity=activity)
     levels, cores, quantized = [], [], []
     sims = [m for m in mapping.network.modules if isinstance(m, DynapSim)]
     for p, (_, di) in enumerate(slots):

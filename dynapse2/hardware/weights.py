@@ -22,6 +22,18 @@ base sets; short runs from all of them, full runs from the best few. On 36 small
 finer exhaustive grid plus 300 random restarts, and matches it on full cores (see
 ``benchmarks/quantize.py``). A core with at most 4 distinct magnitudes is exact.
 
+Weighted by activity. With ``importance`` ``v_i >= 0`` the objective is ``E(b) = sum_i v_i
+min_m (a_i - S_m(b))**2``: the nearest level is still each magnitude's best, and the
+least-squares step takes per-mask totals of ``v`` and ``v a`` instead of counts and sums
+(weighted prefix sums; the same cost). Integer weights ``v_i = k`` make it the unweighted
+objective of each ``a_i`` repeated ``k`` times (the two fits agree to round-off).
+``map_network(..., activity=)`` passes ``v_i = rate_i**2``: a postsynaptic neuron's mean
+drive changes by ``sum_i rate_i (w_i - q_i)``, whose expected square, the rounding errors taken
+as independent, is ``sum_i rate_i**2 (w_i - q_i)**2``. Errors below the smallest level are
+not independent (every dropped weight loses drive of the same sign), so with ``rates`` the
+rounding, given the levels, keeps each neuron's mean drive per synapse type (see
+:func:`quantize_weights`).
+
 After fitting, each base current ``b_k * iscale`` is (optionally, by default) snapped to
 the bias generator's nearest coarse/fine setting of ``SYAM_Wk_P`` and the masks recomputed,
 so :meth:`QuantizedWeights.dequantize` returns exactly what the chip would hold.
@@ -86,10 +98,18 @@ class _Sorted:
     O(16 log n), independent of the number of weights. Methods take a stack of base sets
     and treat each independently (the same numbers as one at a time, bit for bit)."""
 
-    def __init__(self, a: np.ndarray):
-        self.a = np.sort(a)
-        self.s1 = np.concatenate([[0.0], np.cumsum(self.a)])
-        self.s2 = np.concatenate([[0.0], np.cumsum(self.a**2)])
+    def __init__(self, a: np.ndarray, v: np.ndarray | None = None):
+        if v is None:  # unweighted: counts are integers, the prefix sums those of ``a``
+            self.a = np.sort(a)
+            self.s0 = None
+            self.s1 = np.concatenate([[0.0], np.cumsum(self.a)])
+            self.s2 = np.concatenate([[0.0], np.cumsum(self.a**2)])
+        else:  # each squared error weighted by v: "counts" and sums are v-weighted
+            order = np.argsort(a, kind="stable")
+            self.a, v = a[order], v[order]
+            self.s0 = np.concatenate([[0.0], np.cumsum(v)])
+            self.s1 = np.concatenate([[0.0], np.cumsum(v * self.a)])
+            self.s2 = np.concatenate([[0.0], np.cumsum(v * self.a**2)])
         self.aa = float(self.s2[-1])
 
     def _segments(self, sl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +121,7 @@ class _Sorted:
         edges = np.concatenate(
             [np.zeros((k, 1), cut.dtype), cut, np.full((k, 1), self.a.size, cut.dtype)], axis=1
         )
-        cnt = np.diff(edges, axis=1)
+        cnt = np.diff(edges, axis=1) if self.s0 is None else np.diff(self.s0[edges], axis=1)
         s1 = np.diff(self.s1[edges], axis=1)
         s2 = np.diff(self.s2[edges], axis=1)
         sse = np.maximum(np.sum(s2 - 2 * sl * s1 + sl**2 * cnt, axis=1), 0.0)
@@ -234,28 +254,43 @@ _LIN_GRID = _grid(np.linspace(0.0, 1.0, 24))
 _GEO_GRID = _grid(np.r_[0.0, np.geomspace(1e-3, 1.0, 15)])
 
 
-def fit_bases(a: np.ndarray, *, restarts: int = 64) -> np.ndarray:
-    """Four base values (same units as ``a``) minimising the nearest-subset-sum L2 error.
+def fit_bases(
+    a: np.ndarray, *, restarts: int = 64, importance: np.ndarray | None = None
+) -> np.ndarray:
+    """Four base values (same units as ``a``) minimising the nearest-subset-sum L2 error,
+    ``sum_i v_i (a_i - q(a_i))**2`` with ``v_i = importance[i]`` (1 without ``importance``).
 
     Lloyd iterations (see the module docstring) from: the 4 best binary grids, the 16 best
     base sets of each of two exhaustive grids (24 linear and 16 geometric points per axis
     over [0, max a]), and ``restarts`` random base sets (log-uniform in [min a, max a],
-    fixed seed). Every start gets 10 Lloyd steps; the 4 best then run to convergence.
+    fixed seed). Every start gets 10 Lloyd steps; the 4 best then run to convergence. The
+    weights change only the sums of the least-squares step (per-mask totals of ``v`` and
+    ``v a`` instead of counts and sums) and the error; the nearest level stays each
+    magnitude's best level whatever its weight, so the assignment step is unchanged.
 
     Args:
         a: ``(n,)`` positive magnitudes (zeros are not connections and must be left out).
         restarts: random starting points besides the grid ones.
+        importance: ``(n,)`` non-negative finite weights of the squared errors (e.g. the
+            presynaptic rates, or their squares: see
+            :func:`~dynapse2.hardware.network.map_network`'s ``activity``); only their
+            ratios matter. ``None``, or all zero, fits the unweighted error (the same
+            numbers as without the argument).
 
     Returns:
-        ``(4,)`` non-negative bases, deterministic in ``a``.
+        ``(4,)`` non-negative bases, deterministic in ``a`` (and ``importance``).
+
+    Raises:
+        ValueError: ``importance`` of another shape than ``a``, negative or not finite.
     """
     a = np.asarray(a, dtype=np.float64)
+    v = _check_importance("fit_bases", importance, a.shape)
     if a.size == 0:
         return np.zeros(_NB)
     uniq = np.unique(a)
     if uniq.size <= _NB:  # every magnitude gets its own base: exact
         return np.concatenate([uniq, np.zeros(_NB - uniq.size)])
-    data = _Sorted(a)
+    data = _Sorted(a, v if v is not None and np.any(v > 0) else None)
     top = data.a[-1]
     starts = [s * 2.0 ** np.arange(_NB) for s in _binary_scales(data, 4)]
     for unit in (_LIN_GRID, _GEO_GRID):
@@ -269,6 +304,23 @@ def fit_bases(a: np.ndarray, *, restarts: int = 64) -> np.ndarray:
     b, sse = data.lloyd(b[np.argsort(sse, kind="stable")[:_N_FINAL]])
     i = int(np.argmin(sse))  # the first of the best
     return b[i] if sse[i] < data.aa else np.zeros(_NB)
+
+
+def _check_importance(
+    where: str, importance: Any, shape: tuple[int, ...], name: str = "importance"
+) -> np.ndarray | None:
+    """``importance`` as a float64 array of ``shape`` (or ``None``); a ValueError naming
+    ``where``, ``name``, the shape or the first bad value otherwise."""
+    if importance is None:
+        return None
+    v = np.asarray(importance, dtype=np.float64)
+    if v.shape != shape:
+        raise ValueError(f"{where}: {name} must have shape {shape}, got {v.shape}")
+    bad = ~np.isfinite(v) | (v < 0)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"{where}: {name} must be finite and >= 0; {name}{list(i)} = {v[i]}")
+    return v
 
 
 # --- the public quantizer --------------------------------------------------------------------
@@ -302,7 +354,7 @@ class QuantizedWeights:
             connections included.
         fan_in: ``(n_post,)`` CAM entries used by each postsynaptic neuron (nonzero masks).
         pruned: connections removed to respect ``max_fan_in`` (with ``prune=True``).
-        dropped: nonzero connections whose nearest level is 0 (mask 0: no CAM entry).
+        dropped: nonzero connections rounded to level 0 (mask 0: no CAM entry).
     """
 
     base: np.ndarray
@@ -374,8 +426,14 @@ def quantize_weights(
     max_fan_in: int = chip.N_CAM,
     prune: bool = False,
     bias_quantize: bool = True,
+    importance: np.ndarray | None = None,
+    rates: np.ndarray | None = None,
 ) -> QuantizedWeights:
     """Quantize weights to per-core base currents and 4-bit masks.
+
+    Each core's bases minimise the (weighted) squared error of its weights' magnitudes
+    (:func:`fit_bases`); each weight then takes its nearest level, or with ``rates`` one of
+    its two neighbouring levels chosen to keep each neuron's mean drive.
 
     Args:
         w: ``(n_pre, n_post)`` signed weights, or ``(n_pre, n_post, 4)`` non-negative weights
@@ -390,6 +448,21 @@ def quantize_weights(
             then lower type index) and report the rest in ``.pruned``, instead of raising.
         bias_quantize: snap the base currents to the BG's coarse/fine grid (SYAM_Wk_P) and
             recompute the masks, so the result is what the chip holds.
+        importance: non-negative finite weights of each connection's squared error in the
+            fit of its core's bases: ``(n_pre,)``, one per presynaptic source (e.g. its rate,
+            or rate squared: :func:`~dynapse2.hardware.network.map_network`'s ``activity``),
+            or ``w``'s shape. Only ratios within a core matter; a core whose connections
+            all have importance 0 is fitted unweighted. ``None`` (default): unweighted.
+            ``error`` stays the unweighted relative error.
+        rates: ``(n_pre,)`` non-negative finite presynaptic rates (any unit): round so as to
+            keep each postsynaptic neuron's mean drive per synapse type (per sign for
+            signed ``w``), ``sum_i rates_i w_i``. Every weight starts at its nearest level;
+            then, per neuron and type, the connection whose move to its other neighbouring
+            level shrinks ``|sum_i rates_i (|w_i| - q_i)|`` most moves (each at most once),
+            until no move shrinks it. Nearest rounding drops every weight below half the
+            smallest level, so a neuron's small weights lose their drive all together (one
+            sign of error); this puts some of them on the smallest level instead, and may
+            as well drop one whose neighbours round up. ``None`` (default): nearest level.
 
     Returns:
         A :class:`QuantizedWeights`.
@@ -399,6 +472,17 @@ def quantize_weights(
             naming the neuron and its count; base currents outside the BG's range.
     """
     w, core, iscale = _check_inputs(w, core, iscale, max_fan_in, prune, bias_quantize)
+    v = None
+    if importance is not None:
+        shape = np.shape(importance)
+        if shape not in (w.shape[:1], w.shape):
+            raise ValueError(
+                f"quantize_weights: importance must have shape ({w.shape[0]},) (one per "
+                f"presynaptic source) or w's shape {w.shape}, got {shape}"
+            )
+        v = _check_importance("quantize_weights", importance, shape)
+        v = np.broadcast_to(v.reshape(shape + (1,) * (w.ndim - len(shape))), w.shape)
+    rates = _check_importance("quantize_weights", rates, w.shape[:1], "rates")
     typed = w.ndim == 3
     n_post = w.shape[1]
     mag = np.abs(w)
@@ -409,14 +493,17 @@ def quantize_weights(
     base = np.zeros((n_cores, _NB))
     for c in range(n_cores):
         sel = keep & (col_core == c)
-        base[c] = fit_bases(kept_mag[sel]) * iscale
+        base[c] = fit_bases(kept_mag[sel], importance=None if v is None else v[sel]) * iscale
     base_coarse = base_fine = None
     if bias_quantize:
         base, base_coarse, base_fine = _snap_bases(base, iscale)
     mask = np.zeros(w.shape, dtype=np.int64)
-    for c in range(n_cores):
-        sel = keep & (col_core == c)
-        mask[sel] = _assign(kept_mag[sel], base[c] / iscale)
+    if rates is not None:
+        mask = _drive_mask_of(kept_mag, keep, rates, base / iscale, core, typed, w)
+    else:
+        for c in range(n_cores):
+            sel = keep & (col_core == c)
+            mask[sel] = _assign(kept_mag[sel], base[c] / iscale)
     sign = np.where(mask > 0, _TYPE_SIGN if typed else np.sign(w), 0).astype(np.int8)
     result = QuantizedWeights(
         base=base,
@@ -435,6 +522,83 @@ def quantize_weights(
         dropped=_dropped(keep & (mask == 0), w),
     )
     return replace(result, error=_core_errors(result, w, n_cores))
+
+
+def _drive_mask_of(
+    kept_mag: np.ndarray,
+    keep: np.ndarray,
+    rates: np.ndarray,
+    base: np.ndarray,
+    core: np.ndarray,
+    typed: bool,
+    w: np.ndarray,
+) -> np.ndarray:
+    """:func:`_drive_masks` on ``w``'s layout (``base`` in units of ``w``): its groups are
+    (postsynaptic neuron, synapse type) for typed ``w``, (neuron, sign) for signed."""
+    n_pre, n_post = w.shape[:2]
+    if typed:
+        n_t = w.shape[2]
+        a = np.moveaxis(kept_mag, 2, 1).reshape(n_pre, n_t * n_post)  # group t * n_post + j
+        k = np.moveaxis(keep, 2, 1).reshape(n_pre, n_t * n_post)
+        m = _drive_masks(a, k, rates, base, np.tile(core, n_t))
+        return np.moveaxis(m.reshape(n_pre, n_t, n_post), 1, 2)
+    pos = w > 0
+    a = np.concatenate([np.where(pos, kept_mag, 0), np.where(~pos, kept_mag, 0)], axis=1)
+    k = np.concatenate([keep & pos, keep & ~pos], axis=1)
+    m = _drive_masks(a, k, rates, base, np.tile(core, 2))
+    return m[:, :n_post] + m[:, n_post:]
+
+
+def _drive_masks(
+    mag: np.ndarray, keep: np.ndarray, rate: np.ndarray, base: np.ndarray, core: np.ndarray
+) -> np.ndarray:
+    """Masks that keep each postsynaptic neuron's mean drive per sign (synapse type).
+
+    ``mag`` ``(n_pre, G)`` magnitudes of G groups (a postsynaptic neuron and a sign or a
+    synapse type), ``keep`` where connected, ``rate`` ``(n_pre,)``, ``base`` ``(n_cores, 4)``
+    in units of the magnitudes, ``core`` ``(G,)``. Each magnitude starts at its nearest
+    level (:func:`_assign`'s choice); then, group by group, the connection whose move to its
+    other neighbouring level shrinks ``|sum_i rate_i (a_i - q_i)|`` most moves, once at
+    most, until no move shrinks it. Returns ``(n_pre, G)`` masks."""
+    n_pre, n_grp = mag.shape
+    # each group's connections, in row order (K, G): the K rows a group has at most
+    k_max = int(keep.sum(axis=0).max(initial=0))
+    rows = np.argsort(~keep, axis=0, kind="stable")[:k_max]
+    a = np.take_along_axis(mag, rows, axis=0)
+    on = np.take_along_axis(keep, rows, axis=0)
+    r = rate[rows]
+    q, other = np.zeros_like(a), np.zeros_like(a)
+    m_near, m_other = np.zeros(a.shape, np.int64), np.zeros(a.shape, np.int64)
+    for c in np.unique(core).tolist():
+        cols = np.flatnonzero(core == c)
+        lv = subset_sums(base[c])
+        order = np.argsort(lv, kind="stable")
+        s = lv[order]
+        ac = a[:, cols]
+        i = np.clip(np.searchsorted(s, ac), 1, _NM - 1)
+        near = np.where(ac - s[i - 1] <= s[i] - ac, i - 1, i)
+        far = np.where(near == i - 1, i, i - 1)
+        q[:, cols], other[:, cols] = s[near], s[far]
+        m_near[:, cols], m_other[:, cols] = order[near], order[far]
+    err = np.sum(np.where(on, r * (a - q), 0.0), axis=0)  # (G,) mean drive lost
+    tol = 1e-12 * np.sum(np.where(on, r * a, 0.0), axis=0)
+    open_ = on & (r > 0) & (other != q)
+    step = r * (q - other)  # the change of err if moved
+    moved = np.zeros_like(on)
+    cols = np.arange(n_grp)
+    while k_max:
+        gain = np.where(open_, np.abs(err) - np.abs(err + step), -np.inf)
+        best = np.argmax(gain, axis=0)  # ties: the lowest row
+        go = gain[best, cols] > tol
+        if not go.any():
+            break
+        b, g = best[go], cols[go]
+        err[g] += step[b, g]
+        open_[b, g] = False
+        moved[b, g] = True
+    out = np.zeros((n_pre, n_grp), np.int64)
+    np.put_along_axis(out, rows, np.where(moved, m_other, m_near) * on, axis=0)
+    return out
 
 
 def _fan_in_cut(

@@ -13,6 +13,7 @@ from seeds import sweep
 
 from dynapse2.hardware import bias, chip
 from dynapse2.hardware import weights as W
+from dynapse2.physics.synapses import signed_from_typed, typed_from_signed
 
 ISCALE = 1e-9  # A per unit weight: N(0, 1) weights give bases of a few nA
 
@@ -272,3 +273,192 @@ def test_fake_quantize_forward_and_straight_through_gradient():
     qt = W.quantize_weights(wt, core, ISCALE)
     fwd_t = W.fake_quantize(jnp.asarray(wt), jnp.asarray(qt.base / ISCALE), jnp.asarray(core), 1.0)
     np.testing.assert_allclose(np.asarray(fwd_t), qt.dequantize(), rtol=1e-5, atol=1e-6)
+
+
+# --- the fit weighted by importance ----------------------------------------------------------
+def _weighted_sse(a, v, b):
+    """sum v (a - nearest subset sum of b)**2, by brute force over the 16 levels."""
+    lv = np.array([sum(b[k] for k in range(4) if m >> k & 1) for m in range(16)])
+    q = lv[np.argmin(np.abs(a[:, None] - lv[None, :]), axis=1)]
+    return float(np.sum(v * (a - q) ** 2))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=hnp.arrays(np.float64, st.integers(5, 14), elements=st.floats(0.01, 10.0)),
+    data=st.data(),
+)
+def test_property_integer_importance_is_repetition(a, data):
+    # weighting a squared error by k is the unweighted fit with the magnitude repeated k
+    # times: the same objective, so the same optimum (100 seeds of t(3) magnitudes with
+    # k in 1..4: relative difference of the two fits' weighted errors at most 4e-15)
+    k = data.draw(hnp.arrays(np.int64, a.shape, elements=st.integers(1, 4)))
+    weighted = W.fit_bases(a, importance=k.astype(np.float64))
+    repeated = W.fit_bases(np.repeat(a, k))
+    s_w, s_r = _weighted_sse(a, k, weighted), _weighted_sse(a, k, repeated)
+    assert s_w == pytest.approx(s_r, rel=1e-9, abs=1e-12 * np.sum(k * a**2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_fit_near_brute_force_optimum(seed):
+    rng = np.random.default_rng(seed)
+    a = np.abs(rng.standard_t(3, size=10)) + 0.01
+    v = rng.uniform(0, 300, size=10) ** 2  # rates squared, one of them silent
+    v[0] = 0.0
+    grid = np.linspace(0, a.max(), 24)  # every 4-value codebook on the grid
+    combos = np.array(list(itertools.combinations_with_replacement(grid, 4)))
+    lv = combos @ W.BITS.T
+    sse = np.min((a[None, :, None] - lv[:, None, :]) ** 2, axis=2) @ v
+    got = _weighted_sse(a, v, W.fit_bases(a, importance=v))
+    # Lloyd never raises the weighted error from its best grid start (the same 24-point
+    # grid), so at most the grid's best; seeds 0-11: got / grid best 0.02-0.49
+    assert got <= sse.min() * (1 + 1e-9)
+    # the unweighted fit is no better in this objective; seeds 0-11: weighted / unweighted
+    # 0.06-0.90
+    assert got <= _weighted_sse(a, v, W.fit_bases(a)) * (1 + 1e-9)
+
+
+def test_weighted_fit_exact_on_active_magnitudes():
+    # 10 active connections with 3 distinct magnitudes among 40 silent ones spread over
+    # [1, 3]: the weighted optimum is 0, found (10 seeds: weighted error / sum v a^2 at
+    # most 1e-30), while the unweighted fit leaves 5-7e-4 of the energy
+    rng = np.random.default_rng(0)
+    a = np.r_[rng.choice([0.09, 0.5, 1.3], size=10), rng.uniform(1, 3, size=40)]
+    v = np.r_[rng.uniform(1, 300, size=10), np.zeros(40)]
+    b = W.fit_bases(a, importance=v)
+    assert _weighted_sse(a, v, b) < 1e-20 * np.sum(v * a**2)
+    assert _weighted_sse(a, v, W.fit_bases(a)) > 1e-4 * np.sum(v * a**2)
+
+
+def test_unit_importance_is_the_unweighted_fit_bit_for_bit():
+    rng = np.random.default_rng(8)
+    w = _sparse_gaussian(rng, 64, 48, 20)
+    core = np.arange(48) % 3
+    old = W.quantize_weights(w, core, ISCALE)
+    for importance in (np.ones(64), np.ones(w.shape), np.zeros(64)):  # all 0: unweighted
+        new = W.quantize_weights(w, core, ISCALE, importance=importance)
+        np.testing.assert_array_equal(new.base, old.base)
+        np.testing.assert_array_equal(new.mask, old.mask)
+        np.testing.assert_array_equal(new.error, old.error)
+    # only ratios matter: a common factor leaves the fit (to round-off)
+    v = rng.uniform(0, 5, size=64)
+    a = W.quantize_weights(w, core, ISCALE, importance=v, bias_quantize=False)
+    b = W.quantize_weights(w, core, ISCALE, importance=1e4 * v, bias_quantize=False)
+    np.testing.assert_allclose(a.base, b.base, rtol=1e-9)
+    np.testing.assert_array_equal(a.mask, b.mask)
+
+
+def test_importance_moves_levels_to_active_rows():
+    # one core: the small weights come from the active sources, the large from silent ones
+    rng = np.random.default_rng(9)
+    w = np.zeros((40, 4))
+    w[:8] = rng.uniform(0.03, 0.08, size=(8, 4))  # active, small (excitatory)
+    w[8:] = -rng.uniform(0.3, 3.0, size=(32, 4))  # nearly silent, large (inhibitory)
+    rate = np.r_[np.full(8, 250.0), np.full(32, 1.0)]
+    plain = W.quantize_weights(w, np.zeros(4, int), ISCALE, bias_quantize=False)
+    act = W.quantize_weights(w, np.zeros(4, int), ISCALE, importance=rate**2)
+    drive = lambda q: rate @ (q.dequantize() - w)  # noqa: E731  (per neuron, rate x unit)
+    assert np.all(plain.mask[:8] == 0)  # the unweighted fit drops every active connection
+    assert np.all(act.mask[:8] > 0) and len(act.dropped) == 0
+    # seeds 0-11: the largest |drive error| weighted / the smallest unweighted 0.04-0.10
+    assert np.all(np.abs(drive(act)) < 0.2 * np.abs(drive(plain)))
+
+
+def test_importance_bad_inputs():
+    a = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    with pytest.raises(
+        ValueError, match=r"fit_bases: importance must have shape \(5,\), got \(4,\)"
+    ):
+        W.fit_bases(a, importance=np.ones(4))
+    with pytest.raises(ValueError, match=r"fit_bases: importance must be finite and >= 0; "):
+        W.fit_bases(a, importance=np.array([1, 1, -1.0, 1, 1]))
+    w = np.ones((3, 2))
+    core = np.array([0, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"quantize_weights: importance must have shape \(3,\).*\(3, 2\), got \(2,\)",
+    ):
+        W.quantize_weights(w, core, ISCALE, importance=np.ones(2))
+    with pytest.raises(
+        ValueError,
+        match=r"quantize_weights: importance must be finite and >= 0; importance\[1\] = inf",
+    ):
+        W.quantize_weights(w, core, ISCALE, importance=np.array([1, np.inf, 1]))
+    with pytest.raises(ValueError, match=r"importance\[2, 1\] = nan"):
+        v = np.ones((3, 2))
+        v[2, 1] = np.nan
+        W.quantize_weights(w, core, ISCALE, importance=v)
+
+
+# --- the rounding that keeps the mean drive ------------------------------------------------
+def test_drive_rounding_closed_form():
+    # levels 0, 1, 2, 3 (bases 1 and 2, two unused); neuron 0 hears three weights of 0.4 at
+    # 100 Hz: nearest drops all three (drive 120 lost); moving one up to 1 leaves 20 (a
+    # second move would leave 80): one moves, the first by index. Neuron 1's weights sit on
+    # levels: nothing to keep, nothing moves.
+    w = np.zeros((4, 2))
+    w[:3, 0] = 0.4
+    w[:, 1] = [1.0, 2.0, 3.0, -1.0]
+    rates = np.array([100.0, 100.0, 100.0, 50.0])
+    base = np.array([[1.0, 2.0, 0.0, 0.0]])
+    got = W._drive_mask_of(np.abs(w), w != 0, rates, base, np.zeros(2, int), False, w)
+    lv = W.subset_sums(base[0])
+    np.testing.assert_array_equal(lv[got[:, 0]], [1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(lv[got[:, 1]], [1.0, 2.0, 3.0, 1.0])
+    # the same through quantize_weights: its fit is exact on neuron 1's levels {1, 2, 3}
+    # (and 0.4): then nothing is lost on neuron 0 either
+    q = W.quantize_weights(w, np.zeros(2, int), ISCALE, bias_quantize=False, rates=rates)
+    np.testing.assert_allclose(q.dequantize(), w, rtol=1e-15)
+
+
+def _bracket(lv, a):
+    """The two levels around ``a`` (16 levels, sorted; above the top: the top two)."""
+    s = np.sort(lv)
+    i = int(np.clip(np.searchsorted(s, a), 1, 15))
+    return s[i - 1], s[i]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_drive_rounding_neighbours_never_worse_and_greedy_to_the_end(seed):
+    rng = np.random.default_rng(seed)
+    w = _sparse_gaussian(rng, 40, 12, 16) * rng.choice([0.05, 1.0], size=(40, 1))
+    core = np.arange(12) % 2
+    rates = rng.uniform(0, 300, 40)
+    rates[:5] = 0.0  # silent sources keep their nearest level
+    near = W.quantize_weights(w, core, ISCALE)
+    q = W.quantize_weights(w, core, ISCALE, rates=rates)
+    np.testing.assert_array_equal(q.base, near.base)  # the rounding leaves the fit alone
+    lv = W.subset_sums(q.base) / ISCALE
+    a, qa, na = np.abs(w), np.abs(q.dequantize()), np.abs(near.dequantize())
+    np.testing.assert_array_equal(qa[:5], na[:5])
+    assert np.any(qa != na)  # the test sees moves
+    for j in range(w.shape[1]):
+        for sg in (1, -1):
+            idx = np.flatnonzero(np.sign(w[:, j]) == sg)
+            if idx.size == 0:
+                continue
+            r = rates[idx]
+            scale = r @ a[idx, j]
+            err_q = r @ (a[idx, j] - qa[idx, j])
+            assert abs(err_q) <= abs(r @ (a[idx, j] - na[idx, j])) + 1e-9 * scale
+            for k, i in enumerate(idx):
+                lo, hi = _bracket(lv[core[j]], a[i, j])
+                assert qa[i, j] in (lo, hi)  # a neighbouring level
+                if qa[i, j] == na[i, j] and r[k] > 0:  # unmoved: moving it would not help
+                    other = hi if na[i, j] == lo else lo
+                    assert abs(err_q + r[k] * (qa[i, j] - other)) >= abs(err_q) - 1e-9 * scale
+    # signed weights round as their typed form (AMPA for +, GABA for -), value by value
+    qt = W.quantize_weights(typed_from_signed(w), core, ISCALE, rates=rates)
+    np.testing.assert_array_equal(signed_from_typed(qt.dequantize()), q.dequantize())
+
+
+def test_drive_rounding_bad_rates():
+    w, core = np.ones((3, 2)), np.array([0, 0])
+    with pytest.raises(
+        ValueError, match=r"quantize_weights: rates must have shape \(3,\), got \(3, 2\)"
+    ):
+        W.quantize_weights(w, core, ISCALE, rates=np.ones((3, 2)))
+    with pytest.raises(
+        ValueError, match=r"quantize_weights: rates must be finite and >= 0; rates\[2\] = -1"
+    ):
+        W.quantize_weights(w, core, ISCALE, rates=np.array([1.0, 1.0, -1.0]))
