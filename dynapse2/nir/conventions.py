@@ -7,7 +7,9 @@ neuron ``I <- alpha I + W s``, ``V <- beta V + I`` (snnTorch's ``Synaptic``, spy
 **r = tau_mem / dt and w_in = tau_syn / dt** (each spike then lifts I by W, each step's I lifts
 V by I, as there). The conventions :func:`dynapse2.nir.from_nir` knows:
 
-- ``"nir"`` (default): the parameters mean what the NIR specification says; nothing changes.
+- ``"auto"`` (default): ``"spyx"`` where the graph carries spyx 1.0's fingerprint at the
+  given ``dt`` (:func:`detect`), else ``"nir"``; the import report says which was used and why.
+- ``"nir"``: the parameters mean what the NIR specification says; nothing changes.
 - ``"snntorch"``: snnTorch 1.0's ``export_to_nir`` writes NIR parameters (r = tau_mem / dt,
   w_in = tau_syn / dt, ``Leaky``: r = tau / dt) with its step hard-coded to
   :data:`SNNTORCH_DT` = 1e-4 s, so the graph is read as ``"nir"`` and ``dt`` must be 1e-4 s
@@ -29,6 +31,7 @@ V by I, as there). The conventions :func:`dynapse2.nir.from_nir` knows:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,7 +39,7 @@ import numpy as np
 from dynapse2 import checks
 from dynapse2.nir._package import nir_package
 
-CONVENTIONS = ("nir", "snntorch", "spyx")
+CONVENTIONS = ("auto", "nir", "snntorch", "spyx")
 """The ``convention`` values of :func:`dynapse2.nir.from_nir`."""
 SNNTORCH_DT = 1e-4
 """The step (s) snnTorch 1.0's ``export_to_nir`` hard-codes into its time constants."""
@@ -46,6 +49,65 @@ SPYX_NOTE = (
 )
 DT_RTOL = 1e-3
 """Relative tolerance of the export step recovered from a spyx node (float32 parameters)."""
+
+
+def detect(graph: Any, dt: float) -> tuple[str, str]:
+    """The convention ``graph``'s neuron nodes were written in, and why (for the report).
+
+    ``"spyx"`` where every ``LIF`` and ``CubaLIF`` node, nested ones included (at least one),
+    carries spyx 1.0's fingerprint at this ``dt``: r < 1 and tau_mem (1 - r) = ``dt`` (within
+    :data:`DT_RTOL`) for every neuron (r = beta, tau_mem = dt / (1 - beta)), and a
+    ``CubaLIF``'s w_in = 1 (not written). A graph in NIR's own parameters meets this only if
+    each neuron's r happens to equal 1 - dt / tau_mem. ``"nir"`` otherwise (snnTorch's graphs
+    are NIR parameters); if the graph has the fingerprint at another step (one export step
+    dt_e for all neurons), a ``UserWarning`` names dt_e: imported as NIR, such a graph is
+    near silent.
+
+    Args:
+        graph: a ``nir.NIRGraph``.
+        dt: the import's step (s).
+    """
+    nir = nir_package()
+    steps, fits = [], True
+    for node in _neurons(graph, nir):
+        r = np.asarray(node.r, np.float64)
+        tau = np.asarray(node.tau if type(node).__name__ == "LIF" else node.tau_mem, np.float64)
+        w_in = np.asarray(getattr(node, "w_in", 1.0), np.float64)
+        if not ((r < 1).all() and np.isfinite(tau).all() and (w_in == 1).all()):
+            return "nir", "not spyx's fingerprint (r < 1, w_in = 1): NIR parameters"
+        step = np.ravel(tau * (1 - r) * np.ones_like(r))
+        steps.append(step)
+        fits = fits and bool((np.abs(step - dt) <= DT_RTOL * dt).all())
+    if not steps:
+        return "nir", "no LIF or CubaLIF node: NIR parameters"
+    n = sum(s.size for s in steps)
+    if fits:
+        return "spyx", (
+            f"detected spyx 1.0's export: r < 1, w_in = 1 and tau_mem (1 - r) = dt = {dt:g} s "
+            f"on all {n} neurons of {len(steps)} node(s)"
+        )
+    every = np.concatenate(steps)
+    if np.ptp(every) <= DT_RTOL * abs(every[0]):
+        warnings.warn(
+            f"from_nir: every neuron has r < 1, w_in = 1 and tau_mem (1 - r) = "
+            f"{float(every[0]):g} s, spyx 1.0's export at dt = {float(every[0]):g} s, not the dt = "
+            f"{dt:g} s given; read as NIR parameters its PSPs are ~(1 - r) of spyx's. Import "
+            "with that dt (convention 'auto' or 'spyx'), or pass convention='nir' to silence",
+            UserWarning,
+            stacklevel=3,
+        )
+    return "nir", "not spyx's fingerprint at this dt: NIR parameters"
+
+
+def _neurons(graph: Any, nir: Any) -> list[Any]:
+    """The ``LIF`` and ``CubaLIF`` nodes of ``graph``, nested graphs included."""
+    out = []
+    for node in graph.nodes.values():
+        if isinstance(node, nir.NIRGraph):
+            out += _neurons(node, nir)
+        elif type(node).__name__ in ("LIF", "CubaLIF"):
+            out.append(node)
+    return out
 
 
 def describe(convention: str) -> str:
@@ -73,6 +135,8 @@ def to_nir_semantics(graph: Any, dt: float, convention: str) -> tuple[Any, dict[
             node with beta >= 1; the message names the node, the parameter and its value.
     """
     checks.choice("from_nir", "convention", convention, CONVENTIONS)
+    if convention == "auto":
+        convention = detect(graph, dt)[0]
     if convention == "nir":
         return graph, {}
     if convention == "snntorch":

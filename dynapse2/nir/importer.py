@@ -1,6 +1,6 @@
 """A NIR graph as a dynapse2 network: :func:`from_nir`.
 
-``from_nir(graph_or_path, dt, *, convention="nir", report=False, backend="jax",
+``from_nir(graph_or_path, dt, *, convention="auto", report=False, backend="jax",
 readout_range=1.0) -> Sequential`` (with ``report=True``: ``(Sequential, ImportReport)``;
 ``print(report)`` shows how the parameters were read and one row per NIR node: its type, what
 it became, what was approximated). The graph is first read in NIR's semantics
@@ -21,7 +21,7 @@ import numpy as np
 from dynapse2 import checks
 from dynapse2.errors import FileFormatError
 from dynapse2.nir._package import nir_package
-from dynapse2.nir.conventions import CONVENTIONS, describe, to_nir_semantics
+from dynapse2.nir.conventions import CONVENTIONS, describe, detect, to_nir_semantics
 from dynapse2.nir.graph import chain, connections, flatten
 from dynapse2.nir.mapping import BIAS_SKIPS_SYNAPSE, DC_PER_CORE, IMPORT_SOLVER
 from dynapse2.nir.nodes import check_types, node_type
@@ -41,7 +41,7 @@ def from_nir(
     graph_or_path: Any,
     dt: float,
     *,
-    convention: str = "nir",
+    convention: str = "auto",
     report: bool = False,
     backend: str = "jax",
     readout_range: float = 1.0,
@@ -53,8 +53,10 @@ def from_nir(
         graph_or_path: the graph, or a file read with ``nir.read``.
         dt: simulation time step (s); NIR stores none. It must be the exporter's step for
             weights and time constants to mean what they meant there.
-        convention: how the exporter wrote its parameters, one of ``"nir"`` (default: as the
-            NIR specification states them), ``"snntorch"`` (the same, with dt = 1e-4 s
+        convention: how the exporter wrote its parameters, one of ``"auto"`` (default:
+            ``"spyx"`` where the graph carries spyx 1.0's fingerprint at this ``dt``, else
+            ``"nir"``; the report says which and why), ``"nir"`` (as the NIR specification
+            states them), ``"snntorch"`` (the same, with dt = 1e-4 s
             checked) or ``"spyx"`` (spyx 1.0's r = beta, w_in = 1 rewritten as r = tau_mem /
             dt, w_in = tau_syn / dt; the export step checked); see
             :mod:`dynapse2.nir.conventions`.
@@ -133,7 +135,10 @@ def _from_file(
 
 
 def _from_graph(graph: Any, dt: float, o: _Options) -> Sequential | tuple[Sequential, ImportReport]:
-    graph, rewritten = to_nir_semantics(graph, dt, o.convention)
+    convention, why = o.convention, ""
+    if convention == "auto":
+        convention, why = detect(graph, dt)
+    graph, rewritten = to_nir_semantics(graph, dt, convention)
     check_types(graph)
     nodes, edges = flatten(graph)
     ins = [k for k, v in graph.nodes.items() if node_type(v) == "Input"]
@@ -146,7 +151,7 @@ def _from_graph(graph: Any, dt: float, o: _Options) -> Sequential | tuple[Sequen
     conns = connections(nodes, edges, set(ins + outs))
     order = chain(nodes, conns, ins[0], outs[0])
 
-    rep = ImportReport(convention=describe(o.convention))
+    rep = ImportReport(convention=describe(convention) + (f" (auto: {why})" if why else ""))
     rep.add(ins[0], "Input", "network input (event counts per channel)")
     modules: list[Any] = []
     prev = ins[0]

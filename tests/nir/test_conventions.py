@@ -3,6 +3,8 @@ NIR's semantics (:mod:`dynapse2.nir.conventions`); values against the closed for
 exporters' code (spyx 1.0: r = beta, tau = dt / (1 - beta), no w_in; snnTorch 1.0: r =
 tau_mem / dt, w_in = tau_syn / dt at dt = 1e-4 s), and errors by type and message."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -78,7 +80,40 @@ def test_spyx_graph_as_exported_imports_as_the_benchmark_corrects_it():
     assert "resets by subtraction -> resets to v_leak" in text
     x = (np.random.default_rng(1).random((500, 6)) < 0.05).astype(np.float32)
     assert np.asarray(a(x)[0]).sum() > 0  # as written (convention "nir") it would be silent
-    assert np.asarray(from_nir(g, dt=DT)(x)[0]).sum() == 0
+    assert np.asarray(from_nir(g, dt=DT, convention="nir")(x)[0]).sum() == 0
+
+
+def test_auto_convention_detects_spyx_at_its_step_and_nothing_else():
+    g = spyx_graph(spyx_cubalif(0.98, 0.95, n=4), n_in=6)
+    x = (np.random.default_rng(1).random((500, 6)) < 0.05).astype(np.float32)
+    auto, rep = from_nir(g, dt=DT, report=True)  # convention="auto", the default
+    np.testing.assert_array_equal(
+        np.asarray(auto(x)[0]), np.asarray(from_nir(g, dt=DT, convention="spyx")(x)[0])
+    )
+    assert "(auto: detected spyx 1.0's export: r < 1, w_in = 1 and tau_mem (1 - r) = dt = " \
+        "0.0001 s on all 4 neurons of 1 node(s))" in str(rep)  # fmt: skip
+    # NIR parameters with r < 1 but tau_mem (1 - r) != dt, or w_in != 1: read as NIR, no warning
+    plain = dict(tau_syn=np.full(4, 2e-3), v_threshold=np.ones(4), v_leak=np.zeros(4))
+    for node in (
+        nir.CubaLIF(tau_mem=np.array([5e-3, 6e-3, 7e-3, 8e-3]), r=np.full(4, 0.5), **plain),
+        nir.CubaLIF(tau_mem=np.full(4, 5e-3), r=np.full(4, 0.98), w_in=np.full(4, 20.0), **plain),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _, rep = from_nir(spyx_graph(node, n_in=6), dt=DT, report=True)
+        assert str(rep).startswith("NIR parameters read as the NIR specification states them")
+    # snnTorch's graphs are NIR parameters
+    snn = nir.CubaLIF(tau_mem=np.full(4, 5e-3), r=np.full(4, 50.0), w_in=np.full(4, 20.0), **plain)
+    _, rep = from_nir(spyx_graph(snn, n_in=6), dt=DT, report=True)
+    assert "(auto: not spyx's fingerprint" in str(rep)
+
+
+def test_auto_convention_warns_of_a_spyx_graph_at_another_step():
+    g = spyx_graph(spyx_cubalif(0.98, 0.95, n=4), n_in=6)
+    with pytest.warns(UserWarning, match=r"tau_mem \(1 - r\) = 0\.0001 s, spyx 1\.0's export at "
+                      r"dt = 0\.0001 s, not the dt = 0\.001 s given"):  # fmt: skip
+        _, rep = from_nir(g, dt=1e-3, report=True)
+    assert str(rep).startswith("NIR parameters read as")
 
 
 def test_spyx_nested_recurrent_and_if_nodes():
@@ -139,5 +174,5 @@ def test_snntorch_convention_checks_the_hard_coded_step():
 
 def test_unknown_convention_is_refused_before_any_work():
     with pytest.raises(ValueError, match=r"from_nir: convention = 'torch' must be one of "
-                       r"\['nir', 'snntorch', 'spyx'\]"):  # fmt: skip
+                       r"\['auto', 'nir', 'snntorch', 'spyx'\]"):  # fmt: skip
         from_nir("does/not/exist.nir", dt=DT, convention="torch")
