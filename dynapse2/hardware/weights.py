@@ -481,6 +481,7 @@ def quantize_weights(
                 f"presynaptic source) or w's shape {w.shape}, got {shape}"
             )
         v = _check_importance("quantize_weights", importance, shape)
+        assert v is not None  # importance is not None
         v = np.broadcast_to(v.reshape(shape + (1,) * (w.ndim - len(shape))), w.shape)
     rates = _check_importance("quantize_weights", rates, w.shape[:1], "rates")
     typed = w.ndim == 3

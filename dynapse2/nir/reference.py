@@ -189,7 +189,9 @@ class _Neuron:
         if self.v_floor is not None:
             self.v = np.maximum(self.v, self.v_floor)
         z = (self.v > self.v_thr).astype(np.float64)
-        reset = self.v_floor if self.reset_to_floor else self.v_reset
+        reset = self.v_reset
+        if self.reset_to_floor and self.v_floor is not None:
+            reset = self.v_floor
         self.v = np.where(z > 0, reset, self.v)
         return z
 
