@@ -171,18 +171,21 @@ def deployable(
     learning_rate: float = QAT_LEARNING_RATE,
     key: int = 0,
     progress: bool = True,
+    activity: bool = False,
 ) -> Module:
     """The network the chip will hold: ``net`` fine-tuned for ``epochs`` with the
     quantized forward pass (:func:`~dynapse2.hardware.quantization_aware`: 4-bit CAM weight
     levels on per-core base currents, BG currents; straight-through gradient), returned with
     those levels applied, so that ``map_network(result).network`` (= ``network_from_config``
     of its configuration) simulates exactly what training saw. ``epochs = 0``: ``net`` as
-    the mapper quantizes it, without fine-tuning."""
-    from dynapse2.hardware import map_network, quantization_aware
+    the mapper quantizes it, without fine-tuning. ``activity``: fit the levels weighted by
+    the sources' rates on the training points (``map_network(..., activity=)``)."""
+    from dynapse2.hardware import map_network, quantization_aware, source_rates
 
+    rates = source_rates(net, data[0]) if activity else None
     if epochs == 0:
-        return map_network(net).network
-    qat = quantization_aware(net)
+        return map_network(net, activity=rates).network
+    qat = quantization_aware(net, activity=rates)
     tuned, _ = train(
         net, data, epochs=epochs, learning_rate=learning_rate, key=key, progress=progress,
         transform=qat,
