@@ -289,6 +289,16 @@ def bias_table() -> list[str]:
     return lines
 
 
+def table(title: str, columns: list[str], rows: list[str]) -> None:
+    """Print ``title``, then a Markdown table of ``columns`` and the ready-made ``rows``."""
+    print(title)
+    print()
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    print("\n".join(rows))
+    print()
+
+
 def main() -> None:
     import nir  # noqa: PLC0415
 
@@ -310,37 +320,33 @@ def main() -> None:
         graph, xs = synthetic(seed)
         add(f"synthetic_s{seed}", graph, xs, None, partial(from_nir, graph, dt=DT))
     print()
-    print("1. Each layer's spike count against the plain NIR reference, %: reference with a floor "
-          "at v_leak - h (v_threshold - v_leak), reset to v_reset | to the floor")  # fmt: skip
-    print()
-    print("| graph | layer | reference Hz | "
-          + " | ".join(f"h = {h:g}" for h in HEADROOMS) + " | "
-          + " | ".join(f"h = {h:g}, reset to floor" for h in HEADROOMS) + " |")  # fmt: skip
-    print("|---|---|---|" + "---|" * 2 * len(HEADROOMS))
-    print("\n".join(rows["reference"]))
-    print()
-    print("2. The DPI import with v_leak at I_rest = h I_spkthr (hidden / output rate against "
-          "the reference, %; accuracy %)")  # fmt: skip
-    print()
+    table(
+        "1. Each layer's spike count against the plain NIR reference, %: reference with a floor "
+        "at v_leak - h (v_threshold - v_leak), reset to v_reset | to the floor",
+        ["graph", "layer", "reference Hz"]
+        + [f"h = {h:g}" for h in HEADROOMS]
+        + [f"h = {h:g}, reset to floor" for h in HEADROOMS],
+        rows["reference"],
+    )
     hs = (0.0, *BUILT)
-    print("| graph | " + " | ".join(f"h = {h:g}" for h in hs) + " | "
-          + " | ".join(f"accuracy, h = {h:g}" for h in hs) + " |")  # fmt: skip
-    print("|---|" + "---|" * 2 * len(hs))
-    print("\n".join(rows["built"]))
-    print()
+    table(
+        "2. The DPI import with v_leak at I_rest = h I_spkthr (hidden / output rate against "
+        "the reference, %; accuracy %)",
+        ["graph"] + [f"h = {h:g}" for h in hs] + [f"accuracy, h = {h:g}" for h in hs],
+        rows["built"],
+    )
     print("3. DC-driven LIF (tau 5 ms): rate with the reset at the floor / rate with the reset "
           "at v_leak")  # fmt: skip
     print()
     print("\n".join(dc_table()))
     print()
-    print(f"4. The PSP deficit: the import as today (I_spkthr {LIF_THRESHOLD * 1e9:g} nA, G = "
-          f"{GAIN_MEM:g}) and variants: hidden / output rate against the reference (against "
-          "the floored reference), %; accuracy float, quantized")  # fmt: skip
-    print()
-    print("| graph | " + " | ".join(f"{v} | accuracy | quantized" for v, _ in VARIANTS) + " |")
-    print("|---|" + "---|---|---|" * len(VARIANTS))
-    print("\n".join(rows["gain"]))
-    print()
+    table(
+        f"4. The PSP deficit: the import as today (I_spkthr {LIF_THRESHOLD * 1e9:g} nA, G = "
+        f"{GAIN_MEM:g}) and variants: hidden / output rate against the reference (against "
+        "the floored reference), %; accuracy float, quantized",
+        ["graph"] + [c for v, _ in VARIANTS for c in (v, "accuracy", "quantized")],
+        rows["gain"],
+    )
     print("   One neuron: a small PSP's area from rest, import over NIR")
     print()
     print("\n".join(psp_table()))
