@@ -42,6 +42,10 @@ class Ops(NamedTuple):
     with_gradient: Callable[[Any, Any, Any], Any]
     """``with_gradient(value, proxy, slope)``: ``value``, differentiated as ``slope * proxy``
     (the gradient reaches ``proxy``'s inputs, none reaches ``value``'s or ``slope``'s)."""
+    cond: Callable[..., Any]
+    """``cond(pred, if_true, if_false, *args)``: ``if_true(*args)`` where the scalar ``pred``
+    holds, else ``if_false(*args)``; only the branch taken runs (``jax.lax.cond``; under
+    ``vmap`` with a batched ``pred`` JAX runs both and selects)."""
 
 
 @jax.custom_jvp
@@ -57,8 +61,12 @@ def _with_gradient_jvp(primals: tuple, tangents: tuple) -> tuple:
     return value, tangents[1] * jax.lax.stop_gradient(slope)
 
 
-JAX_OPS = Ops(jnp, spike_jax, jax.lax.stop_gradient, with_gradient_jax)
-NUMPY_OPS = Ops(np, spike_numpy, lambda x: x, lambda value, proxy, slope: value)
+def _cond_numpy(pred: Any, if_true: Callable, if_false: Callable, *args: Any) -> Any:
+    return if_true(*args) if pred else if_false(*args)
+
+
+JAX_OPS = Ops(jnp, spike_jax, jax.lax.stop_gradient, with_gradient_jax, jax.lax.cond)
+NUMPY_OPS = Ops(np, spike_numpy, lambda x: x, lambda value, proxy, slope: value, _cond_numpy)
 
 
 class Circuit(NamedTuple):

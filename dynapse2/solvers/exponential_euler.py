@@ -37,7 +37,11 @@ while the membrane is integrated. Per step of length dt:
    linear part's relaxation (y + h R_n / tau, inverted with the first guess of the
    inversion below); where NMDA is computed the soma takes the step in :data:`NMDA_SUBSTEPS`
    halves, each with its own chord (the gate's change within a step is the one effect
-   the exponential step does not follow; see ``benchmarks/solvers.py``).
+   the exponential step does not follow; see ``benchmarks/solvers.py``). A step in which no
+   neuron's NMDA current is above I_0 (NMDA computed but idle, as in a jitted call, where the
+   state's values are not known and all four types are computed) takes one part without the
+   chord, the same values at half the cost (:attr:`~dynapse2.physics.step.Ops.cond` runs
+   only the branch taken).
 
    I_mem is recovered from y by one Newton step on I_n (e^w - 1) + I_gain w = y - y_n
    (w = ln(I/I_n)) from a bracketing first guess.
@@ -57,8 +61,9 @@ recomputes every cheap one in each kernel that reads it; the step is therefore w
 z = h_tau (I_mem dR/dI_mem) / (I_mem + I_gain) as one division (the synapse means and R are
 computed twice, not three times) and the Newton update as one division. On CPU the step
 compiles to 19 kernels and 197 element-wise operations against Euler's 9 and 77
-(``python benchmarks/solvers.py --hlo``) and costs about 2.2x Euler's time per step (1 x 1024
-neurons; 2.6x at 32 x 256, ``--step``).
+(``python benchmarks/solvers.py --hlo``) and costs about 2.1x Euler's time per step (1 x 1024
+and 32 x 256 neurons, ``--step``); a whole recurrent network's step, 1.5-1.9x
+(``--speed``).
 
 Gradients: as :class:`~dynapse2.solvers.Euler`, the surrogate spike acts on the end-of-step
 I_mem, ``detach_feedback`` stops the gradient through I_pf and ``detach_reset`` through the
@@ -377,24 +382,35 @@ class ExponentialEuler(AbstractSolver):
         iahp_mean = xp.maximum(iahp * p.ahp_mean, io)
         iahp = xp.maximum(iahp * p.ahp_keep, io)
 
-        # 2.-3. soma, spike, reset and refractory period; a neuron whose NMDA current is above
-        # I_0 takes the step in NMDA_SUBSTEPS parts, the others in one (then a part of 0 s)
+        # 2.-3. soma, spike, reset and refractory period; where some neuron's NMDA current is
+        # above I_0, each such neuron takes the step in NMDA_SUBSTEPS parts, each with the NMDA
+        # gate's chord, and the others in one (then parts of 0 s, which leave them as they
+        # are); else all take one part without the chord, and the parts are not computed
+        # (ops.cond: only the branch taken runs)
         held = _Held(
             p.idc + mean.get(AMPA, io) - mean.get(GABA, io),
             mean.get(NMDA, io),
             p.itau_mem + iahp_mean + mean.get(SHUNT, io),
         )
 
-        def soma(imem: Any, timer: Any, h: Any) -> tuple[Any, Any, Any]:
-            return _soma(ops, p, imem, timer, held, h, o, chord=NMDA in mean)
+        def soma(imem: Any, timer: Any, h: Any, chord: bool = True) -> tuple[Any, Any, Any]:
+            return _soma(ops, p, imem, timer, held, h, o, chord=chord)
+
+        def whole(imem: Any, timer: Any) -> tuple[Any, Any, Any]:
+            # no NMDA current above I_0: the chord's slope is 0 (not computed, same values)
+            return soma(imem, timer, dt, chord=False)
+
+        def parts(imem: Any, timer: Any) -> tuple[Any, Any, Any]:
+            part = xp.where(held.nmda > io, dt / NMDA_SUBSTEPS, 0.0)
+            spikes = None
+            for k in range(NMDA_SUBSTEPS):
+                h = dt - (NMDA_SUBSTEPS - 1) * part if k == 0 else part
+                imem, fired, timer = soma(imem, timer, h)
+                spikes = fired if spikes is None else xp.maximum(spikes, fired)
+            return imem, spikes, timer
 
         if NMDA not in mean:
-            imem, spikes, timer = soma(s.imem, s.timer, dt)
-            return FusedState(imem, tuple(isyn), iahp, timer, spikes)
-        part = xp.where(held.nmda > io, dt / NMDA_SUBSTEPS, 0.0)
-        imem, timer, spikes = s.imem, s.timer, None
-        for k in range(NMDA_SUBSTEPS):
-            h = dt - (NMDA_SUBSTEPS - 1) * part if k == 0 else part
-            imem, fired, timer = soma(imem, timer, h)
-            spikes = fired if spikes is None else xp.maximum(spikes, fired)
+            imem, spikes, timer = whole(s.imem, s.timer)
+        else:
+            imem, spikes, timer = ops.cond(xp.any(held.nmda > io), parts, whole, s.imem, s.timer)
         return FusedState(imem, tuple(isyn), iahp, timer, spikes)

@@ -184,6 +184,42 @@ def test_a_neuron_without_nmda_current_steps_as_if_nmda_were_not_computed():
     assert (both.max(axis=0) <= 1).all()
 
 
+def test_without_nmda_current_the_step_skips_the_parts_and_gives_the_parts_result():
+    # NMDA computed: where no neuron's NMDA current is above I_0 the step takes its one-part
+    # branch without the chord (ops.cond), else the parts; forcing the parts everywhere must
+    # give the same step (float64: the 0 s parts and a chord slope of 0 change only rounding)
+    m = DynapSim(40, solver=ExponentialEuler(), Idc=np.linspace(0.5, 6, 40) * 1e-9, Iw_ahp=1e-9)
+    c, solver, rng = _circuit(m), m.solver, np.random.default_rng(7)
+    p = solver.prepare(np, c, m.dt, ALL)
+    opts = step_options(m)
+    preds = []
+
+    def recording(pred, if_true, if_false, *args):
+        preds.append(bool(pred))
+        return NUMPY_OPS.cond(pred, if_true, if_false, *args)
+
+    ops = NUMPY_OPS._replace(cond=recording)
+    parts = NUMPY_OPS._replace(cond=lambda pred, if_true, if_false, *args: if_true(*args))
+    for nmda_events in (0.0, 2.0):
+        imem = np.exp(rng.uniform(np.log(6e-13), np.log(9e-8), (1, 40)))
+        s = FusedState(
+            imem, tuple(np.full((1, 40), 5e-13) for _ in ALL), np.full((1, 40), 2e-12),
+            np.where(rng.random((1, 40)) < 0.2, 4e-4, 0.0), np.zeros((1, 40)),
+        )  # fmt: skip
+        fired = 0.0
+        for _ in range(30):  # from the random states to a few spikes
+            nmda = nmda_events * (s.imem > 1e-9)  # NMDA events onto the depolarised neurons
+            x = ((rng.random((1, 40)) < 0.5) * 3.0, nmda, (rng.random((1, 40)) < 0.2) * 0.3, None)
+            got = solver.step(ops, p, s, x, m.dt, types=ALL, **opts)
+            want = solver.step(parts, p, s, x, m.dt, types=ALL, **opts)
+            assert preds[-1] == (nmda_events > 0 and (s.imem > 1e-9).any())
+            np.testing.assert_allclose(got.imem, want.imem, rtol=1e-12)
+            np.testing.assert_array_equal(got.spikes, want.spikes)
+            np.testing.assert_allclose(got.timer, want.timer, rtol=1e-12, atol=1e-15)
+            s, fired = got, fired + got.spikes.sum()
+        assert fired > 10
+
+
 def test_without_positive_feedback_fixed_point_and_rates_match_closed_form_and_euler():
     # the thresholded soma (positive_feedback=False): R is affine in I_mem, the step exact.
     # Below threshold: the fixed point I* = I_gain (I_in - I_sum) / I_sum (NMDA at I_0 adds
