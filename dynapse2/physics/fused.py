@@ -21,10 +21,10 @@ the spikes of the JAX backend with the float64 reference).
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 from dynapse2.physics.dpi import pulse_full
+from dynapse2.physics.soma import positive_feedback_of_log
 from dynapse2.physics.step import Circuit, Ops, StepOptions
 from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT
 
@@ -131,10 +131,9 @@ def step_fused(
     iahp = xp.where(s.spikes > 0, iahp + (p.ahp_gain * s.spikes - iahp) * p.ahp_charge, iahp)
 
     imem = s.imem
-    # I_0^(1/(k+1)) I_mem^(k/(k+1)) = exp(k/(k+1) ln I_mem + ln(I_0)/(k+1))
     ipf = 0.0
     if positive_feedback:
-        ipf = xp.exp((kappa / (kappa + 1.0)) * xp.log(imem) + math.log(io) / (kappa + 1.0))
+        ipf = positive_feedback_of_log(xp, xp.log(imem), kappa, io)
         if detach_feedback:
             ipf = ops.stop_gradient(ipf)
     # I_in = I_ampa + I_nmda gate + I_dc - I_gaba; a type not computed sits at I_0

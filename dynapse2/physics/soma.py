@@ -15,6 +15,7 @@ tau = C_mem U_T / (kappa I_tau). Without SHUNT this expands to the equation of C
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -24,6 +25,13 @@ def positive_feedback(xp: Any, imem: Any, kappa: float, io: float) -> Any:
     This is I_0 exp(k^2/(k+1) V_mem/U_T) with V_mem = (U_T/k) ln(I_mem/I_0) (Rockpool's form).
     """
     return io ** (1.0 / (kappa + 1.0)) * imem ** (kappa / (kappa + 1.0))
+
+
+def positive_feedback_of_log(xp: Any, log_imem: Any, kappa: float, io: float) -> Any:
+    """:func:`positive_feedback` from ln I_mem (I_mem in A), as one ``exp``:
+    exp(k/(k+1) ln I_mem + ln(I_0)/(k+1)) (A). The steps use this form, where ln I_mem is
+    computed anyway or shared."""
+    return xp.exp((kappa / (kappa + 1.0)) * log_imem + math.log(io) / (kappa + 1.0))
 
 
 def nmda_gate(imem: Any, if_nmda: Any) -> Any:

@@ -88,6 +88,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from dynapse2.physics.dpi import pulse_full
 from dynapse2.physics.fused import FusedState
+from dynapse2.physics.soma import positive_feedback_of_log
 from dynapse2.physics.step import Circuit, Ops, StepOptions
 from dynapse2.physics.synapses import AMPA, GABA, NMDA, SHUNT
 from dynapse2.solvers.base import AbstractSolver
@@ -154,6 +155,21 @@ class _Held(NamedTuple):
     i_leak: Any  # I_tau + I_ahp + I_shunt: I_sum without the positive feedback
 
 
+def _drive(p: ExpPrepared, held: _Held, imem: Any, ipf: Any, kappa: float) -> tuple[Any, Any]:
+    """The soma's drive R (A) and I_mem dR/dI_mem (A) at ``imem`` (A) with the inputs ``held``
+    and the positive feedback ``ipf`` (A), the NMDA gate's slope left out, ``(..., n)`` each.
+
+    With g = I_gain / I_tau and s = I_sum / I_tau (I_sum = I_tau + I_ahp + I_shunt - I_pf):
+    R = g (I_in - I_sum) - I_sum I_mem / I_tau = g I_in - s (I_mem + I_gain), and, as
+    d I_pf / d I_mem = beta I_pf / I_mem (beta = kappa / (kappa + 1)),
+    I_mem dR/dI_mem = beta I_pf (g + I_mem / I_tau) - s I_mem."""
+    s_sum = (held.i_leak - ipf) / p.itau_mem
+    i_in = held.i_in + held.nmda * imem / (imem + p.if_nmda)
+    drive = p.mem_g * i_in - s_sum * (imem + p.igain_mem)
+    beta = kappa / (kappa + 1.0)
+    return drive, beta * ipf * (p.mem_g + imem * p.mem_r_itau) - s_sum * imem
+
+
 class _End(NamedTuple):
     """The soma at the end of a step, before the spike (values only, ``(..., n)``)."""
 
@@ -188,22 +204,15 @@ def _soma_end(
     ``imem``."""
     igain, io = p.igain_mem, o.io
     u0 = xp.log(imem)
-    beta = o.kappa / (o.kappa + 1.0)
     if ipf is None:
-        ipf = xp.exp(beta * u0 + math.log(io) / (o.kappa + 1.0)) if o.positive_feedback else 0.0
+        ipf = positive_feedback_of_log(xp, u0, o.kappa, io) if o.positive_feedback else 0.0
     h_tau = xp.maximum(dt - timer, 0.0) * p.r_tau  # the part out of the refractory period / tau
-    # I_sum / I_tau, I_sum = I_tau + I_ahp + I_shunt - I_pf; then, with g = I_gain / I_tau,
-    # R = g (I_in - I_sum) - I_sum I_mem / I_tau = g I_in - s_sum (I_mem + I_gain)
-    s_sum = (held.i_leak - ipf) / p.itau_mem
     sm = imem + igain
-    gate_den = imem + p.if_nmda
-    i_in = held.i_in + held.nmda * imem / gate_den
-    drive = p.mem_g * i_in - s_sum * sm
-    # I_mem dR/dI_mem (d I_sum / d I_mem = -beta I_pf / I_mem), and the gate's slope d_iin
-    zn = beta * ipf * (p.mem_g + imem * p.mem_r_itau) - s_sum * imem
+    drive, zn = _drive(p, held, imem, ipf, o.kappa)
+    # the NMDA gate's slope d_iin (in I_in), held by k: its chord, or 0
     if chord:  # the gate's chord from I_mem to I_p, the end of the step without the relaxation
         i_p = imem * _first_guess(xp, xp.maximum(h_tau * drive, 0.0), imem, igain, io)
-        d_iin = held.nmda * p.if_nmda / (gate_den * (i_p + p.if_nmda))
+        d_iin = held.nmda * p.if_nmda / ((imem + p.if_nmda) * (i_p + p.if_nmda))
         d_iin = xp.where(held.nmda > io, d_iin, 0.0)  # NMDA at I_0: as where not computed
         zn = zn + p.mem_g * d_iin * imem
     else:  # NMDA not computed (at I_0): its gate's term in R, but not linearised
@@ -266,16 +275,14 @@ def _soma(
     NMDA chord's end point or the crossing time (nor, as with Euler, through the timer)."""
     xp, sg, io = ops.xp, ops.stop_gradient, o.io
     end = _soma_end(xp, sg(p), sg(imem), sg(timer), sg(held), dt, o, chord=chord)
-    ipf, beta = end.ipf, o.kappa / (o.kappa + 1.0)
+    ipf = end.ipf
     if o.positive_feedback and not o.detach_feedback:
-        ipf = xp.exp(beta * xp.log(imem) + math.log(io) / (o.kappa + 1.0))
-    i_sum = held.i_leak - ipf
-    i_in = held.i_in + held.nmda * imem / (imem + p.if_nmda)
-    drive = p.mem_g * (i_in - i_sum) - i_sum * imem * p.mem_r_itau
+        ipf = positive_feedback_of_log(xp, xp.log(imem), o.kappa, io)
+    drive, zn = _drive(p, held, imem, ipf, o.kappa)
+    zn = zn + p.mem_g * sg(end.d_iin) * imem
     h_tau = sg(end.h_tau * p.tau_mem) * p.r_tau  # tau_mem differentiated, the timer not
     y1 = imem + p.igain_mem * (xp.log(imem) - sg(xp.log(end.imem)))
-    d_drive = p.mem_g * (sg(end.d_iin) + beta * ipf / imem) - (i_sum - beta * ipf) * p.mem_r_itau
-    z = d_drive * (imem / (imem + p.igain_mem)) * h_tau
+    z = h_tau * zn / (imem + p.igain_mem)
     phi1 = ops.with_gradient(end.phi1, z, end.d_phi1)
     y1 = y1 + h_tau * phi1 * drive
     new = ops.with_gradient(end.imem, y1, end.d_imem)
