@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -255,75 +255,40 @@ class DynapSim(Module):
         **values: Any,
     ):
         where = "DynapSim"
-        self.n = n = checks.integer(where, "n", n, lo=1)
-        has_rec = checks.boolean(where, "has_rec", has_rec)
-        detach_feedback = checks.boolean(where, "detach_feedback", detach_feedback)
-        detach_reset = checks.boolean(where, "detach_reset", detach_reset)
-        positive_feedback = checks.boolean(where, "positive_feedback", positive_feedback)
-        checks.choice(where, "backend", backend, BACKENDS)
-        checks.choice(where, "synapse_model", synapse_model, SYNAPSE_MODELS)
-        checks.choice(where, "surrogate", surrogate, SURROGATES)
-        solver = Euler() if solver is None else check_solver(solver)
-        _check_feedback(where, solver, positive_feedback)
-        dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
-        mismatch = checks.mismatch(where, "mismatch", mismatch)
-        if surrogate_slope is None:
-            surrogate_slope = SURROGATE_SLOPES[surrogate]
-        surrogate_slope = checks.number(
-            where, "surrogate_slope", surrogate_slope, lo=0, lo_open=True
+        a = _check_arguments(
+            where,
+            n=n,
+            has_rec=has_rec,
+            dt=dt,
+            mismatch=mismatch,
+            key=key,
+            backend=backend,
+            synapse_model=synapse_model,
+            detach_feedback=detach_feedback,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            surrogate_slope=surrogate_slope,
+            solver=solver,
+            positive_feedback=positive_feedback,
         )
-        _check_key(where, "key", key, optional=True)
-        if mismatch > 0 and key is None:
-            raise TypeError(
-                f"DynapSim: key is required when mismatch = {mismatch!r} > 0 (the mismatch "
-                "factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
-            )
-        constants = dict(DEFAULT_CONSTANTS)
-        caps = dict(K.CAPACITANCES)
-        currents = default_currents()
-        for name, v in values.items():
-            if name in currents:
-                currents[name] = v
-            elif name in caps:
-                caps[name] = v
-            elif name in constants:
-                constants[name] = v
-            else:
-                raise TypeError(
-                    f"DynapSim: unknown argument {name!r}; currents are {list(CURRENTS)}, "
-                    f"capacitances {list(caps)}, constants {list(constants)}"
-                )
-        for name, v in {**caps, **constants}.items():
-            checks.number(where, name, v, lo=0, lo_open=True)
-        self.dt = dt
-        self.capacitances = {k: float(v) for k, v in caps.items()}
-        self.Ut, self.kappa_n, self.kappa_p = (
-            float(constants[k]) for k in ("Ut", "kappa_n", "kappa_p")
-        )
-        self.Io, self.Vth, self.Iscale = (float(constants[k]) for k in ("Io", "Vth", "Iscale"))
+        currents, caps, constants = _circuit_values(where, values, a.n)
+        self.n, self.dt, self.capacitances = a.n, a.dt, caps
+        self.Ut, self.kappa_n, self.kappa_p = (constants[k] for k in ("Ut", "kappa_n", "kappa_p"))
+        self.Io, self.Vth, self.Iscale = (constants[k] for k in ("Io", "Vth", "Iscale"))
         for name, v in currents.items():
-            setattr(self, name, _per_neuron(name, v, n))
-        _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, solver)
-
-        if w_rec is not None and not has_rec:
-            raise ValueError("DynapSim: w_rec given but has_rec=False; pass has_rec=True")
-        if has_rec:
-            self.w_rec, self.rec_types = _recurrent(w_rec, n)
-        else:
-            self.w_rec, self.rec_types = None, ()
-
-        self.groups = _groups(groups, n)
-        self.mismatch = mismatch
-        self.mismatch_factors = (
-            draw_mismatch(key, n, self.mismatch) if self.mismatch > 0 and key is not None else None
-        )  # (key is not None where mismatch > 0: checked above)
+            setattr(self, name, v)
+        _check_time_constants(self._nominal(), self.dt, self.kappa, self.Ut, a.solver)
+        self.w_rec, self.rec_types = _recurrent_weights(a.has_rec, w_rec, a.n)
+        self.groups = _groups(groups, a.n)
+        self.mismatch = a.mismatch
+        self.mismatch_factors = _mismatch_factors(key, a.n, a.mismatch)
         self.synapse_model = synapse_model
-        self.detach_feedback = detach_feedback
-        self.detach_reset = detach_reset
+        self.detach_feedback = a.detach_feedback
+        self.detach_reset = a.detach_reset
         self.surrogate = surrogate
-        self.surrogate_slope = surrogate_slope
-        self.solver = solver
-        self.positive_feedback = positive_feedback
+        self.surrogate_slope = a.surrogate_slope
+        self.solver = a.solver
+        self.positive_feedback = a.positive_feedback
         self.backend = backend
         self.plan_options = _plan_options(where, plan_options)
         for k, v in self.initial_state().items():
@@ -572,6 +537,120 @@ SETTINGS: tuple[str, ...] = tuple(
 
 
 # -- helpers --------------------------------------------------------------------------------
+class _Arguments(NamedTuple):
+    """DynapSim's scalar arguments, checked and converted by :func:`_check_arguments`."""
+
+    n: int
+    has_rec: bool
+    dt: float  # s
+    mismatch: float
+    solver: AbstractSolver
+    surrogate_slope: float
+    detach_feedback: bool
+    detach_reset: bool
+    positive_feedback: bool
+
+
+def _check_arguments(
+    where: str,
+    *,
+    n: Any,
+    has_rec: Any,
+    dt: Any,
+    mismatch: Any,
+    key: Any,
+    backend: Any,
+    synapse_model: Any,
+    detach_feedback: Any,
+    detach_reset: Any,
+    surrogate: Any,
+    surrogate_slope: Any,
+    solver: Any,
+    positive_feedback: Any,
+) -> _Arguments:
+    """DynapSim's arguments other than the weights, groups, circuit values and plan options,
+    checked in this order before any work (a TypeError or ValueError naming the first bad
+    one); ``surrogate_slope`` None is the surrogate's default, ``solver`` None ``Euler()``."""
+    n = checks.integer(where, "n", n, lo=1)
+    has_rec = checks.boolean(where, "has_rec", has_rec)
+    detach_feedback = checks.boolean(where, "detach_feedback", detach_feedback)
+    detach_reset = checks.boolean(where, "detach_reset", detach_reset)
+    positive_feedback = checks.boolean(where, "positive_feedback", positive_feedback)
+    checks.choice(where, "backend", backend, BACKENDS)
+    checks.choice(where, "synapse_model", synapse_model, SYNAPSE_MODELS)
+    checks.choice(where, "surrogate", surrogate, SURROGATES)
+    solver = Euler() if solver is None else check_solver(solver)
+    _check_feedback(where, solver, positive_feedback)
+    dt = checks.number(where, "dt", dt, lo=0, lo_open=True)
+    mismatch = checks.mismatch(where, "mismatch", mismatch)
+    if surrogate_slope is None:
+        surrogate_slope = SURROGATE_SLOPES[surrogate]
+    surrogate_slope = checks.number(where, "surrogate_slope", surrogate_slope, lo=0, lo_open=True)
+    _check_key(where, "key", key, optional=True)
+    if mismatch > 0 and key is None:
+        raise TypeError(
+            f"DynapSim: key is required when mismatch = {mismatch!r} > 0 (the mismatch "
+            "factors are drawn with it): pass key=jax.random.PRNGKey(seed)"
+        )
+    return _Arguments(
+        n,
+        has_rec,
+        dt,
+        mismatch,
+        solver,
+        surrogate_slope,
+        detach_feedback,
+        detach_reset,
+        positive_feedback,
+    )
+
+
+def _circuit_values(
+    where: str, values: dict[str, Any], n: int
+) -> tuple[dict[str, jax.Array], dict[str, float], dict[str, float]]:
+    """DynapSim's ``**values`` over the nominal ones, checked: the currents as ``(n,)`` float32
+    arrays (A), by name; the capacitances (F) and the constants (``Ut`` (V), ``kappa_n``,
+    ``kappa_p``, ``Io`` (A), ``Vth`` (V), ``Iscale`` (A)) as floats. An unknown name is a
+    TypeError."""
+    constants = dict(DEFAULT_CONSTANTS)
+    caps = dict(K.CAPACITANCES)
+    currents = default_currents()
+    for name, v in values.items():
+        if name in currents:
+            currents[name] = v
+        elif name in caps:
+            caps[name] = v
+        elif name in constants:
+            constants[name] = v
+        else:
+            raise TypeError(
+                f"DynapSim: unknown argument {name!r}; currents are {list(CURRENTS)}, "
+                f"capacitances {list(caps)}, constants {list(constants)}"
+            )
+    for name, v in {**caps, **constants}.items():
+        checks.number(where, name, v, lo=0, lo_open=True)
+    caps = {k: float(v) for k, v in caps.items()}
+    constants = {k: float(v) for k, v in constants.items()}
+    return {name: _per_neuron(name, v, n) for name, v in currents.items()}, caps, constants
+
+
+def _recurrent_weights(has_rec: bool, w: Any, n: int) -> tuple[Any, tuple[int, ...]]:
+    """``(w_rec, rec_types)`` of a new DynapSim: :func:`_recurrent`'s with ``has_rec``,
+    ``(None, ())`` without (where a ``w`` given is a ValueError)."""
+    if w is not None and not has_rec:
+        raise ValueError("DynapSim: w_rec given but has_rec=False; pass has_rec=True")
+    return _recurrent(w, n) if has_rec else (None, ())
+
+
+def _mismatch_factors(
+    key: jax.Array | None, n: int, mismatch: float
+) -> dict[str, jax.Array] | None:
+    """The frozen mismatch factors of a new DynapSim (:func:`draw_mismatch`, ``(n,)`` each), or
+    None without mismatch (``key`` is not None where ``mismatch > 0``: see
+    :func:`_check_arguments`)."""
+    return draw_mismatch(key, n, mismatch) if mismatch > 0 and key is not None else None
+
+
 def _replace(m: DynapSim, **static: Any) -> DynapSim:
     new = object.__new__(type(m))
     for f in m.__dataclass_fields__:

@@ -247,28 +247,8 @@ def make_plan(
     """
     o = s.options
     why: dict[str, str] = {}
-    if o.weights == "auto":
-        weights = "traced" if traced else "constant"
-        why["weights"] = (
-            "auto: " + ("traced at this call (jit, grad or vmap)" if traced else "concrete")
-            if traced is not None
-            else "auto: read as constant (no call yet; traced inside jit, grad or vmap)"
-        )
-    else:
-        if o.weights == "constant" and traced:
-            raise ValueError(
-                "DynapSim: plan_options.weights = 'constant' declares the recurrent weights "
-                "constants of the call, but they are traced here (inside jax.jit, grad or "
-                "vmap); declare weights='traced' (or 'auto')"
-            )
-        weights = o.weights
-        why["weights"] = "declared"
-    if split is None:
-        sharding: Any = OneDevice()
-    elif split[2] is not None:
-        sharding = NeuronSharded(*split)
-    else:
-        sharding = BatchSharded(split[0], split[1])
+    weights = _weights(o, traced, why)
+    sharding = _sharding(split)
     recurrence = scan = None  # the NumPy reference loops in Python, one step at a time
     if s.backend != "numpy":
         local = sharding.local_batch(shape[0]) if batched else 1
@@ -293,6 +273,36 @@ def make_plan(
     )
 
 
+def _weights(o: PlanOptions, traced: bool | None, why: dict[str, str]) -> str:
+    """Whether the recurrent weights are ``"constant"`` or ``"traced"`` at the call (see
+    :func:`make_plan`'s ``traced``), its reason in ``why``; a ValueError where ``o`` declares
+    them constant and they are traced."""
+    if o.weights == "auto":
+        why["weights"] = (
+            "auto: " + ("traced at this call (jit, grad or vmap)" if traced else "concrete")
+            if traced is not None
+            else "auto: read as constant (no call yet; traced inside jit, grad or vmap)"
+        )
+        return "traced" if traced else "constant"
+    if o.weights == "constant" and traced:
+        raise ValueError(
+            "DynapSim: plan_options.weights = 'constant' declares the recurrent weights "
+            "constants of the call, but they are traced here (inside jax.jit, grad or "
+            "vmap); declare weights='traced' (or 'auto')"
+        )
+    why["weights"] = "declared"
+    return o.weights
+
+
+def _sharding(split: tuple | None) -> Any:
+    """The sharding strategy of an input split as ``split`` (see :func:`make_plan`)."""
+    if split is None:
+        return OneDevice()
+    if split[2] is not None:
+        return NeuronSharded(*split)
+    return BatchSharded(split[0], split[1])
+
+
 def _recurrence(
     s: Structure, batched: bool, local_batch: int, per_device: str, weights: str, why: dict
 ) -> RecurrenceStrategy | None:
@@ -307,17 +317,7 @@ def _recurrence(
         f"{'<=' if fits else '>'} DENSE_LIMIT_BYTES = {DENSE_LIMIT_BYTES / 2**20:g} MiB"
     )
     if s.options.recurrence != "auto":
-        name = s.options.recurrence
-        if name in SPARSE_ONLY and s.weights != "sparse":
-            raise ValueError(
-                f"DynapSim: plan_options.recurrence = {name!r} needs chip-shaped SparseWeights "
-                f"w_rec; this network's w_rec is dense; choose one of "
-                f"{[r for r in STRATEGIES if r not in SPARSE_ONLY]}"
-            )
-        why["recurrence"] = "declared"
-        if name == "cam_fanout":
-            return CamFanout(Rows() if fits else CamGather())
-        return STRATEGIES[name]()
+        return _declared_recurrence(s, fits, why)
     kind = "chip-shaped (SparseWeights)" if s.weights == "sparse" else "dense"
     if n < EVENT_MIN_NEURONS:
         if s.weights == "sparse" and not fits:
@@ -327,28 +327,63 @@ def _recurrence(
         return Matmul()
     events = f"{kind} w_rec, {n} >= EVENT_MIN_NEURONS = {EVENT_MIN_NEURONS} neurons"
     if s.weights == "sparse":
-        if weights == "traced" and fits:
-            why["recurrence"] = (
-                f"{events}, weights traced and {size}: densified once per call (the weight "
-                "gradient is then one dense product)"
-            )
-            return Rows()
-        fallback = Rows() if fits else CamGather()
-        instead = "densified rows" if fits else f"the CAM gather ({size})"
-        cap = cam_cap(n, k)
-        if s.cam_width is None:
-            why["recurrence"] = f"{events}, the CAM structure traced (no host table): {instead}"
-            return fallback
-        width = f"widest fan-out {s.cam_width} (type, post) pairs (of the entries in use)"
-        if s.cam_width > cap:
-            limit = f"{cap} (CAM_FANOUT_MAX_WIDTH, or 25 % of the columns)"
-            why["recurrence"] = f"{events}, {width} > {limit}: {instead}"
-            return fallback
-        why["recurrence"] = (
-            f"{events}, weights {weights}, {width} <= {cap}: table built on the host"
-            + (" (nonzero entries only)" if weights == "constant" else "")
+        return _sparse_recurrence(s, events, size, fits, weights, why)
+    return _dense_recurrence(events, batched, local_batch, per_device, weights, why)
+
+
+def _declared_recurrence(s: Structure, fits: bool, why: dict) -> RecurrenceStrategy:
+    """The strategy ``s.options.recurrence`` names (``cam_fanout`` falling back to rows where
+    the dense form ``fits`` in :data:`DENSE_LIMIT_BYTES`, else to the CAM gather); a
+    ValueError for a sparse-only strategy on dense weights."""
+    name = s.options.recurrence
+    if name in SPARSE_ONLY and s.weights != "sparse":
+        raise ValueError(
+            f"DynapSim: plan_options.recurrence = {name!r} needs chip-shaped SparseWeights "
+            f"w_rec; this network's w_rec is dense; choose one of "
+            f"{[r for r in STRATEGIES if r not in SPARSE_ONLY]}"
         )
-        return CamFanout(fallback)
+    why["recurrence"] = "declared"
+    if name == "cam_fanout":
+        return CamFanout(Rows() if fits else CamGather())
+    return STRATEGIES[name]()
+
+
+def _sparse_recurrence(
+    s: Structure, events: str, size: str, fits: bool, weights: str, why: dict
+) -> RecurrenceStrategy:
+    """The event-driven strategy of chip-shaped weights (``s.n >= EVENT_MIN_NEURONS``):
+    densified rows with traced weights that fit, else the CAM fan-out table where the widest
+    fan-out is known and within :func:`~dynapse2.nn.recurrence.cam_cap`, else its fallback."""
+    if weights == "traced" and fits:
+        why["recurrence"] = (
+            f"{events}, weights traced and {size}: densified once per call (the weight "
+            "gradient is then one dense product)"
+        )
+        return Rows()
+    fallback = Rows() if fits else CamGather()
+    instead = "densified rows" if fits else f"the CAM gather ({size})"
+    cap = cam_cap(s.n, len(s.rec_types))
+    if s.cam_width is None:
+        why["recurrence"] = f"{events}, the CAM structure traced (no host table): {instead}"
+        return fallback
+    width = f"widest fan-out {s.cam_width} (type, post) pairs (of the entries in use)"
+    if s.cam_width > cap:
+        limit = f"{cap} (CAM_FANOUT_MAX_WIDTH, or 25 % of the columns)"
+        why["recurrence"] = f"{events}, {width} > {limit}: {instead}"
+        return fallback
+    why["recurrence"] = (
+        f"{events}, weights {weights}, {width} <= {cap}: table built on the host"
+        + (" (nonzero entries only)" if weights == "constant" else "")
+    )
+    return CamFanout(fallback)
+
+
+def _dense_recurrence(
+    events: str, batched: bool, local_batch: int, per_device: str, weights: str, why: dict
+) -> RecurrenceStrategy:
+    """The event-driven strategy of dense weights (``n >= EVENT_MIN_NEURONS``): the host-built
+    fan-out table from :data:`FANOUT_MIN_BATCH` inputs per device with constant weights, else
+    event rows."""
     if batched and local_batch >= FANOUT_MIN_BATCH and weights == "constant":
         why["recurrence"] = (
             f"{events}, batch {local_batch}{per_device} >= FANOUT_MIN_BATCH = "
