@@ -421,6 +421,34 @@ def placement(
     annotated with its index and the number of neurons placed on it. Returns the figure; its
     panels (one per chip) are ``fig.axes[:n_chips]``.
     """
+    chip_of, core_of, group, names, n_chips = _placement_inputs(
+        chip_of, core_of, group, group_names, n_chips, cols
+    )
+    n_groups = int(group.max()) + 1 if group.size else 1
+    cols = min(n_chips, 4) if cols is None else int(cols)
+    rows = -(-n_chips // cols)
+    cmap = ListedColormap([plt.get_cmap("tab10")(k % 10) for k in range(n_groups)])
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows + 0.4), squeeze=False)
+    for c in range(n_chips):
+        _draw_chip(axes.flat[c], c, chip_of, core_of, group, cmap, n_groups)
+    for ax in axes.flat[n_chips:]:
+        ax.remove()
+    handles = [Patch(color=cmap(k), label=names[k]) for k in range(n_groups)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(n_groups, 6), fontsize="small")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def _placement_inputs(
+    chip_of: Any,
+    core_of: Any,
+    group: Any,
+    group_names: Sequence[str] | None,
+    n_chips: int | None,
+    cols: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], int]:
+    """:func:`placement`'s arguments checked (a ValueError naming the bad one) and resolved:
+    ``(chip_of, core_of, group, names, n_chips)``, ``names`` one label per group (at least)."""
     for name, v in (("n_chips", n_chips), ("cols", cols)):
         if v is not None:
             checks.integer("placement", name, v, lo=1)
@@ -449,44 +477,48 @@ def placement(
     )
     if len(names) < n_groups:
         raise ValueError(f"placement: {len(names)} group names for {n_groups} groups")
-    cols = min(n_chips, 4) if cols is None else int(cols)
-    rows = -(-n_chips // cols)
-    side = int(np.sqrt(NEURONS_PER_CORE))  # 16
-    cmap = ListedColormap([plt.get_cmap("tab10")(k % 10) for k in range(n_groups)])
-
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows + 0.4), squeeze=False)
     for c in range(n_chips):
-        ax = axes.flat[c]
-        img = np.full((2 * side, 2 * side), np.nan)
         for k in range(CORES_PER_CHIP):
-            sel = np.flatnonzero((chip_of == c) & (core_of == k))
-            if sel.size > NEURONS_PER_CORE:
+            placed_here = int(((chip_of == c) & (core_of == k)).sum())
+            if placed_here > NEURONS_PER_CORE:
                 raise ValueError(
-                    f"placement: {sel.size} neurons on chip {c} core {k}; a core holds "
+                    f"placement: {placed_here} neurons on chip {c} core {k}; a core holds "
                     f"{NEURONS_PER_CORE}"
                 )
-            r0, c0 = (k // 2) * side, (k % 2) * side
-            cells = np.full(NEURONS_PER_CORE, np.nan)
-            cells[: sel.size] = group[sel]
-            img[r0 : r0 + side, c0 : c0 + side] = cells.reshape(side, side)
-            ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), side, side, fill=False, lw=1.2, ec="0.3"))
-            ax.text(
-                c0 + side / 2 - 0.5,
-                r0 + side / 2 - 0.5,
-                f"core {k}\n{sel.size}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                bbox={"fc": "white", "alpha": 0.7, "lw": 0},
-            )
-        ax.imshow(img, cmap=cmap, vmin=-0.5, vmax=n_groups - 0.5, interpolation="nearest")
-        ax.set(xticks=[], yticks=[], title=f"chip {c}: {int((chip_of == c).sum())} neurons")
-    for ax in axes.flat[n_chips:]:
-        ax.remove()
-    handles = [Patch(color=cmap(k), label=names[k]) for k in range(n_groups)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(n_groups, 6), fontsize="small")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    return chip_of, core_of, group, names, n_chips
+
+
+def _draw_chip(
+    ax: Any,
+    c: int,
+    chip_of: np.ndarray,
+    core_of: np.ndarray,
+    group: np.ndarray,
+    cmap: Any,
+    n_groups: int,
+) -> None:
+    """Chip ``c``'s panel on ``ax``: its 4 cores as 2 x 2 blocks of 16 x 16 slots, each
+    annotated with its index and neuron count, each placed neuron a cell colored by group."""
+    side = int(np.sqrt(NEURONS_PER_CORE))  # 16
+    img = np.full((2 * side, 2 * side), np.nan)
+    for k in range(CORES_PER_CHIP):
+        sel = np.flatnonzero((chip_of == c) & (core_of == k))
+        r0, c0 = (k // 2) * side, (k % 2) * side
+        cells = np.full(NEURONS_PER_CORE, np.nan)
+        cells[: sel.size] = group[sel]
+        img[r0 : r0 + side, c0 : c0 + side] = cells.reshape(side, side)
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), side, side, fill=False, lw=1.2, ec="0.3"))
+        ax.text(
+            c0 + side / 2 - 0.5,
+            r0 + side / 2 - 0.5,
+            f"core {k}\n{sel.size}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"fc": "white", "alpha": 0.7, "lw": 0},
+        )
+    ax.imshow(img, cmap=cmap, vmin=-0.5, vmax=n_groups - 0.5, interpolation="nearest")
+    ax.set(xticks=[], yticks=[], title=f"chip {c}: {int((chip_of == c).sum())} neurons")
 
 
 def _real_array(where: str, name: str, x: Any) -> np.ndarray:

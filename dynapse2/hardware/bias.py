@@ -236,22 +236,9 @@ def quantize_parameters(
         values[name] = arr
 
     cores = np.unique(core_arr)
-    requested: dict[str, np.ndarray] = {}
-    for name, arr in values.items():
-        req = np.empty(cores.shape)
-        for k, c in enumerate(cores):
-            v = arr[core_arr == c]
-            vmax, vmin = np.max(v), np.min(v)
-            spread = 0.0 if vmax == vmin else (vmax - vmin) / max(abs(vmax), abs(vmin))
-            if spread > rtol and reduce == "raise":
-                raise ValueError(
-                    f"parameter {name!r} differs within core {int(c)}: {vmin:.4g} A .. "
-                    f"{vmax:.4g} A (relative spread {spread:.3g}); the neurons of a core "
-                    f"share one BG value (pass reduce='mean' or 'median' to accept that)"
-                )
-            req[k] = np.median(v) if reduce == "median" else np.mean(v)
-        requested[name] = req
-
+    requested = {
+        name: _per_core(name, arr, core_arr, cores, reduce, rtol) for name, arr in values.items()
+    }
     settings = []
     quantized = {name: quantize_current(name, req) for name, req in requested.items()}
     for k, c in enumerate(cores):
@@ -269,3 +256,25 @@ def quantize_parameters(
                 )
             )
     return ParameterTable(settings=tuple(settings), core=core_arr.copy())
+
+
+def _per_core(
+    name: str, arr: np.ndarray, core: np.ndarray, cores: np.ndarray, reduce: str, rtol: float
+) -> np.ndarray:
+    """The current (A) that each core in ``cores`` asks for parameter ``name``, from the
+    neurons' ``arr`` ``(n,)`` on ``core`` ``(n,)``: their mean (or median), after checking
+    their relative spread against ``rtol`` where ``reduce="raise"`` (see
+    :func:`quantize_parameters`)."""
+    req = np.empty(cores.shape)
+    for k, c in enumerate(cores):
+        v = arr[core == c]
+        vmax, vmin = np.max(v), np.min(v)
+        spread = 0.0 if vmax == vmin else (vmax - vmin) / max(abs(vmax), abs(vmin))
+        if spread > rtol and reduce == "raise":
+            raise ValueError(
+                f"parameter {name!r} differs within core {int(c)}: {vmin:.4g} A .. "
+                f"{vmax:.4g} A (relative spread {spread:.3g}); the neurons of a core "
+                f"share one BG value (pass reduce='mean' or 'median' to accept that)"
+            )
+        req[k] = np.median(v) if reduce == "median" else np.mean(v)
+    return req

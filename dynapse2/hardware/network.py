@@ -695,51 +695,51 @@ def _check_structure(meta: Any, n_neurons: int) -> None:
         raise ValueError(f"{where}: layers must be a non-empty list of populations")
     seen: set[int] = set()
     for li, L in enumerate(layers):
-        at = f"{where}: layer {li}"
-        if not isinstance(L, dict):
-            raise ValueError(f"{at} must be an object")
-        neurons = L.get("neurons")
-        if not isinstance(neurons, list) or not neurons:
-            raise ValueError(f"{at}: neurons must be a non-empty list of neuron ids")
-        for i, f in enumerate(neurons):
-            if not _is_int(f) or not 0 <= f < n_neurons:
-                raise ValueError(
-                    f"{at} neuron {i} = {f!r} is not a neuron of this configuration "
-                    f"(0..{n_neurons - 1})"
-                )
-            if f in seen:
-                raise ValueError(f"{at} neuron {i} = {f} is already in a population")
-            seen.add(int(f))
-        if not isinstance(L.get("has_rec"), bool):
-            raise ValueError(f"{at}: has_rec = {L.get('has_rec')!r} must be true or false")
-        for k in _SIM_NUMBERS:
-            v = L.get(k)
-            if (
-                not isinstance(v, (int, float))
-                or isinstance(v, bool)
-                or not np.isfinite(v)
-                or v <= 0
-            ):
-                raise ValueError(f"{at}: {k} = {v!r} must be a positive number")
-        caps = L.get("capacitances")
-        if not isinstance(caps, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in caps.values()
-        ):
-            raise ValueError(f"{at}: capacitances must map names to positive numbers (F)")
-        if not isinstance(L.get("synapse_model"), str):
-            raise ValueError(f"{at}: synapse_model must be a string")
-        for k in _FLAGS:
-            if k in L and not isinstance(L[k], bool):
-                raise ValueError(f"{at}: {k} = {L[k]!r} must be true or false")
-        if "solver" in L:  # older files: Euler
-            solver_from_name(L["solver"], where=f"{at}: solver")
-        if "plan_options" in L:  # older files: the defaults
-            PlanOptions.from_dict(L["plan_options"], where=at)
-        if "surrogate" in L and not isinstance(L["surrogate"], str):
-            raise ValueError(f"{at}: surrogate = {L['surrogate']!r} must be a string")
-        slope = L.get("surrogate_slope", 1.0)
-        if isinstance(slope, bool) or not isinstance(slope, int | float) or not slope > 0:
-            raise ValueError(f"{at}: surrogate_slope = {slope!r} must be a positive number")
+        _check_layer(L, f"{where}: layer {li}", n_neurons, seen)
+
+
+def _check_layer(L: Any, at: str, n_neurons: int, seen: set[int]) -> None:
+    """Raise ValueError naming ``at`` and the field when ``L`` is not a valid population of
+    the network structure; adds its neuron ids to ``seen`` (each id in one population only)."""
+    if not isinstance(L, dict):
+        raise ValueError(f"{at} must be an object")
+    neurons = L.get("neurons")
+    if not isinstance(neurons, list) or not neurons:
+        raise ValueError(f"{at}: neurons must be a non-empty list of neuron ids")
+    for i, f in enumerate(neurons):
+        if not _is_int(f) or not 0 <= f < n_neurons:
+            raise ValueError(
+                f"{at} neuron {i} = {f!r} is not a neuron of this configuration "
+                f"(0..{n_neurons - 1})"
+            )
+        if f in seen:
+            raise ValueError(f"{at} neuron {i} = {f} is already in a population")
+        seen.add(int(f))
+    if not isinstance(L.get("has_rec"), bool):
+        raise ValueError(f"{at}: has_rec = {L.get('has_rec')!r} must be true or false")
+    for k in _SIM_NUMBERS:
+        v = L.get(k)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{at}: {k} = {v!r} must be a positive number")
+    caps = L.get("capacitances")
+    if not isinstance(caps, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in caps.values()
+    ):
+        raise ValueError(f"{at}: capacitances must map names to positive numbers (F)")
+    if not isinstance(L.get("synapse_model"), str):
+        raise ValueError(f"{at}: synapse_model must be a string")
+    for k in _FLAGS:
+        if k in L and not isinstance(L[k], bool):
+            raise ValueError(f"{at}: {k} = {L[k]!r} must be true or false")
+    if "solver" in L:  # older files: Euler
+        solver_from_name(L["solver"], where=f"{at}: solver")
+    if "plan_options" in L:  # older files: the defaults
+        PlanOptions.from_dict(L["plan_options"], where=at)
+    if "surrogate" in L and not isinstance(L["surrogate"], str):
+        raise ValueError(f"{at}: surrogate = {L['surrogate']!r} must be a string")
+    slope = L.get("surrogate_slope", 1.0)
+    if isinstance(slope, bool) or not isinstance(slope, int | float) or not slope > 0:
+        raise ValueError(f"{at}: surrogate_slope = {slope!r} must be a positive number")
 
 
 def population_neurons(cfg: Configuration) -> list[np.ndarray]:

@@ -418,6 +418,22 @@ def _dropped(idx_mask: np.ndarray, w: np.ndarray) -> Dropped:
     return Dropped(index=index, weight=w[idx_mask])
 
 
+def _importance_of(importance: np.ndarray | None, w: np.ndarray) -> np.ndarray | None:
+    """:func:`quantize_weights`'s ``importance`` checked and broadcast to ``w``'s shape (or
+    ``None``)."""
+    if importance is None:
+        return None
+    shape = np.shape(importance)
+    if shape not in (w.shape[:1], w.shape):
+        raise ValueError(
+            f"quantize_weights: importance must have shape ({w.shape[0]},) (one per "
+            f"presynaptic source) or w's shape {w.shape}, got {shape}"
+        )
+    v = _check_importance("quantize_weights", importance, shape)
+    assert v is not None  # importance is not None
+    return np.broadcast_to(v.reshape(shape + (1,) * (w.ndim - len(shape))), w.shape)
+
+
 def quantize_weights(
     w: np.ndarray,
     core: np.ndarray,
@@ -472,17 +488,7 @@ def quantize_weights(
             naming the neuron and its count; base currents outside the BG's range.
     """
     w, core, iscale = _check_inputs(w, core, iscale, max_fan_in, prune, bias_quantize)
-    v = None
-    if importance is not None:
-        shape = np.shape(importance)
-        if shape not in (w.shape[:1], w.shape):
-            raise ValueError(
-                f"quantize_weights: importance must have shape ({w.shape[0]},) (one per "
-                f"presynaptic source) or w's shape {w.shape}, got {shape}"
-            )
-        v = _check_importance("quantize_weights", importance, shape)
-        assert v is not None  # importance is not None
-        v = np.broadcast_to(v.reshape(shape + (1,) * (w.ndim - len(shape))), w.shape)
+    v = _importance_of(importance, w)
     rates = _check_importance("quantize_weights", rates, w.shape[:1], "rates")
     typed = w.ndim == 3
     n_post = w.shape[1]
@@ -491,17 +497,17 @@ def quantize_weights(
     kept_mag = np.where(keep, mag, 0.0)
     n_cores = int(core.max()) + 1 if n_post else 0
     col_core = np.broadcast_to(core[None, :, None] if typed else core[None, :], w.shape)
-    base = np.zeros((n_cores, _NB))
+    base = np.zeros((n_cores, _NB))  # each core's bases (A), fitted to its kept magnitudes
     for c in range(n_cores):
         sel = keep & (col_core == c)
         base[c] = fit_bases(kept_mag[sel], importance=None if v is None else v[sel]) * iscale
     base_coarse = base_fine = None
     if bias_quantize:
         base, base_coarse, base_fine = _snap_bases(base, iscale)
-    mask = np.zeros(w.shape, dtype=np.int64)
     if rates is not None:
         mask = _drive_mask_of(kept_mag, keep, rates, base / iscale, core, typed, w)
     else:
+        mask = np.zeros(w.shape, dtype=np.int64)
         for c in range(n_cores):
             sel = keep & (col_core == c)
             mask[sel] = _assign(kept_mag[sel], base[c] / iscale)

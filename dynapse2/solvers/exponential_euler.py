@@ -126,14 +126,17 @@ class ExpPrepared(NamedTuple):
     t_ref: Any
 
 
-def _growth(xp: Any, z: Any) -> tuple[Any, Any]:
-    """``(exp(z) - 1, phi_1(z))`` with phi_1(z) = (exp(z) - 1)/z (1 at z = 0): ``exp`` and a
-    series below |z| = 0.1 (``expm1`` is about twice as slow as ``exp`` on XLA's CPU)."""
+def _growth(xp: Any, z: Any) -> tuple[Any, Any, Any]:
+    """``(exp(z) - 1, phi_1(z), phi_1'(z))`` with phi_1(z) = (exp(z) - 1)/z (1 at z = 0): ``exp``
+    and a series below |z| = 0.1 (``expm1`` is about twice as slow as ``exp`` on XLA's CPU);
+    phi_1' is 0 where z is capped at :data:`Z_MAX`."""
     small = xp.abs(z) < 0.1
     zs = xp.where(small, 1.0, z)
     em1 = xp.exp(z) - 1.0
     series = 1.0 + z * (0.5 + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z / 120.0)))
-    return em1, xp.where(small, series, em1 / zs)
+    phi1 = xp.where(small, series, em1 / zs)
+    d_phi1 = xp.where(small, 0.5 + z * (1.0 / 3.0 + z * 0.125), (em1 - phi1 + 1.0) / zs)
+    return em1, phi1, xp.where(z < Z_MAX, d_phi1, 0.0)
 
 
 def _first_guess(xp: Any, dy: Any, i0: Any, igain: Any, io: float) -> Any:
@@ -183,6 +186,44 @@ class _End(NamedTuple):
     d_imem: Any  # d I_mem / d y at the end, I / (I + I_gain) (0 where held at I_0)
 
 
+def _chord(xp: Any, p: ExpPrepared, held: _Held, imem: Any, dy_euler: Any, io: float) -> Any:
+    """The NMDA gate's slope in I_in that k holds (dimensionless, ``(..., n)``): the gate's chord
+    from ``imem`` (A) to I_p, the end of the step without the linear part's relaxation (y grown
+    by ``dy_euler`` = h R / tau, A, inverted with :func:`_first_guess`); 0 where NMDA is at I_0
+    (as where it is not computed)."""
+    i_p = imem * _first_guess(xp, xp.maximum(dy_euler, 0.0), imem, p.igain_mem, io)
+    d_iin = held.nmda * p.if_nmda / ((imem + p.if_nmda) * (i_p + p.if_nmda))
+    return xp.where(held.nmda > io, d_iin, 0.0)
+
+
+def _invert_and_cross(
+    xp: Any, p: ExpPrepared, imem: Any, y0: Any, dy: Any, z: Any, em1: Any, io: float
+) -> tuple[Any, Any]:
+    """``(v, theta)``: I_mem at the end of the step over ``imem`` (where y = I_mem + I_gain
+    ln I_mem grew from ``y0`` by ``dy``, A), and where y crossed y_thr as a fraction of the
+    integrated part of the step (else 1, or 0 if above from the start); ``z`` the step's growth
+    exponent, ``em1`` = exp(z) - 1.
+
+    I_mem from y: first guess v, then one Newton step in w = ln v on
+    I_mem (e^w - 1) + I_gain w = dy, where it is convex and increasing. A neuron that crossed
+    resets: its end value only decides the spike (the guess bounds v from above), and the log
+    serves its crossing time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1)."""
+    igain = p.igain_mem
+    crossed = (y0 + dy >= p.y_thr) & (y0 < p.y_thr)
+    v = _first_guess(xp, dy, imem, igain, io)
+    r = xp.clip((p.y_thr - y0) / xp.where(crossed, dy, 1.0), 0.0, 1.0)
+    ln = xp.log(xp.where(crossed, xp.maximum(1.0 + r * em1, 1e-30), v))
+    # delta = res / den, and v e^-delta ~ v / (1 + delta + delta^2 / 2) in one division
+    iv = imem * v
+    res, den = iv - imem + igain * ln - dy, iv + igain
+    v = xp.where(crossed, v, v * den * den / (den * (den + res) + 0.5 * res * res))
+    flat = xp.abs(z) < 1e-3
+    theta = xp.where(flat, r, ln / xp.where(flat, 1.0, z))  # crossing time / h
+    # a spike without a crossing of y: above threshold from the start (0) or by rounding (1)
+    theta = xp.where(crossed, xp.clip(theta, 0.0, 1.0), xp.where(y0 < p.y_thr, 1.0, 0.0))
+    return v, theta
+
+
 def _soma_end(
     xp: Any,
     p: ExpPrepared,
@@ -209,42 +250,17 @@ def _soma_end(
     h_tau = xp.maximum(dt - timer, 0.0) * p.r_tau  # the part out of the refractory period / tau
     sm = imem + igain
     drive, zn = _drive(p, held, imem, ipf, o.kappa)
-    # the NMDA gate's slope d_iin (in I_in), held by k: its chord, or 0
-    if chord:  # the gate's chord from I_mem to I_p, the end of the step without the relaxation
-        i_p = imem * _first_guess(xp, xp.maximum(h_tau * drive, 0.0), imem, igain, io)
-        d_iin = held.nmda * p.if_nmda / ((imem + p.if_nmda) * (i_p + p.if_nmda))
-        d_iin = xp.where(held.nmda > io, d_iin, 0.0)  # NMDA at I_0: as where not computed
-        zn = zn + p.mem_g * d_iin * imem
-    else:  # NMDA not computed (at I_0): its gate's term in R, but not linearised
-        d_iin = 0.0
+    # the NMDA gate's slope d_iin (in I_in), held by k: its chord, or 0 (NMDA not computed, at
+    # I_0: its gate's term in R, but not linearised)
+    d_iin = _chord(xp, p, held, imem, h_tau * drive, io) if chord else 0.0
+    zn = zn + p.mem_g * d_iin * imem if chord else zn
     # -k h / tau = h_tau (dR/dI_mem) dI_mem/dy, dI_mem/dy = I_mem / (I_mem + I_gain)
     z = xp.minimum(h_tau * zn / sm, Z_MAX)
-    em1, phi1 = _growth(xp, z)
+    em1, phi1, d_phi1 = _growth(xp, z)
     y0 = imem + igain * u0
     dy_free = h_tau * phi1 * drive
     dy = xp.maximum(dy_free, io + igain * math.log(io) - y0)
-    crossed = (y0 + dy >= p.y_thr) & (y0 < p.y_thr)
-
-    # I_mem from y: first guess v, then one Newton step in w = ln v on
-    # I_mem (e^w - 1) + I_gain w = dy, where it is convex and increasing. A neuron that
-    # crossed resets: its end value only decides the spike (the guess bounds v from above),
-    # and the log serves its crossing time instead: y(t) - y0 = dy (e^(z t/h) - 1) / (e^z - 1).
-    v = _first_guess(xp, dy, imem, igain, io)
-    r = xp.clip((p.y_thr - y0) / xp.where(crossed, dy, 1.0), 0.0, 1.0)
-    ln = xp.log(xp.where(crossed, xp.maximum(1.0 + r * em1, 1e-30), v))
-    # delta = res / den, and v e^-delta ~ v / (1 + delta + delta^2 / 2) in one division
-    iv = imem * v
-    res, den = iv - imem + igain * ln - dy, iv + igain
-    v = xp.where(crossed, v, v * den * den / (den * (den + res) + 0.5 * res * res))
-    flat = xp.abs(z) < 1e-3
-    theta = xp.where(flat, r, ln / xp.where(flat, 1.0, z))  # crossing time / h
-    # a spike without a crossing of y: above threshold from the start (0) or by rounding (1)
-    theta = xp.where(crossed, xp.clip(theta, 0.0, 1.0), xp.where(y0 < p.y_thr, 1.0, 0.0))
-    small = xp.abs(z) < 0.1
-    d_phi1 = xp.where(
-        small, 0.5 + z * (1.0 / 3.0 + z * 0.125), (em1 - phi1 + 1.0) / xp.where(small, 1.0, z)
-    )
-    d_phi1 = xp.where(z < Z_MAX, d_phi1, 0.0)
+    v, theta = _invert_and_cross(xp, p, imem, y0, dy, z, em1, io)
     new = xp.maximum(imem * v, io)
     d_imem = xp.where((dy == dy_free) & (new > io), new / (new + igain), 0.0)
     return _End(
@@ -293,6 +309,64 @@ def _soma(
     rest = sg(end.h_tau * p.tau_mem * (1.0 - end.theta))  # time from the crossing to the end (s)
     timer = sg(xp.where(spikes > 0, xp.maximum(p.t_ref - rest, 0.0), xp.maximum(timer - dt, 0.0)))
     return imem, spikes, timer
+
+
+def _inputs(
+    xp: Any, p: ExpPrepared, s: FusedState, x: tuple, types: tuple[int, ...], o: StepOptions
+) -> tuple[tuple, _Held, Any]:
+    """Step 1 of the module docstring: ``(isyn, held, iahp)``, the synapse currents
+    (one ``(..., n)`` array per computed type, A) and the adaptation current at the end of the
+    step, and what the soma holds over it (the means over the step). The step's pulse (``x``,
+    one array or ``None`` per computed type) charges a synapse at its start, the previous
+    step's spike the adaptation; then each decays exactly."""
+    io = o.io
+    isyn, mean = [], {}
+    for j, t in enumerate(types):
+        i = s.isyn[j]
+        if x[j] is not None:
+            if o.synapse_model == "linear":
+                charged = i + (p.syn_gain[j] * x[j] - i) * p.syn_charge[j]
+                i = xp.where(x[j] > 0, charged, i)
+            else:
+                i = pulse_full(xp, i, x[j], *p.syn_full[j])
+        isyn.append(xp.maximum(i * p.syn_keep[j], io))
+        mean[t] = xp.maximum(i * p.syn_mean[j], io)
+    iahp = xp.where(s.spikes > 0, s.iahp + (p.ahp_gain * s.spikes - s.iahp) * p.ahp_charge, s.iahp)
+    held = _Held(
+        p.idc + mean.get(AMPA, io) - mean.get(GABA, io),
+        mean.get(NMDA, io),
+        p.itau_mem + xp.maximum(iahp * p.ahp_mean, io) + mean.get(SHUNT, io),
+    )
+    return tuple(isyn), held, xp.maximum(iahp * p.ahp_keep, io)
+
+
+def _soma_step(
+    ops: Ops, p: ExpPrepared, imem: Any, timer: Any, held: _Held, dt: float, o: StepOptions,
+    nmda: bool,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """Steps 2-3 of the module docstring over ``dt`` seconds: ``(imem, spikes, timer)``.
+    ``nmda``: NMDA is computed. Where some neuron's NMDA current is then above I_0, each such
+    neuron takes the step in :data:`NMDA_SUBSTEPS` parts, each with the NMDA gate's chord, and
+    the others in one (then parts of 0 s, which leave them as they are); else all take one part
+    without the chord (its slope is 0: the same values), and the parts are not computed
+    (``ops.cond``: only the branch taken runs)."""
+    xp, io = ops.xp, o.io
+
+    def whole(imem: Any, timer: Any) -> tuple[Any, Any, Any]:
+        return _soma(ops, p, imem, timer, held, dt, o, chord=False)
+
+    def parts(imem: Any, timer: Any) -> tuple[Any, Any, Any]:
+        part = xp.where(held.nmda > io, dt / NMDA_SUBSTEPS, 0.0)
+        spikes = None
+        for k in range(NMDA_SUBSTEPS):
+            h = dt - (NMDA_SUBSTEPS - 1) * part if k == 0 else part
+            imem, fired, timer = _soma(ops, p, imem, timer, held, h, o, chord=True)
+            spikes = fired if spikes is None else xp.maximum(spikes, fired)
+        return imem, spikes, timer
+
+    if not nmda:
+        return whole(imem, timer)
+    return ops.cond(xp.any(held.nmda > io), parts, whole, imem, timer)
 
 
 class ExponentialEuler(AbstractSolver):
@@ -370,54 +444,6 @@ class ExponentialEuler(AbstractSolver):
         :class:`~dynapse2.physics.step.StepOptions`; ``positive_feedback=False`` drops the
         soma's I_pf (the thresholded soma, see :func:`dynapse2.physics.step.step`)."""
         o = StepOptions(positive_feedback=positive_feedback, **options)
-        xp, io = ops.xp, o.io
-        # 1. synapses: the step's pulse at its start, then the exact decay; the soma sees the mean
-        isyn, mean = [], {}
-        for j, t in enumerate(types):
-            i = s.isyn[j]
-            if x[j] is not None:
-                if o.synapse_model == "linear":
-                    charged = i + (p.syn_gain[j] * x[j] - i) * p.syn_charge[j]
-                    i = xp.where(x[j] > 0, charged, i)
-                else:
-                    i = pulse_full(xp, i, x[j], *p.syn_full[j])
-            isyn.append(xp.maximum(i * p.syn_keep[j], io))
-            mean[t] = xp.maximum(i * p.syn_mean[j], io)
-        iahp = xp.where(
-            s.spikes > 0, s.iahp + (p.ahp_gain * s.spikes - s.iahp) * p.ahp_charge, s.iahp
-        )
-        iahp_mean = xp.maximum(iahp * p.ahp_mean, io)
-        iahp = xp.maximum(iahp * p.ahp_keep, io)
-
-        # 2.-3. soma, spike, reset and refractory period; where some neuron's NMDA current is
-        # above I_0, each such neuron takes the step in NMDA_SUBSTEPS parts, each with the NMDA
-        # gate's chord, and the others in one (then parts of 0 s, which leave them as they
-        # are); else all take one part without the chord, and the parts are not computed
-        # (ops.cond: only the branch taken runs)
-        held = _Held(
-            p.idc + mean.get(AMPA, io) - mean.get(GABA, io),
-            mean.get(NMDA, io),
-            p.itau_mem + iahp_mean + mean.get(SHUNT, io),
-        )
-
-        def soma(imem: Any, timer: Any, h: Any, chord: bool = True) -> tuple[Any, Any, Any]:
-            return _soma(ops, p, imem, timer, held, h, o, chord=chord)
-
-        def whole(imem: Any, timer: Any) -> tuple[Any, Any, Any]:
-            # no NMDA current above I_0: the chord's slope is 0 (not computed, same values)
-            return soma(imem, timer, dt, chord=False)
-
-        def parts(imem: Any, timer: Any) -> tuple[Any, Any, Any]:
-            part = xp.where(held.nmda > io, dt / NMDA_SUBSTEPS, 0.0)
-            spikes = None
-            for k in range(NMDA_SUBSTEPS):
-                h = dt - (NMDA_SUBSTEPS - 1) * part if k == 0 else part
-                imem, fired, timer = soma(imem, timer, h)
-                spikes = fired if spikes is None else xp.maximum(spikes, fired)
-            return imem, spikes, timer
-
-        if NMDA not in mean:
-            imem, spikes, timer = whole(s.imem, s.timer)
-        else:
-            imem, spikes, timer = ops.cond(xp.any(held.nmda > io), parts, whole, s.imem, s.timer)
-        return FusedState(imem, tuple(isyn), iahp, timer, spikes)
+        isyn, held, iahp = _inputs(ops.xp, p, s, x, types, o)
+        imem, spikes, timer = _soma_step(ops, p, s.imem, s.timer, held, dt, o, NMDA in types)
+        return FusedState(imem, isyn, iahp, timer, spikes)
