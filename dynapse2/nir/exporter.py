@@ -56,42 +56,10 @@ def to_nir(net: Any) -> Any:
     for i, (lin, m) in enumerate(pairs):
         if m.w_rec is not None and not isinstance(m.w_rec, jnp.ndarray | np.ndarray):
             raise ValueError(f"to_nir: population {i} has sparse w_rec; convert it to dense first")
-        n = m.n
-        tau_syn = np.asarray(m.tau_ampa, np.float64)
-        isum = leak_node(m.Itau_mem, m.Io)
-        tau_mem = time_constant(m.capacitances["C_mem"], isum, m.kappa, m.Ut)
-        gain = np.asarray(m.Igain_mem, np.float64) / isum
-        offset = isum  # the DC that cancels the leak node (the DC above it is a bias)
-        readout = _is_readout(m)
-        if not readout:
-            alpha = np.asarray(m.Ispkthr, np.float64)
-        else:  # the inverse of the import with readout_range = 1
-            alpha = np.full(n, READOUT_SPAN)
-            rest = READOUT_SPAN + READOUT_FLOOR * float(np.max(m.Igain_mem))
-            offset = isum + rest / gain
-        j = charge(m.Igain_ampa, m.Itau_ampa, m.Iscale, m.t_pulse, tau_syn)
-        k_syn = alpha * m.dt / (gain * tau_syn * j)
-        bias = (np.asarray(m.Idc, np.float64) - offset) * gain / alpha
-        meta = population_metadata(m, lin)
         pop = f"pop_{i}"
-        common = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=np.ones(n), v_leak=np.zeros(n))
-        if not readout:
-            nodes[pop] = nir.CubaLIF(
-                **common,
-                v_threshold=np.ones(n),
-                v_reset=np.zeros(n),
-                w_in=np.ones(n),
-                metadata=meta,
-            )
-        else:
-            nodes[pop] = nir.CubaLI(**common, w_in=np.ones(n), metadata=meta)
+        nodes[pop], k_syn, bias = _population(nir, m, lin)
         if lin is not None:
-            w = np.asarray(lin.weight, np.float64)
-            b = bias.copy()
-            if lin.bias is not None:  # a per-step count -> a NIR rate (events per second)
-                b = b + np.asarray(lin.bias, np.float64) / (k_syn * m.dt)
-            lmeta = linear_metadata(lin)
-            nodes[f"affine_{i}"] = nir.Affine(weight=(w / k_syn[None, :]).T, bias=b, metadata=lmeta)
+            nodes[f"affine_{i}"] = _affine(nir, lin, m.dt, k_syn, bias)
             edges += [(prev, f"affine_{i}"), (f"affine_{i}", pop)]
         else:
             edges.append((prev, pop))
@@ -104,3 +72,49 @@ def to_nir(net: Any) -> Any:
     edges.append((prev, "output"))
     meta = {"dynapse2.format": FORMAT, "dt": float(pairs[0][1].dt)}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def _population(nir: Any, m: DynapSim, lin: Any) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The ``CubaLIF`` (readout: ``CubaLI``) node of population ``m`` (fed by ``lin``, whose
+    settings go in the metadata too), its NIR weight unit ``k_syn`` (units of ``m.Iscale`` per
+    NIR weight, ``(n,)``) and the NIR bias that carries its DC above the leak offset ``(n,)``."""
+    n = m.n
+    tau_syn = np.asarray(m.tau_ampa, np.float64)
+    isum = leak_node(m.Itau_mem, m.Io)
+    tau_mem = time_constant(m.capacitances["C_mem"], isum, m.kappa, m.Ut)
+    gain = np.asarray(m.Igain_mem, np.float64) / isum
+    offset = isum  # the DC that cancels the leak node (the DC above it is a bias)
+    readout = _is_readout(m)
+    if not readout:
+        alpha = np.asarray(m.Ispkthr, np.float64)
+    else:  # the inverse of the import with readout_range = 1
+        alpha = np.full(n, READOUT_SPAN)
+        rest = READOUT_SPAN + READOUT_FLOOR * float(np.max(m.Igain_mem))
+        offset = isum + rest / gain
+    j = charge(m.Igain_ampa, m.Itau_ampa, m.Iscale, m.t_pulse, tau_syn)
+    k_syn = alpha * m.dt / (gain * tau_syn * j)
+    bias = (np.asarray(m.Idc, np.float64) - offset) * gain / alpha
+    meta = population_metadata(m, lin)
+    common = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=np.ones(n), v_leak=np.zeros(n))
+    if not readout:
+        node = nir.CubaLIF(
+            **common,
+            v_threshold=np.ones(n),
+            v_reset=np.zeros(n),
+            w_in=np.ones(n),
+            metadata=meta,
+        )
+    else:
+        node = nir.CubaLI(**common, w_in=np.ones(n), metadata=meta)
+    return node, k_syn, bias
+
+
+def _affine(nir: Any, lin: Any, dt: float, k_syn: np.ndarray, bias: np.ndarray) -> Any:
+    """``lin`` as an ``Affine`` node in NIR units (``k_syn`` per NIR weight, ``(n,)``), its
+    bias the population's ``bias`` plus ``lin``'s per-step bias as a rate; ``dt`` (s)."""
+    w = np.asarray(lin.weight, np.float64)
+    b = bias.copy()
+    if lin.bias is not None:  # a per-step count -> a NIR rate (events per second)
+        b = b + np.asarray(lin.bias, np.float64) / (k_syn * dt)
+    lmeta = linear_metadata(lin)
+    return nir.Affine(weight=(w / k_syn[None, :]).T, bias=b, metadata=lmeta)

@@ -38,7 +38,7 @@ i.e. to that floor (``benchmarks/nir_headroom.py`` measures both).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -163,8 +163,26 @@ class _Neuron:
         else:
             self.v = self.v + self.r * imp / self.tau
 
+    def step(self, imp: Any, cont: Any, dt: float, substeps: int) -> np.ndarray:
+        """One step of ``dt`` (s): the deltas ``imp`` (counts per step) at its start, then
+        ``substeps`` substeps with the continuous input ``cont`` held; returns the step's spike
+        counts (spiking nodes) or the potential v at its end, ``(B, n)``."""
+        self.kick(np.broadcast_to(imp, self.v.shape) * dt)
+        count = np.zeros_like(self.v)
+        cont_b = np.broadcast_to(cont, self.v.shape)
+        for _ in range(substeps):
+            count += self.advance(cont_b)
+        return count if self.spiking else self.v.copy()
+
     def advance(self, cont: np.ndarray) -> np.ndarray:
         """Integrate one substep with the continuous input ``cont`` held; returns spikes."""
+        self._integrate(cont)
+        if not self.spiking:
+            return np.zeros_like(self.v)
+        return self._fire()
+
+    def _integrate(self, cont: np.ndarray) -> None:
+        """The linear equations integrated exactly over one substep with ``cont`` held."""
         h = self.h
         if self.cuba:
             tau = self.tau
@@ -184,8 +202,9 @@ class _Neuron:
             em = np.exp(-h / self.tau)
             target = self.v_leak + self.r * cont
             self.v = target + (self.v - target) * em
-        if not self.spiking:
-            return np.zeros_like(self.v)
+
+    def _fire(self) -> np.ndarray:
+        """The floor (if any), then a spike above threshold and its reset; returns spikes."""
         if self.v_floor is not None:
             self.v = np.maximum(self.v, self.v_floor)
         z = (self.v > self.v_thr).astype(np.float64)
@@ -225,6 +244,28 @@ def simulate(
         ones), its spike counts per step (spiking nodes) or potential v (``LI``, ``CubaLI``,
         ``I``). float64.
     """
+    floor = _checked(dt, substeps, floor, reset_to_floor)
+    x, batched = _as_batch(x)
+    B, T = x.shape[:2]
+    g = _prepare(graph)
+    h = dt / substeps
+    neurons = {
+        k: _Neuron(g.nodes[k], h, B, floor, reset_to_floor)
+        for k in g.order
+        if type(g.nodes[k]).__name__ in NEURONS
+    }
+    prev: dict[str, tuple[Any, Any]] = {}
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in [*neurons, "output"]}
+    for t in range(T):
+        now = _step(g, neurons, x[:, t], prev, dt, substeps, rec)
+        imp, cont = now[g.output]
+        rec["output"].append(np.asarray(imp + cont))
+        prev = now
+    return _stacked(rec, B, batched)
+
+
+def _checked(dt: float, substeps: int, floor: float | None, reset_to_floor: bool) -> float | None:
+    """:func:`simulate`'s option checks (before any work); returns ``floor`` as checked."""
     checks.number("simulate", "dt", dt, lo=0, lo_open=True)
     checks.integer("simulate", "substeps", substeps, lo=1)
     if floor is not None:
@@ -232,12 +273,34 @@ def simulate(
     checks.boolean("simulate", "reset_to_floor", reset_to_floor)
     if reset_to_floor and floor is None:
         raise ValueError("simulate: reset_to_floor=True needs a floor (floor=None)")
+    return floor
+
+
+def _as_batch(x: Any) -> tuple[np.ndarray, bool]:
+    """``x`` as float64 ``(B, T, n_in)``, and whether it had the batch axis."""
     x = np.asarray(x, np.float64)
     if x.ndim not in (2, 3):
         raise ValueError(f"simulate: x has shape {x.shape}; expected (T, n_in) or (B, T, n_in)")
     batched = x.ndim == 3
-    x = x if batched else x[None]
-    B, T = x.shape[:2]
+    return (x if batched else x[None]), batched
+
+
+class _Graph(NamedTuple):
+    """A graph ready to simulate: its leaf nodes (dotted names), the order signals reach them,
+    the back edges (they carry the previous step's value), each node's predecessors, and the
+    names of the Input and Output nodes."""
+
+    nodes: dict[str, Any]
+    order: list[str]
+    back: set
+    preds: dict[str, list[str]]
+    input: str
+    output: str
+
+
+def _prepare(graph: Any) -> _Graph:
+    """``graph`` flattened and ordered; rejects a graph without exactly one Input and one Output
+    node, or with a node that is not simulated."""
     nodes, edges = _flat(graph)
     ins = [k for k in graph.nodes if _is(graph.nodes[k], "Input")]
     outs = [k for k in graph.nodes if _is(graph.nodes[k], "Output")]
@@ -250,49 +313,65 @@ def simulate(
     preds: dict[str, list[str]] = {k: [] for k in nodes}
     for a, b in edges:
         preds[b].append(a)
-    h = dt / substeps
-    neurons = {
-        k: _Neuron(nodes[k], h, B, floor, reset_to_floor)
-        for k in order
-        if type(nodes[k]).__name__ in NEURONS
-    }
-    prev: dict[str, tuple[Any, Any]] = {}
-    rec: dict[str, list[np.ndarray]] = {k: [] for k in [*neurons, "output"]}
-    for t in range(T):
-        now: dict[str, tuple[Any, Any]] = {}
-        for k in order:
-            node = nodes[k]
-            kind = type(node).__name__
-            if k == ins[0]:
-                now[k] = (x[:, t], 0.0)
-                continue
-            imp, cont = 0.0, 0.0
-            for p in preds[k]:
-                src = prev if (p, k) in back else now
-                if p in src:
-                    imp, cont = imp + src[p][0], cont + src[p][1]
-            if kind in ("Affine", "Linear"):
-                w = np.asarray(node.weight, np.float64)
-                b = _arr(node.bias) if kind == "Affine" else 0.0
-                now[k] = (np.asarray(imp) @ w.T if np.ndim(imp) else 0.0, _dot(cont, w) + b)
-            elif kind == "Scale":
-                s = _arr(node.scale)
-                now[k] = (s * imp, s * cont)
-            elif kind in ("Input", "Output"):
-                now[k] = (imp, cont)
-            else:
-                nrn = neurons[k]
-                nrn.kick(np.broadcast_to(imp, nrn.v.shape) * dt)
-                count = np.zeros_like(nrn.v)
-                cont_b = np.broadcast_to(cont, nrn.v.shape)
-                for _ in range(substeps):
-                    count += nrn.advance(cont_b)
-                value = count if nrn.spiking else nrn.v.copy()
-                now[k] = (count, 0.0) if nrn.spiking else (0.0, value)
-                rec[k].append(value)
-        imp, cont = now[outs[0]]
-        rec["output"].append(np.asarray(imp + cont))
-        prev = now
+    return _Graph(nodes, order, back, preds, ins[0], outs[0])
+
+
+def _step(
+    g: _Graph,
+    neurons: dict[str, _Neuron],
+    x_t: np.ndarray,
+    prev: dict[str, tuple[Any, Any]],
+    dt: float,
+    substeps: int,
+    rec: dict[str, list[np.ndarray]],
+) -> dict[str, tuple[Any, Any]]:
+    """One step of every node, in signal order, on the input counts ``x_t`` ``(B, n_in)``: each
+    node's (deltas, continuous) output; appends each neuron node's value to ``rec``."""
+    now: dict[str, tuple[Any, Any]] = {}
+    for k in g.order:
+        if k == g.input:
+            now[k] = (x_t, 0.0)
+            continue
+        imp, cont = _summed_inputs(g, k, now, prev)
+        if k in neurons:
+            nrn = neurons[k]
+            value = nrn.step(imp, cont, dt, substeps)
+            now[k] = (value, 0.0) if nrn.spiking else (0.0, value)
+            rec[k].append(value)
+        else:
+            now[k] = _map(g.nodes[k], imp, cont)
+    return now
+
+
+def _summed_inputs(
+    g: _Graph, k: str, now: dict[str, tuple[Any, Any]], prev: dict[str, tuple[Any, Any]]
+) -> tuple[Any, Any]:
+    """The (deltas, continuous) inputs into node ``k`` summed over its edges (a back edge
+    carries the previous step's output)."""
+    imp, cont = 0.0, 0.0
+    for p in g.preds[k]:
+        src = prev if (p, k) in g.back else now
+        if p in src:
+            imp, cont = imp + src[p][0], cont + src[p][1]
+    return imp, cont
+
+
+def _map(node: Any, imp: Any, cont: Any) -> tuple[Any, Any]:
+    """The (deltas, continuous) output of a map node (``Affine``, ``Linear``, ``Scale``, or a
+    nested graph's ``Input`` / ``Output``: the identity) on its summed inputs."""
+    kind = type(node).__name__
+    if kind in ("Affine", "Linear"):
+        w = np.asarray(node.weight, np.float64)
+        b = _arr(node.bias) if kind == "Affine" else 0.0
+        return (np.asarray(imp) @ w.T if np.ndim(imp) else 0.0, _dot(cont, w) + b)
+    if kind == "Scale":
+        s = _arr(node.scale)
+        return (s * imp, s * cont)
+    return (imp, cont)
+
+
+def _stacked(rec: dict[str, list[np.ndarray]], B: int, batched: bool) -> dict[str, np.ndarray]:
+    """The per-step records stacked along time: ``(B, T, n)`` (``(T, n)`` if not ``batched``)."""
     n_out = max(np.shape(r)[-1] if np.ndim(r) else 1 for r in rec["output"])
     out = {k: np.stack(v, axis=1) for k, v in rec.items() if k != "output"}
     out["output"] = np.stack([np.broadcast_to(r, (B, n_out)) for r in rec["output"]], axis=1)
