@@ -118,7 +118,7 @@ def rebuild(
                 "one Affine written by to_nir"
             )
         w = np.asarray(nodes[exact[0]].metadata["dynapse2.weight"])
-        m = Linear(w.shape, weight=w)
+        m = Linear(w.shape, weight=w, has_bias=d.get("linear_bias") is not None)
         if d.get("linear_bias") is not None:
             m = m.set_attributes({"bias": jnp.asarray(nodes[exact[0]].metadata["dynapse2.bias"])})
         mods.append(m)

@@ -38,12 +38,20 @@ def recurrent():
     )
 
 
+def biased():
+    # a Linear with a bias (in units of a weight, per output: a DC drive of each neuron)
+    rng = np.random.default_rng(3)
+    lin = Linear((6, 5), weight=rng.normal(0, 2.0, (6, 5)), has_bias=True)
+    lin = lin.set_attributes({"bias": np.asarray(rng.normal(0.5, 0.5, 5), np.float32)})
+    return Sequential(lin, DynapSim(5, dt=DT, Idc=2e-12))
+
+
 def spikes(net, x):
     out, _, _ = net(x)
     return np.asarray(out)
 
 
-@pytest.mark.parametrize("make", [feed_forward, recurrent])
+@pytest.mark.parametrize("make", [feed_forward, recurrent, biased])
 def test_round_trip_is_spike_identical(make, tmp_path):
     net = make()
     x = poisson(400, net.shape[0], 300)
